@@ -1,0 +1,70 @@
+//===- PQuantAttributes.td - pquant attributes -------------*- tablegen -*-===//
+
+#ifndef PQUANT_DIALECT_PQUANT_IR_PQUANTATTRIBUTES_TD
+#define PQUANT_DIALECT_PQUANT_IR_PQUANTATTRIBUTES_TD
+
+include "pquant/Dialect/PQuant/IR/PQuantDialect.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+include "mlir/IR/TensorEncoding.td"
+
+def PQuant_BitOrder : I32EnumAttr<"BitOrder", "order of weight columns inside a packed word", [
+    I32EnumAttrCase<"LsbFirst", 0, "lsb_first">,
+    I32EnumAttrCase<"MsbFirst", 1, "msb_first">
+  ]> {
+  let cppNamespace = "::pquant";
+  let genSpecializedAttr = 0;
+}
+
+def PQuant_PackedLayoutAttr : AttrDef<PQuant_Dialect, "PackedLayout",
+    [DeclareAttrInterfaceMethods<VerifiableTensorEncoding>]> {
+  let mnemonic = "packed";
+  let summary = "How a 1-bit weight matrix is packed into machine words";
+  let description = [{
+    Encoding of a tensor that stores a logical `rows × cols` matrix of ±1
+    weights (`rows` = N output channels, `cols` = K input features) as bits of
+    `word`-bit integers. A set bit is +1, a clear bit is −1.
+
+    Columns are grouped into words of `word` columns; `bit_order` says whether
+    column `k` of a word sits at bit `k mod word` (`lsb_first`) or at bit
+    `word − 1 − k mod word` (`msb_first`). Words are tiled so that kernels can
+    load several rows at once: a tile holds `tile[0]` rows × `tile[1]` words,
+    and the tensor that carries the encoding has the rank-4 shape
+
+    ```
+    [ceil(rows / tile[0]), ceil(ceil(cols / word) / tile[1]), tile[0], tile[1]]
+    ```
+
+    of `i<word>` elements: tile row-block, tile word-block, row in tile, word
+    in tile. Padding columns (past `cols`) and padding rows (past `rows`) hold
+    clear bits; they never change a result because lowered kernels treat the
+    matching activations as zero and drop the padding rows.
+
+    Example: 11 rows of 200 columns in 32-bit words, tiles of 4 rows × 2 words:
+
+    ```mlir
+    tensor<3x4x4x2xi32, #pquant.packed<rows = 11, cols = 200, word = 32,
+                                        tile = [4, 2], bit_order = lsb_first>>
+    ```
+  }];
+  let parameters = (ins
+    "int64_t":$rows,
+    "int64_t":$cols,
+    "unsigned":$word,
+    "int64_t":$tileRows,
+    "int64_t":$tileWords,
+    "::pquant::BitOrder":$bitOrder
+  );
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Number of words that hold one row's `cols` bits, before tiling.
+    int64_t getWordsPerRow() const;
+    /// The rank-4 shape of the tensor that stores the packed words.
+    ::llvm::SmallVector<int64_t, 4> getStorageShape() const;
+    /// The integer type of one packed word.
+    ::mlir::IntegerType getWordType() const;
+  }];
+}
+
+#endif // PQUANT_DIALECT_PQUANT_IR_PQUANTATTRIBUTES_TD

@@ -1,0 +1,131 @@
+//===- PQuantAttributes.cpp - the #pquant.packed layout ---------------------===//
+
+#include "pquant/Dialect/PQuant/IR/PQuantAttributes.h"
+#include "pquant/Dialect/PQuant/IR/PQuantDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace pquant;
+
+#include "pquant/Dialect/PQuant/IR/PQuantEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "pquant/Dialect/PQuant/IR/PQuantAttributes.cpp.inc"
+
+void PQuantDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "pquant/Dialect/PQuant/IR/PQuantAttributes.cpp.inc"
+      >();
+}
+
+bool pquant::isPackedWeightType(Type type) {
+  return static_cast<bool>(getPackedLayout(type));
+}
+
+PackedLayoutAttr pquant::getPackedLayout(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor)
+    return {};
+  return dyn_cast_if_present<PackedLayoutAttr>(tensor.getEncoding());
+}
+
+static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t PackedLayoutAttr::getWordsPerRow() const {
+  return ceilDiv(getCols(), getWord());
+}
+
+SmallVector<int64_t, 4> PackedLayoutAttr::getStorageShape() const {
+  return {ceilDiv(getRows(), getTileRows()),
+          ceilDiv(getWordsPerRow(), getTileWords()), getTileRows(),
+          getTileWords()};
+}
+
+IntegerType PackedLayoutAttr::getWordType() const {
+  return IntegerType::get(getContext(), getWord());
+}
+
+LogicalResult
+PackedLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                         int64_t rows, int64_t cols, unsigned word,
+                         int64_t tileRows, int64_t tileWords, BitOrder) {
+  if (rows <= 0 || cols <= 0)
+    return emitError() << "packed layout needs a positive logical shape, got "
+                       << rows << "x" << cols;
+  if (word != 8 && word != 16 && word != 32 && word != 64)
+    return emitError() << "packed word width must be 8, 16, 32 or 64 bits, got "
+                       << word;
+  if (tileRows <= 0 || tileWords <= 0)
+    return emitError() << "packed tile sizes must be positive, got ["
+                       << tileRows << ", " << tileWords << "]";
+  return success();
+}
+
+LogicalResult PackedLayoutAttr::verifyEncoding(
+    ArrayRef<int64_t> shape, Type elementType,
+    function_ref<InFlightDiagnostic()> emitError) const {
+  if (elementType != getWordType())
+    return emitError() << "packed weight elements must be " << getWordType()
+                       << " to match word = " << getWord() << ", got "
+                       << elementType;
+  SmallVector<int64_t, 4> expected = getStorageShape();
+  if (ArrayRef<int64_t>(expected) != shape) {
+    InFlightDiagnostic diag = emitError() << "packed weight storage shape [";
+    llvm::interleaveComma(shape, diag);
+    diag << "] does not match the [";
+    llvm::interleaveComma(expected, diag);
+    diag << "] required by " << *this;
+    diag.attachNote() << "the storage shape is [ceil(rows / tile[0]), "
+                         "ceil(ceil(cols / word) / tile[1]), tile[0], tile[1]]";
+    return diag;
+  }
+  return success();
+}
+
+/// Parses `keyword = <integer>`.
+template <typename IntT>
+static ParseResult parseIntField(AsmParser &parser, StringRef keyword,
+                                 IntT &value) {
+  return failure(parser.parseKeyword(keyword) || parser.parseEqual() ||
+                 parser.parseInteger(value));
+}
+
+Attribute PackedLayoutAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  int64_t rows, cols, tileRows, tileWords;
+  unsigned word;
+  StringRef orderName;
+  if (parser.parseLess() || parseIntField(parser, "rows", rows) ||
+      parser.parseComma() || parseIntField(parser, "cols", cols) ||
+      parser.parseComma() || parseIntField(parser, "word", word) ||
+      parser.parseComma() || parser.parseKeyword("tile") ||
+      parser.parseEqual() || parser.parseLSquare() ||
+      parser.parseInteger(tileRows) || parser.parseComma() ||
+      parser.parseInteger(tileWords) || parser.parseRSquare() ||
+      parser.parseComma() || parser.parseKeyword("bit_order") ||
+      parser.parseEqual())
+    return {};
+  SMLoc orderLoc = parser.getCurrentLocation();
+  if (parser.parseKeyword(&orderName) || parser.parseGreater())
+    return {};
+  std::optional<BitOrder> order = symbolizeBitOrder(orderName);
+  if (!order) {
+    parser.emitError(orderLoc, "unknown bit order '")
+        << orderName << "', expected 'lsb_first' or 'msb_first'";
+    return {};
+  }
+  return getChecked([&] { return parser.emitError(loc); },
+                    parser.getContext(), rows, cols, word, tileRows, tileWords,
+                    *order);
+}
+
+void PackedLayoutAttr::print(AsmPrinter &printer) const {
+  printer << "<rows = " << getRows() << ", cols = " << getCols()
+          << ", word = " << getWord() << ", tile = [" << getTileRows() << ", "
+          << getTileWords()
+          << "], bit_order = " << stringifyBitOrder(getBitOrder()) << ">";
+}

@@ -1,0 +1,37 @@
+# -*- Python -*-
+"""lit configuration for pquant: tool substitutions only; paths come from
+lit.site.cfg.py, which CMake writes."""
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "pquant"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.pquant_obj_root, "test")
+
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.use_default_substitutions()
+
+# PQUANT_VERIFY_ROUNDTRIP=1 adds --verify-roundtrip to every pquant-opt run:
+# a cheap check that everything printed parses back to the same IR.
+pquant_opt_extra = []
+if os.environ.get("PQUANT_VERIFY_ROUNDTRIP", "0") != "0":
+    pquant_opt_extra.append("--verify-roundtrip")
+
+tool_dirs = [config.pquant_tools_dir, config.llvm_tools_dir]
+tools = [
+    ToolSubst("pquant-opt", extra_args=pquant_opt_extra, unresolved="fatal"),
+]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%pquant_src", config.pquant_src_root))
+config.substitutions.append(
+    ("%expect_exit",
+     f"{config.python_executable} {os.path.join(config.pquant_src_root, 'test', 'lit-utils', 'expect_exit.py')}"))
