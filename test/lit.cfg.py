@@ -18,6 +18,8 @@ config.test_exec_root = os.path.join(config.pquant_obj_root, "test")
 
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()
+# FileCheck, not and count come from LLVM's tool directory.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 # PQUANT_VERIFY_ROUNDTRIP=1 adds --verify-roundtrip to every pquant-opt run:
 # a cheap check that everything printed parses back to the same IR.
@@ -28,9 +30,13 @@ if os.environ.get("PQUANT_VERIFY_ROUNDTRIP", "0") != "0":
 tool_dirs = [config.pquant_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("pquant-opt", extra_args=pquant_opt_extra, unresolved="fatal"),
+    ToolSubst("pquant-import", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 config.substitutions.append(("%python", config.python_executable))
+# The python/ package (reference, checkpoint tools) runs from the source tree.
+config.environment["PYTHONPATH"] = os.path.join(config.pquant_src_root, "python")
+config.substitutions.append(("%pqgen", f"{config.python_executable} -m pquant.generate"))
 config.substitutions.append(("%pquant_src", config.pquant_src_root))
 config.substitutions.append(
     ("%expect_exit",
