@@ -49,6 +49,28 @@ IntegerType PackedLayoutAttr::getWordType() const {
   return IntegerType::get(getContext(), getWord());
 }
 
+int64_t PackedLayoutAttr::getWordIndex(int64_t row, int64_t col) const {
+  int64_t word = col / getWord();
+  int64_t wordBlocks = ceilDiv(getWordsPerRow(), getTileWords());
+  int64_t rowBlock = row / getTileRows(), rowInTile = row % getTileRows();
+  int64_t wordBlock = word / getTileWords(), wordInTile = word % getTileWords();
+  return ((rowBlock * wordBlocks + wordBlock) * getTileRows() + rowInTile) *
+             getTileWords() +
+         wordInTile;
+}
+
+unsigned PackedLayoutAttr::getBitIndex(int64_t col) const {
+  unsigned bit = col % getWord();
+  return getBitOrder() == BitOrder::LsbFirst ? bit : getWord() - 1 - bit;
+}
+
+int64_t PackedLayoutAttr::getNumWords() const {
+  int64_t count = 1;
+  for (int64_t dim : getStorageShape())
+    count *= dim;
+  return count;
+}
+
 LogicalResult
 PackedLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          int64_t rows, int64_t cols, unsigned word,

@@ -64,6 +64,12 @@ def PQuant_PackedLayoutAttr : AttrDef<PQuant_Dialect, "PackedLayout",
     ::llvm::SmallVector<int64_t, 4> getStorageShape() const;
     /// The integer type of one packed word.
     ::mlir::IntegerType getWordType() const;
+    /// Index, in the row-major storage, of the word holding (row, col).
+    int64_t getWordIndex(int64_t row, int64_t col) const;
+    /// Bit position, inside its word, of column `col`.
+    unsigned getBitIndex(int64_t col) const;
+    /// Number of words in the storage.
+    int64_t getNumWords() const;
   }];
 }
 

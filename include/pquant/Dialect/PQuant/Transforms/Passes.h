@@ -5,6 +5,7 @@
 
 #include "pquant/Dialect/PQuant/IR/PQuantDialect.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {

@@ -36,4 +36,39 @@ def DecomposeDecoupled : Pass<"pquant-decompose-decoupled"> {
   let dependentDialects = ["::pquant::PQuantDialect", "::mlir::tensor::TensorDialect"];
 }
 
+def PackWeights : Pass<"pquant-pack-weights"> {
+  let summary = "Repack the 1-bit weights of every pquant.bitlinear into a target layout";
+  let description = [{
+    Gives the weight operand of every `pquant.bitlinear` the
+    `#pquant.packed` layout the options describe (the CPU pipeline chooses
+    one per target: 64-bit words with several rows interleaved per tile, so
+    one vector load fetches the same word of consecutive rows).
+
+    - A constant weight, unpacked `tensor<NxKxi1>` or packed in any layout,
+      is constant-folded into the new layout.
+    - A `pquant.weight` reference gets the new type; whoever writes the
+      weights for the compiled code (the artifact writer) converts the
+      checkpoint's data to the layout the type records.
+
+    Padding bits (past K in the last word, and rows past N in the last
+    tile) are clear. Any other producer of a 1-bit weight is an error.
+
+    ```mlir
+    %w = pquant.weight "layers.0.attn.q.weight" : tensor<64x8x1x1xi8, #pquant.packed<rows = 64, cols = 64, word = 8, tile = [1, 1], bit_order = lsb_first>>
+    // becomes, with word=64 tile-rows=8
+    %w = pquant.weight "layers.0.attn.q.weight" : tensor<8x1x8x1xi64, #pquant.packed<rows = 64, cols = 64, word = 64, tile = [8, 1], bit_order = lsb_first>>
+    ```
+  }];
+  let dependentDialects = ["::pquant::PQuantDialect", "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"word", "word", "unsigned", "64", "Bits per packed word: 8, 16, 32 or 64">,
+    Option<"tileRows", "tile-rows", "int64_t", "8",
+           "Rows interleaved in one tile (the rows a vector load covers)">,
+    Option<"tileWords", "tile-words", "int64_t", "1",
+           "Consecutive words of one row in a tile">,
+    Option<"bitOrder", "bit-order", "std::string", "\"lsb_first\"",
+           "Order of columns in a word: lsb_first or msb_first">,
+  ];
+}
+
 #endif // PQUANT_DIALECT_PQUANT_TRANSFORMS_PASSES_TD
