@@ -3,6 +3,7 @@
 lit.site.cfg.py, which CMake writes."""
 
 import os
+import shutil
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -11,7 +12,7 @@ from lit.llvm.subst import ToolSubst
 config.name = "pquant"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["Inputs", "lit-utils", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
 
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.pquant_obj_root, "test")
@@ -31,6 +32,7 @@ tool_dirs = [config.pquant_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("pquant-opt", extra_args=pquant_opt_extra, unresolved="fatal"),
     ToolSubst("pquant-import", unresolved="fatal"),
+    ToolSubst("pquant-compile", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 config.substitutions.append(("%python", config.python_executable))
@@ -41,3 +43,8 @@ config.substitutions.append(("%pquant_src", config.pquant_src_root))
 config.substitutions.append(
     ("%expect_exit",
      f"{config.python_executable} {os.path.join(config.pquant_src_root, 'test', 'lit-utils', 'expect_exit.py')}"))
+
+# aarch64 code runs under qemu, linked statically with Debian's cross gcc.
+if shutil.which("qemu-aarch64") and shutil.which("aarch64-linux-gnu-gcc"):
+    config.available_features.add("aarch64-cross")
+config.substitutions.append(("%host_cc", "clang-22"))

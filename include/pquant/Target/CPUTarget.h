@@ -1,0 +1,44 @@
+//===- CPUTarget.h - the CPU a model is compiled for ------------*- C++ -*-===//
+
+#ifndef PQUANT_TARGET_CPUTARGET_H
+#define PQUANT_TARGET_CPUTARGET_H
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace llvm {
+class TargetMachine;
+} // namespace llvm
+
+namespace pquant {
+
+/// A resolved CPU target: an LLVM triple, CPU and feature string, and what
+/// kernels need to know about it.
+struct CPUTarget {
+  std::string triple;
+  std::string cpu;      ///< empty: LLVM's generic CPU for the triple
+  std::string features; ///< LLVM feature string, e.g. "+avx512f,+avx512vpopcntdq"
+  bool isHost = false;
+  /// Widest integer vector register, in bits (128, 256 or 512).
+  unsigned vectorBits = 128;
+  bool hasVectorPopcount = false; ///< vpopcntq (x86) or cnt (aarch64)
+
+  /// Resolves `name` (x86_64, aarch64 or host) with an optional CPU and
+  /// feature string; `host` fills CPU and features from this machine when
+  /// they are not given. Errors name what is wrong.
+  static llvm::Expected<CPUTarget> resolve(llvm::StringRef name,
+                                           llvm::StringRef cpu,
+                                           llvm::StringRef features);
+
+  /// An LLVM TargetMachine for this target at `optLevel` (0-3).
+  llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+  createTargetMachine(unsigned optLevel) const;
+
+  bool isAArch64() const;
+};
+
+} // namespace pquant
+
+#endif // PQUANT_TARGET_CPUTARGET_H

@@ -1,0 +1,69 @@
+//===- KernelBuilder.h - helpers for building kernel bodies -----*- C++ -*-===//
+//
+// Kernels are func.func ops on memrefs whose bodies are scf loops over
+// vector/arith/math ops. This header holds the small helpers every kernel
+// body uses; it is private to the PQuantToKernels conversion.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PQUANT_LIB_CONVERSION_PQUANTTOKERNELS_KERNELBUILDER_H
+#define PQUANT_LIB_CONVERSION_PQUANTTOKERNELS_KERNELBUILDER_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace pquant::kernels {
+
+/// An index constant.
+inline mlir::Value index(mlir::ImplicitLocOpBuilder &b, int64_t value) {
+  return mlir::arith::ConstantIndexOp::create(b, value);
+}
+
+/// A scalar constant of integer or float type `type`.
+inline mlir::Value scalar(mlir::ImplicitLocOpBuilder &b, mlir::Type type,
+                          double value) {
+  if (mlir::isa<mlir::FloatType>(type))
+    return mlir::arith::ConstantOp::create(b, type,
+                                           b.getFloatAttr(type, value));
+  return mlir::arith::ConstantOp::create(
+      b, type, b.getIntegerAttr(type, int64_t(value)));
+}
+
+/// A vector constant with every lane `value`.
+inline mlir::Value splat(mlir::ImplicitLocOpBuilder &b, mlir::VectorType type,
+                         double value) {
+  mlir::Type element = type.getElementType();
+  mlir::Attribute lane = mlir::isa<mlir::FloatType>(element)
+                             ? mlir::Attribute(b.getFloatAttr(element, value))
+                             : b.getIntegerAttr(element, int64_t(value));
+  return mlir::arith::ConstantOp::create(
+      b, type, mlir::SplatElementsAttr::get(type, lane));
+}
+
+/// `for (iv = 0; iv < upper; iv += step)` with loop-carried values; `body`
+/// returns the values to yield.
+mlir::ValueRange
+forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value upper, int64_t step,
+        mlir::ValueRange init,
+        llvm::function_ref<llvm::SmallVector<mlir::Value>(
+            mlir::ImplicitLocOpBuilder &, mlir::Value iv, mlir::ValueRange)>
+            body);
+
+/// Reads `type` (1-D) from `buffer` at `indices`, the last index running
+/// along the vector; lanes past the buffer's last dimension read `padding`.
+/// `inBounds` promises no lane is past it, which saves the mask.
+mlir::Value readVector(mlir::ImplicitLocOpBuilder &b, mlir::VectorType type,
+                       mlir::Value buffer, mlir::ValueRange indices,
+                       double padding, bool inBounds);
+
+/// Writes `value` (1-D) to `buffer` at `indices`; lanes past the buffer's
+/// last dimension are dropped unless `inBounds` promises there are none.
+void writeVector(mlir::ImplicitLocOpBuilder &b, mlir::Value value,
+                 mlir::Value buffer, mlir::ValueRange indices, bool inBounds);
+
+} // namespace pquant::kernels
+
+#endif // PQUANT_LIB_CONVERSION_PQUANTTOKERNELS_KERNELBUILDER_H

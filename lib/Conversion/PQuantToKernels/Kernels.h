@@ -1,0 +1,39 @@
+//===- Kernels.h - kernel body builders -------------------------*- C++ -*-===//
+//
+// One builder per kernel. Each fills the body of a func.func whose
+// arguments, all memrefs, are given in `args` in the order documented on the
+// builder: inputs first, then the outputs it writes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PQUANT_LIB_CONVERSION_PQUANTTOKERNELS_KERNELS_H
+#define PQUANT_LIB_CONVERSION_PQUANTTOKERNELS_KERNELS_H
+
+#include "pquant/Dialect/PQuant/IR/PQuantAttributes.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace pquant::kernels {
+
+/// (x: [M, K] f32, q: [M, K] i8, s: [M] f32): per-token absmax quantize.
+void buildQuantize(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args);
+
+/// (q: [M, K] i8, s: [M] f32, w: packed, ws: [1] or [N] f32, y: [M, N] f32,
+/// scratch...) BitLinear by bit-serial AND + popcount over the 8 bit-planes
+/// of q: Σ B·q = 2·Σ_{B=1} q − Σ q. Needs 64-bit words and tile = [R, 1].
+void buildBitSerialLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                          PackedLayoutAttr layout);
+/// The scratch buffers buildBitSerialLinear takes: the bit-planes
+/// [M, 8, words] i64 and the activation sums [M] i32.
+llvm::SmallVector<mlir::MemRefType, 2>
+bitSerialScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
+
+/// (q: [M, K] i8, s: [M] f32, w: [N, K] i8 or [E, N, K] i8, ws: [N] or
+/// [E, N] f32, [experts: [M, k] i32,] y: [M, N] f32). With `slot`, token m
+/// uses expert experts[m, slot] (the dispatch of pquant.expert_linear).
+void buildInt8Linear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                     std::optional<int64_t> slot);
+
+} // namespace pquant::kernels
+
+#endif // PQUANT_LIB_CONVERSION_PQUANTTOKERNELS_KERNELS_H

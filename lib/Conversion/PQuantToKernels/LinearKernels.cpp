@@ -1,0 +1,238 @@
+//===- LinearKernels.cpp - quantize and linear-layer kernels ----------------===//
+
+#include "KernelBuilder.h"
+#include "Kernels.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+using namespace pquant;
+using namespace pquant::kernels;
+
+namespace {
+/// Activation lanes per vector step of the quantize kernel.
+constexpr int64_t kQuantLanes = 16;
+/// Int8 lanes per vector step of the int8 dot products.
+constexpr int64_t kInt8Lanes = 32;
+/// Bits per word of the bit-serial kernel: one word per 64 activations.
+constexpr int64_t kPlaneWord = 64;
+constexpr int64_t kBitPlanes = 8;
+} // namespace
+
+void pquant::kernels::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args) {
+  Value x = args[0], q = args[1], s = args[2];
+  int64_t k = cast<MemRefType>(x.getType()).getDimSize(1);
+  bool exact = k % kQuantLanes == 0;
+  Type f32 = b.getF32Type();
+  auto lanes = VectorType::get({kQuantLanes}, f32);
+  Value tokens = memref::DimOp::create(b, x, 0);
+  Value width = index(b, k);
+
+  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    Value maxAbs = forLoop(
+        b, width, kQuantLanes, {splat(b, lanes, 0.0)},
+        [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
+          Value v = readVector(b, lanes, x, {m, col}, 0.0, exact);
+          return SmallVector<Value>{
+              arith::MaximumFOp::create(b, carried[0], math::AbsFOp::create(b, v))};
+        })[0];
+    Value max = vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF,
+                                            maxAbs);
+    // s = max / 127, or 1 for an all-zero row so q = 0 and q·s stays finite.
+    Value zero = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, max,
+                                       scalar(b, f32, 0.0));
+    Value scale = arith::SelectOp::create(
+        b, zero, scalar(b, f32, 1.0),
+        arith::DivFOp::create(b, max, scalar(b, f32, 127.0)));
+    memref::StoreOp::create(b, scale, s, ValueRange{m});
+    Value scaleLanes = vector::BroadcastOp::create(b, lanes, scale);
+    forLoop(b, width, kQuantLanes, {},
+            [&](ImplicitLocOpBuilder &b, Value col, ValueRange) {
+              Value v = readVector(b, lanes, x, {m, col}, 0.0, exact);
+              // round_half_away(v / s) = sign · floor(|v / s| + 0.5), each an
+              // f32 operation as the reference performs it.
+              Value ratio = arith::DivFOp::create(b, v, scaleLanes);
+              Value rounded = math::FloorOp::create(
+                  b, arith::AddFOp::create(b, math::AbsFOp::create(b, ratio),
+                                           splat(b, lanes, 0.5)));
+              Value clamped = arith::MinimumFOp::create(b, rounded,
+                                                        splat(b, lanes, 127.0));
+              Value signedValue = math::CopySignOp::create(b, clamped, ratio);
+              Value bytes = arith::FPToSIOp::create(
+                  b, VectorType::get({kQuantLanes}, b.getI8Type()), signedValue);
+              writeVector(b, bytes, q, {m, col}, exact);
+              return SmallVector<Value>{};
+            });
+    return SmallVector<Value>{};
+  });
+}
+
+void pquant::kernels::buildBitSerialLinear(ImplicitLocOpBuilder &b,
+                                           ValueRange args,
+                                           PackedLayoutAttr layout) {
+  Value q = args[0], s = args[1], w = args[2], ws = args[3], y = args[4];
+  Value planes = args[5], rowSums = args[6];
+  int64_t n = layout.getRows(), k = layout.getCols();
+  int64_t rows = layout.getTileRows(), words = layout.getWordsPerRow();
+  int64_t tiles = layout.getStorageShape()[0];
+  bool perRowScale = cast<MemRefType>(ws.getType()).getDimSize(0) != 1;
+  Type i8 = b.getI8Type(), i32 = b.getI32Type(), i64 = b.getI64Type(),
+       f32 = b.getF32Type();
+  auto activationLanes = VectorType::get({kPlaneWord}, i8);
+  auto tileLanes = VectorType::get({rows}, i64);
+  Value tokens = memref::DimOp::create(b, q, 0);
+
+  // Bit-plane p of token m, word j holds bit p of q[m, 64j .. 64j + 63];
+  // built once per token and reused by every output row.
+  bool exactWords = k % kPlaneWord == 0;
+  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    auto sumLanes = VectorType::get({kPlaneWord}, i32);
+    Value sums = forLoop(
+        b, index(b, words), 1, {splat(b, sumLanes, 0)},
+        [&](ImplicitLocOpBuilder &b, Value j, ValueRange carried) {
+          Value col = arith::MulIOp::create(b, j, index(b, kPlaneWord));
+          Value v = readVector(b, activationLanes, q, {m, col}, 0, exactWords);
+          for (int64_t bit = 0; bit < kBitPlanes; ++bit) {
+            Value masked = arith::AndIOp::create(
+                b, v, splat(b, activationLanes, int8_t(1u << bit)));
+            Value set = arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                              masked,
+                                              splat(b, activationLanes, 0));
+            // 64 lane predicates are exactly one 64-bit word.
+            Value word = vector::BitCastOp::create(
+                b, VectorType::get({1}, i64), set);
+            memref::StoreOp::create(
+                b, vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0}),
+                planes, ValueRange{m, index(b, bit), j});
+          }
+          return SmallVector<Value>{arith::AddIOp::create(
+              b, carried[0], arith::ExtSIOp::create(b, sumLanes, v))};
+        })[0];
+    memref::StoreOp::create(
+        b, vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums),
+        rowSums, ValueRange{m});
+    return SmallVector<Value>{};
+  });
+
+  // [tiles, words, rows, 1] -> [tiles, words, rows]: one vector load reads
+  // word j of every row of a tile.
+  Value wordTiles = memref::CollapseShapeOp::create(
+      b, w, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+  Value tensorScale;
+  if (!perRowScale)
+    tensorScale = vector::BroadcastOp::create(
+        b, VectorType::get({rows}, f32),
+        memref::LoadOp::create(b, ws, ValueRange{index(b, 0)}));
+  bool exactRows = n % rows == 0;
+  forLoop(b, index(b, tiles), 1, {}, [&](ImplicitLocOpBuilder &b, Value tile,
+                                         ValueRange) {
+    Value firstRow = arith::MulIOp::create(b, tile, index(b, rows));
+    Value scale = perRowScale ? readVector(b, VectorType::get({rows}, f32), ws,
+                                           {firstRow}, 0.0, exactRows)
+                              : tensorScale;
+    // Tokens inside tiles: a tile's weights stay in cache for every token.
+    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m,
+                                  ValueRange) {
+      SmallVector<Value> zeros(kBitPlanes, splat(b, tileLanes, 0));
+      ValueRange counts = forLoop(
+          b, index(b, words), 1, zeros,
+          [&](ImplicitLocOpBuilder &b, Value j, ValueRange carried) {
+            Value weights = vector::LoadOp::create(b, tileLanes, wordTiles,
+                                                   ValueRange{tile, j, index(b, 0)});
+            SmallVector<Value> next;
+            for (int64_t bit = 0; bit < kBitPlanes; ++bit) {
+              Value plane = memref::LoadOp::create(
+                  b, planes, ValueRange{m, index(b, bit), j});
+              Value both = arith::AndIOp::create(
+                  b, weights, vector::BroadcastOp::create(b, tileLanes, plane));
+              next.push_back(arith::AddIOp::create(
+                  b, carried[bit], math::CtPopOp::create(b, both)));
+            }
+            return next;
+          });
+      // Σ_{B=1} q = Σ_p c_p · count_p with c_p = 2^p, and −128 for the sign
+      // plane of two's complement.
+      Value ones = arith::SubIOp::create(
+          b, splat(b, tileLanes, 0),
+          arith::ShLIOp::create(b, counts[7], splat(b, tileLanes, 7)));
+      for (int64_t bit = 0; bit < 7; ++bit)
+        ones = arith::AddIOp::create(
+            b, ones,
+            arith::ShLIOp::create(b, counts[bit], splat(b, tileLanes, bit)));
+      Value rowSum = arith::ExtSIOp::create(
+          b, i64, memref::LoadOp::create(b, rowSums, ValueRange{m}));
+      Value acc = arith::SubIOp::create(
+          b, arith::ShLIOp::create(b, ones, splat(b, tileLanes, 1)),
+          vector::BroadcastOp::create(b, tileLanes, rowSum));
+      auto floatLanes = VectorType::get({rows}, f32);
+      Value result = arith::MulFOp::create(
+          b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, floatLanes, acc),
+                                   scale),
+          vector::BroadcastOp::create(
+              b, floatLanes, memref::LoadOp::create(b, s, ValueRange{m})));
+      writeVector(b, result, y, {m, firstRow}, exactRows);
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+SmallVector<MemRefType, 2>
+pquant::kernels::bitSerialScratch(MLIRContext *context,
+                                  PackedLayoutAttr layout) {
+  return {MemRefType::get({ShapedType::kDynamic, kBitPlanes,
+                           layout.getWordsPerRow()},
+                          IntegerType::get(context, 64)),
+          MemRefType::get({ShapedType::kDynamic}, IntegerType::get(context, 32))};
+}
+
+void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
+                                      std::optional<int64_t> slot) {
+  Value q = args[0], s = args[1], w = args[2], ws = args[3];
+  Value experts = slot ? args[4] : Value();
+  Value y = args.back();
+  auto weightType = cast<MemRefType>(w.getType());
+  int64_t n = weightType.getDimSize(weightType.getRank() - 2);
+  int64_t k = weightType.getDimSize(weightType.getRank() - 1);
+  bool exact = k % kInt8Lanes == 0;
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto byteLanes = VectorType::get({kInt8Lanes}, b.getI8Type());
+  auto wideLanes = VectorType::get({kInt8Lanes}, i32);
+  Value tokens = memref::DimOp::create(b, q, 0);
+
+  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    // The dispatch: only the selected expert's rows are read.
+    SmallVector<Value> expert;
+    if (experts)
+      expert.push_back(arith::IndexCastOp::create(
+          b, b.getIndexType(),
+          memref::LoadOp::create(b, experts, ValueRange{m, index(b, *slot)})));
+    Value tokenScale = memref::LoadOp::create(b, s, ValueRange{m});
+    forLoop(b, index(b, n), 1, {}, [&](ImplicitLocOpBuilder &b, Value row,
+                                       ValueRange) {
+      SmallVector<Value> weightRow(expert);
+      weightRow.push_back(row);
+      Value sums = forLoop(
+          b, index(b, k), kInt8Lanes, {splat(b, wideLanes, 0)},
+          [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
+            SmallVector<Value> at(weightRow);
+            at.push_back(col);
+            Value a = arith::ExtSIOp::create(
+                b, wideLanes, readVector(b, byteLanes, q, {m, col}, 0, exact));
+            Value c = arith::ExtSIOp::create(
+                b, wideLanes, readVector(b, byteLanes, w, at, 0, exact));
+            return SmallVector<Value>{arith::AddIOp::create(
+                b, carried[0], arith::MulIOp::create(b, a, c))};
+          })[0];
+      Value acc = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums);
+      Value rowScale = memref::LoadOp::create(b, ws, weightRow);
+      Value result = arith::MulFOp::create(
+          b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32, acc),
+                                   rowScale),
+          tokenScale);
+      memref::StoreOp::create(b, result, y, ValueRange{m, row});
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}

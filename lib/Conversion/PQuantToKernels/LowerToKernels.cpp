@@ -1,0 +1,209 @@
+//===- LowerToKernels.cpp - pquant ops to calls of generated kernels --------===//
+
+#include "KernelBuilder.h"
+#include "Kernels.h"
+
+#include "pquant/Conversion/Passes.h"
+#include "pquant/Dialect/PQuant/IR/PQuantOps.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace pquant {
+#define GEN_PASS_DEF_LOWERTOKERNELS
+#include "pquant/Conversion/Passes.h.inc"
+} // namespace pquant
+
+using namespace mlir;
+using namespace pquant;
+
+namespace {
+
+using BodyBuilder = llvm::function_ref<void(ImplicitLocOpBuilder &, ValueRange)>;
+
+/// The buffer type a kernel takes for `type`: same shape and element type,
+/// identity layout, no encoding (a packed layout is already in the shape).
+MemRefType bufferType(Type type) {
+  auto tensor = cast<RankedTensorType>(type);
+  return MemRefType::get(tensor.getShape(), tensor.getElementType());
+}
+
+/// Appends a readable form of `type` to a kernel name: `Dx64xi8`.
+void mangle(std::string &name, Type type) {
+  auto memref = cast<MemRefType>(type);
+  name += "_";
+  for (int64_t dim : memref.getShape())
+    name += (ShapedType::isDynamic(dim) ? "D" : std::to_string(dim)) + "x";
+  llvm::raw_string_ostream os(name);
+  memref.getElementType().print(os);
+}
+
+class KernelLowering {
+public:
+  KernelLowering(ModuleOp module) : module(module), symbols(module) {}
+
+  /// Replaces `op` by a call of the kernel `base` (built by `body` the first
+  /// time these argument types are seen): `operands` become buffers, each
+  /// result a new buffer, and each of `scratch` a buffer the kernel may use
+  /// and the caller frees; dynamic dimensions (the token count) are those
+  /// of the first operand.
+  void replaceWithCall(Operation *op, StringRef base, ValueRange operands,
+                       BodyBuilder body, ArrayRef<MemRefType> scratch = {}) {
+    ImplicitLocOpBuilder b(op->getLoc(), op);
+    SmallVector<Value> args;
+    for (Value operand : operands)
+      args.push_back(bufferization::ToBufferOp::create(
+          b, bufferType(operand.getType()), withoutEncoding(operand),
+          /*read_only=*/true));
+    auto allocate = [&](MemRefType type) -> Value {
+      SmallVector<Value> sizes;
+      if (type.getNumDynamicDims())
+        sizes.push_back(memref::DimOp::create(b, args.front(), 0));
+      return memref::AllocOp::create(b, type, sizes);
+    };
+    SmallVector<Value> outputs;
+    for (Value result : op->getResults())
+      outputs.push_back(allocate(bufferType(result.getType())));
+    append_range(args, outputs);
+    for (MemRefType type : scratch)
+      args.push_back(allocate(type));
+
+    std::string name = ("pquant_" + base).str();
+    for (Value arg : args)
+      mangle(name, arg.getType());
+    auto kernel = symbols.lookup<func::FuncOp>(name);
+    if (!kernel)
+      kernel = createKernel(op->getLoc(), name, ValueRange(args).getTypes(),
+                            body);
+    func::CallOp::create(b, kernel, args);
+    SmallVector<Value> results;
+    for (auto [result, buffer] : llvm::zip(op->getResults(), outputs))
+      results.push_back(bufferization::ToTensorOp::create(
+          b, result.getType(), buffer, /*restrict=*/b.getUnitAttr(),
+          /*writable=*/b.getUnitAttr()));
+    op->replaceAllUsesWith(results);
+    op->erase();
+  }
+
+private:
+  /// A constant with a #pquant.packed encoding, as a constant of the plain
+  /// storage type: the kernel now holds the layout, and the encoding must not
+  /// reach LLVM globals. Other values are returned unchanged.
+  Value withoutEncoding(Value value) {
+    auto type = cast<RankedTensorType>(value.getType());
+    auto constant = value.getDefiningOp<arith::ConstantOp>();
+    if (!type.getEncoding() || !constant)
+      return value;
+    Value &plain = plainConstants[value];
+    if (plain)
+      return plain;
+    auto plainType = RankedTensorType::get(type.getShape(), type.getElementType());
+    Attribute data = constant.getValue();
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(data))
+      data = DenseResourceElementsAttr::get(plainType, resource.getRawHandle());
+    else
+      data = cast<DenseElementsAttr>(data).reshape(plainType);
+    OpBuilder b(constant);
+    plain = arith::ConstantOp::create(b, constant.getLoc(), plainType,
+                                      cast<TypedAttr>(data));
+    return plain;
+  }
+
+  func::FuncOp createKernel(Location loc, StringRef name, TypeRange argTypes,
+                            BodyBuilder body) {
+    OpBuilder builder(module.getBodyRegion());
+    builder.setInsertionPointToEnd(module.getBody());
+    auto kernel = func::FuncOp::create(
+        builder, loc, name, builder.getFunctionType(argTypes, {}));
+    kernel.setPrivate();
+    kernel->setAttr("pquant.kernel", builder.getUnitAttr());
+    // Kernels are not part of the compiled module's interface.
+    kernel->setAttr("llvm.linkage", LLVM::LinkageAttr::get(
+                                        builder.getContext(),
+                                        LLVM::Linkage::Internal));
+    Block *entry = kernel.addEntryBlock();
+    ImplicitLocOpBuilder b(loc, builder);
+    b.setInsertionPointToStart(entry);
+    body(b, entry->getArguments());
+    func::ReturnOp::create(b);
+    symbols.insert(kernel);
+    return kernel;
+  }
+
+  ModuleOp module;
+  SymbolTable symbols;
+  DenseMap<Value, Value> plainConstants;
+};
+
+struct LowerToKernelsPass
+    : pquant::impl::LowerToKernelsBase<LowerToKernelsPass> {
+  using LowerToKernelsBase::LowerToKernelsBase;
+
+  void runOnOperation() override {
+    if (strategy != "bitserial") {
+      getOperation()->emitError("pquant-lower-to-kernels: unknown strategy '")
+          << strategy << "', expected 'bitserial'";
+      return signalPassFailure();
+    }
+    KernelLowering lowering(getOperation());
+    SmallVector<Operation *> ops;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<PQuantDialect>(op->getDialect()) &&
+          !isa<WeightOp, DecoupledFFNOp>(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops)
+      if (failed(lower(lowering, op)))
+        return signalPassFailure();
+  }
+
+  LogicalResult lower(KernelLowering &lowering, Operation *op) {
+    return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+        .Case([&](QuantizeOp quantize) {
+          lowering.replaceWithCall(op, "quantize", {quantize.getInput()},
+                                   kernels::buildQuantize);
+          return success();
+        })
+        .Case([&](BitLinearOp linear) -> LogicalResult {
+          PackedLayoutAttr layout = getPackedLayout(linear.getWeight().getType());
+          if (!layout || layout.getWord() != 64 || layout.getTileWords() != 1 ||
+              layout.getBitOrder() != BitOrder::LsbFirst)
+            return linear.emitOpError(
+                       "needs its weight packed in 64-bit words, lsb_first, "
+                       "with tile = [R, 1] for the bit-serial kernel")
+                       .attachNote()
+                   << "run pquant-pack-weights with word=64 tile-words=1 first";
+          lowering.replaceWithCall(
+              op, "bitlinear_bitserial", linear->getOperands(),
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                kernels::buildBitSerialLinear(b, args, layout);
+              },
+              kernels::bitSerialScratch(linear.getContext(), layout));
+          return success();
+        })
+        .Case([&](Int8LinearOp linear) {
+          lowering.replaceWithCall(op, "int8_linear", linear->getOperands(),
+                                   [](ImplicitLocOpBuilder &b, ValueRange args) {
+                                     kernels::buildInt8Linear(b, args, {});
+                                   });
+          return success();
+        })
+        .Case([&](ExpertLinearOp linear) {
+          int64_t slot = linear.getSlot();
+          lowering.replaceWithCall(
+              op, "expert_linear_slot" + std::to_string(slot),
+              linear->getOperands(),
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                kernels::buildInt8Linear(b, args, slot);
+              });
+          return success();
+        })
+        .Default([](Operation *op) {
+          return op->emitOpError("has no kernel lowering yet");
+        });
+  }
+};
+
+} // namespace

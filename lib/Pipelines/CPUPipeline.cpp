@@ -1,0 +1,80 @@
+//===- CPUPipeline.cpp - pquant-cpu-pipeline --------------------------------===//
+
+#include "pquant/Pipelines/Pipelines.h"
+
+#include "pquant/Conversion/Passes.h"
+#include "pquant/Dialect/PQuant/Transforms/Passes.h"
+#include "pquant/Target/CPUTarget.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace pquant;
+
+int64_t pquant::packedTileRows(const CPUTarget &target) {
+  return target.vectorBits / 64;
+}
+
+void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
+                              StringRef strategy) {
+  pm.addPass(createDecomposeDecoupled());
+  pm.addPass(createCSEPass());
+  PackWeightsOptions pack;
+  pack.word = 64;
+  pack.tileRows = packedTileRows(target);
+  pm.addPass(createPackWeights(pack));
+  LowerToKernelsOptions kernels;
+  kernels.strategy = strategy.str();
+  pm.addPass(createLowerToKernels(kernels));
+  pm.addPass(createCanonicalizerPass());
+
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferDeallocationPipelineOptions deallocation;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+
+  // Entry points get C wrappers taking memref descriptors by pointer.
+  pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+  pm.addPass(createConvertVectorToSCFPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void pquant::registerPQuantPipelines() {
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "pquant-cpu-pipeline",
+      "Compile pquant IR for a CPU down to the LLVM dialect: decompose, pack "
+      "weights for the target, lower to kernels, bufferize, lower to LLVM",
+      [](OpPassManager &pm, const CPUPipelineOptions &options) {
+        llvm::Expected<CPUTarget> target =
+            CPUTarget::resolve(options.target, options.cpu, options.features);
+        if (!target) {
+          // Registration callbacks cannot fail; a pass that reports the error
+          // keeps the failure inside the pass manager's diagnostics.
+          llvm::errs() << "pquant-cpu-pipeline: "
+                       << llvm::toString(target.takeError()) << "\n";
+          return;
+        }
+        buildCPUPipeline(pm, *target, options.strategy);
+      });
+}

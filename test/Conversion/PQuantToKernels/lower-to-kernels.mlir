@@ -1,0 +1,65 @@
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels | FileCheck %s
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels --one-shot-bufferize="bufferize-function-boundaries" -o /dev/null
+
+// Each op becomes a call on buffers; results are fresh buffers; BitLinear
+// gets its scratch (bit-planes, activation sums) from the caller. Two ops of
+// the same types share one kernel.
+// CHECK-LABEL: func.func @layer
+// CHECK-SAME:    (%[[X:.*]]: tensor<?x128xf32>)
+// CHECK:         %[[XB:.*]] = bufferization.to_buffer %[[X]] read_only : tensor<?x128xf32> to memref<?x128xf32>
+// CHECK:         %[[Q:.*]] = memref.alloc(%{{.*}}) : memref<?x128xi8>
+// CHECK:         %[[S:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK:         call @pquant_quantize_Dx128xf32_Dx128xi8_Dxf32(%[[XB]], %[[Q]], %[[S]])
+// The weight constant loses its encoding: the kernel holds the layout.
+// CHECK:         %[[W:.*]] = arith.constant dense<6148914691236517205> : tensor<3x2x4x1xi64>
+// CHECK:         %[[WB:.*]] = bufferization.to_buffer %[[W]] read_only : tensor<3x2x4x1xi64> to memref<3x2x4x1xi64>
+// CHECK:         %[[Y:.*]] = memref.alloc(%{{.*}}) : memref<?x10xf32>
+// CHECK:         %[[PLANES:.*]] = memref.alloc(%{{.*}}) : memref<?x8x2xi64>
+// CHECK:         %[[SUMS:.*]] = memref.alloc(%{{.*}}) : memref<?xi32>
+// CHECK:         call @[[BITLINEAR:pquant_bitlinear_bitserial_[A-Za-z0-9_]+]]({{.*}}, %[[WB]], {{.*}}, %[[Y]], %[[PLANES]], %[[SUMS]])
+// CHECK:         bufferization.to_tensor %[[Y]] restrict writable
+// CHECK:         call @[[BITLINEAR]](
+// CHECK-NOT:     call @pquant_bitlinear
+// CHECK:         return
+
+// CHECK-LABEL: func.func private @pquant_quantize_Dx128xf32_Dx128xi8_Dxf32
+// CHECK-SAME:    attributes {llvm.linkage = #llvm.linkage<internal>, pquant.kernel}
+// CHECK:         vector.reduction <maximumf>
+// CHECK:         arith.divf
+// CHECK:         math.floor
+// CHECK:         math.copysign
+// CHECK:         arith.fptosi {{.*}} : vector<16xf32> to vector<16xi8>
+
+// CHECK:       func.func private @[[BITLINEAR]]
+// Bit-planes: compare 64 activations with a bit mask, read the predicates as a word.
+// CHECK:         vector.transfer_read {{.*}} : memref<?x128xi8>, vector<64xi8>
+// CHECK:         arith.cmpi ne, {{.*}} : vector<64xi8>
+// CHECK:         vector.bitcast {{.*}} : vector<64xi1> to vector<1xi64>
+// The popcount loop: one vector of 4 rows' words against each plane.
+// CHECK:         vector.load {{.*}} : memref<3x2x4xi64>, vector<4xi64>
+// CHECK-COUNT-8: math.ctpop {{.*}} : vector<4xi64>
+// CHECK:         arith.sitofp {{.*}} : vector<4xi64> to vector<4xf32>
+// 10 rows in tiles of 4: the last tile's store is masked.
+// CHECK:         vector.transfer_write {{.*}} : vector<4xf32>, memref<?x10xf32>
+#packed = #pquant.packed<rows = 10, cols = 128, word = 64, tile = [4, 1], bit_order = lsb_first>
+func.func @layer(%x: tensor<?x128xf32>) -> (tensor<?x10xf32>, tensor<?x10xf32>) {
+  %q, %s = pquant.quantize %x : tensor<?x128xf32> -> tensor<?x128xi8>, tensor<?xf32>
+  %w = arith.constant dense<6148914691236517205> : tensor<3x2x4x1xi64, #packed>
+  %ws = arith.constant dense<1.0> : tensor<1xf32>
+  %a = pquant.bitlinear %q, %s, %w, %ws : tensor<?x128xi8>, tensor<?xf32>, tensor<3x2x4x1xi64, #packed>, tensor<1xf32> -> tensor<?x10xf32>
+  %b = pquant.bitlinear %q, %s, %w, %ws : tensor<?x128xi8>, tensor<?xf32>, tensor<3x2x4x1xi64, #packed>, tensor<1xf32> -> tensor<?x10xf32>
+  return %a, %b : tensor<?x10xf32>, tensor<?x10xf32>
+}
+
+// -----
+
+// Expert dispatch: token m reads the rows of expert experts[m, slot] only.
+// CHECK-LABEL: func.func private @pquant_expert_linear_slot1_
+// CHECK:         %[[ID:.*]] = memref.load %{{.*}}[%{{.*}}, %c1{{.*}}] : memref<?x2xi32>
+// CHECK:         %[[E:.*]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK:         vector.transfer_read %{{.*}}[%[[E]], %{{.*}}, %{{.*}}]{{.*}} : memref<4x16x64xi8>, vector<32xi8>
+func.func @experts(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<4x16x64xi8>, %ws: tensor<4x16xf32>, %ids: tensor<?x2xi32>) -> tensor<?x16xf32> {
+  %y = pquant.expert_linear %q, %s, %w, %ws, %ids {slot = 1 : i64} : tensor<?x64xi8>, tensor<?xf32>, tensor<4x16x64xi8>, tensor<4x16xf32>, tensor<?x2xi32> -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+

@@ -1,0 +1,254 @@
+//===- pquant-compile.cpp - pquant ahead-of-time compiler driver ------------===//
+//
+//   pquant-compile model.mlir -target=aarch64 -mcpu=neoverse-n1 --emit=object -o model.o
+//
+// Runs pquant-cpu-pipeline, translates to LLVM IR, optimizes and generates
+// code in process with LLVM's TargetMachine. MLIR's pass manager, printing
+// and timing options (--mlir-print-ir-after-all, --mlir-timing, crash
+// reproducers, ...) work here as in pquant-opt.
+//
+//===----------------------------------------------------------------------===//
+
+#include "pquant/Dialect/PQuant/IR/PQuantDialect.h"
+#include "pquant/Pipelines/Pipelines.h"
+#include "pquant/Target/CPUTarget.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Target/TargetMachine.h"
+
+using namespace llvm;
+
+namespace {
+
+enum class Emit { MLIR, LLVM, Assembly, Object, Shared };
+
+cl::OptionCategory compileCategory("pquant-compile options");
+
+cl::opt<std::string> inputFile(cl::Positional, cl::cat(compileCategory),
+                               cl::desc("<input .mlir>"), cl::init("-"));
+cl::opt<std::string> outputFile("o", cl::cat(compileCategory),
+                                cl::desc("Output file"), cl::value_desc("file"),
+                                cl::init("-"));
+cl::opt<std::string> targetName(
+    "target", cl::cat(compileCategory),
+    cl::desc("Target: x86_64, aarch64, or host (this machine, its CPU and "
+             "features)"),
+    cl::init("host"));
+cl::opt<std::string> cpuName(
+    "mcpu", cl::cat(compileCategory),
+    cl::desc("CPU to tune and select instructions for (znver4, "
+             "neoverse-n1, ...); without it code is generic and can be "
+             "many times slower"));
+cl::opt<std::string>
+    featureString("mattr", cl::cat(compileCategory),
+                  cl::desc("Target features, e.g. +avx512vpopcntdq,+dotprod"));
+cl::opt<unsigned> optLevel("O", cl::cat(compileCategory), cl::Prefix,
+                           cl::desc("LLVM optimization level 0-3 (default 3)"),
+                           cl::init(3));
+cl::opt<std::string> strategy(
+    "strategy", cl::cat(compileCategory),
+    cl::desc("BitLinear kernel strategy: bitserial"), cl::init("bitserial"));
+cl::opt<Emit> emit(
+    "emit", cl::cat(compileCategory), cl::desc("What to write"),
+    cl::values(clEnumValN(Emit::MLIR, "mlir", "MLIR in the LLVM dialect"),
+               clEnumValN(Emit::LLVM, "llvm", "optimized LLVM IR"),
+               clEnumValN(Emit::Assembly, "asm", "target assembly"),
+               clEnumValN(Emit::Object, "object", "an object file"),
+               clEnumValN(Emit::Shared, "shared",
+                          "a shared library (linked with ld.lld)")),
+    cl::init(Emit::Object));
+
+int fail(const Twine &message) {
+  WithColor::error(errs(), "pquant-compile") << message << "\n";
+  return 1;
+}
+
+/// Generates code for `module` into `os` as assembly or an object file.
+bool generateCode(Module &module, TargetMachine &machine, raw_pwrite_stream &os,
+                  CodeGenFileType type) {
+  legacy::PassManager codegen;
+  if (machine.addPassesToEmitFile(codegen, os, nullptr, type))
+    return false;
+  codegen.run(module);
+  return true;
+}
+
+void optimize(Module &module, TargetMachine &machine) {
+  LoopAnalysisManager loops;
+  FunctionAnalysisManager functions;
+  CGSCCAnalysisManager cgscc;
+  ModuleAnalysisManager modules;
+  PassBuilder builder(&machine);
+  builder.registerModuleAnalyses(modules);
+  builder.registerCGSCCAnalyses(cgscc);
+  builder.registerFunctionAnalyses(functions);
+  builder.registerLoopAnalyses(loops);
+  builder.crossRegisterProxies(loops, functions, cgscc, modules);
+  OptimizationLevel level = optLevel == 0   ? OptimizationLevel::O0
+                            : optLevel == 1 ? OptimizationLevel::O1
+                            : optLevel == 2 ? OptimizationLevel::O2
+                                            : OptimizationLevel::O3;
+  ModulePassManager pipeline = level == OptimizationLevel::O0
+                                   ? builder.buildO0DefaultPipeline(level)
+                                   : builder.buildPerModuleDefaultPipeline(level);
+  pipeline.run(module, modules);
+}
+
+/// Links `object` into the shared library `output` with ld.lld.
+int linkShared(StringRef object, StringRef output) {
+  ErrorOr<std::string> linker =
+      sys::findProgramByName("ld.lld", {PQUANT_LLVM_TOOLS_DIR});
+  if (!linker)
+    return fail("cannot find ld.lld in " PQUANT_LLVM_TOOLS_DIR
+                " or on PATH (Debian package lld-22)");
+  std::string message;
+  int status = sys::ExecuteAndWait(
+      *linker, {*linker, "-shared", "-o", output, object}, std::nullopt, {}, 0,
+      0, &message);
+  if (status != 0)
+    return fail("ld.lld failed" + (message.empty() ? "" : ": " + message));
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  mlir::registerAsmPrinterCLOptions();
+  mlir::registerMLIRContextCLOptions();
+  mlir::registerPassManagerCLOptions();
+  mlir::registerDefaultTimingManagerCLOptions();
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "pquant-compile: compile pquant IR to code for a CPU\n\n"
+      "Runs pquant-cpu-pipeline (the same as pquant-opt's), then LLVM's "
+      "optimizer and code generator for -target/-mcpu/-mattr, and writes what "
+      "--emit asks for. Each function of the input becomes a symbol with a C "
+      "entry point _mlir_ciface_<name> taking memref descriptors.\n");
+  if (optLevel > 3)
+    return fail("-O" + Twine(optLevel.getValue()) + " is not 0, 1, 2 or 3");
+
+  Expected<pquant::CPUTarget> target =
+      pquant::CPUTarget::resolve(targetName, cpuName, featureString);
+  if (!target)
+    return fail(toString(target.takeError()));
+  if (target->cpu.empty())
+    WithColor::warning(errs(), "pquant-compile")
+        << "no CPU named for " << targetName
+        << ": generating generic code, which can be many times slower; pass "
+           "-mcpu=<cpu> (or -target=host)\n";
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllToLLVMIRTranslations(registry);
+  registry.insert<pquant::PQuantDialect>();
+  mlir::MLIRContext context(registry);
+
+  std::string error;
+  std::unique_ptr<MemoryBuffer> input = mlir::openInputFile(inputFile, &error);
+  if (!input)
+    return fail(error);
+  SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
+  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1; // the parser reported where
+
+  mlir::DefaultTimingManager timing;
+  mlir::applyDefaultTimingManagerCLOptions(timing);
+  mlir::PassManager pm(&context);
+  if (failed(mlir::applyPassManagerCLOptions(pm)))
+    return 1;
+  mlir::TimingScope timingScope = timing.getRootScope();
+  pm.enableTiming(timingScope);
+  pquant::buildCPUPipeline(pm, *target, strategy);
+  if (failed(pm.run(*module)))
+    return 1;
+
+  if (emit == Emit::Shared && outputFile == "-")
+    return fail("--emit=shared needs -o <file>");
+  std::unique_ptr<ToolOutputFile> output;
+  if (emit != Emit::Shared) {
+    output = mlir::openOutputFile(outputFile, &error);
+    if (!output)
+      return fail(error);
+  }
+  if (emit == Emit::MLIR) {
+    module->print(output->os());
+    output->keep();
+    return 0;
+  }
+
+  LLVMContext llvmContext;
+  std::unique_ptr<Module> llvmModule =
+      mlir::translateModuleToLLVMIR(*module, llvmContext, "pquant");
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+  Expected<std::unique_ptr<TargetMachine>> machine =
+      target->createTargetMachine(optLevel);
+  if (!machine)
+    return fail(toString(machine.takeError()));
+  llvmModule->setTargetTriple((*machine)->getTargetTriple());
+  llvmModule->setDataLayout((*machine)->createDataLayout());
+  optimize(*llvmModule, **machine);
+
+  switch (emit) {
+  case Emit::MLIR:
+    break;
+  case Emit::LLVM:
+    llvmModule->print(output->os(), nullptr);
+    output->keep();
+    return 0;
+  case Emit::Assembly:
+  case Emit::Object:
+    if (!generateCode(*llvmModule, **machine, output->os(),
+                      emit == Emit::Assembly ? CodeGenFileType::AssemblyFile
+                                             : CodeGenFileType::ObjectFile))
+      return fail("the target cannot emit this file type");
+    output->keep();
+    return 0;
+  case Emit::Shared: {
+    SmallString<128> objectPath;
+    if (std::error_code ec =
+            sys::fs::createTemporaryFile("pquant", "o", objectPath))
+      return fail("cannot create a temporary object file: " + ec.message());
+    FileRemover removeObject(objectPath);
+    {
+      std::error_code ec;
+      raw_fd_ostream object(objectPath, ec, sys::fs::OF_None);
+      if (ec)
+        return fail("cannot write " + objectPath + ": " + ec.message());
+      if (!generateCode(*llvmModule, **machine, object,
+                        CodeGenFileType::ObjectFile))
+        return fail("the target cannot emit object files");
+    }
+    return linkShared(objectPath, outputFile);
+  }
+  }
+  return 0;
+}
