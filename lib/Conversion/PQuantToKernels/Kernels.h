@@ -34,6 +34,25 @@ bitSerialScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
 void buildInt8Linear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                      std::optional<int64_t> slot);
 
+/// (gate: [M, F] f32, up: [M, F] f32, y: [M, F] f32): silu(gate) · up.
+void buildSiluMul(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args);
+
+/// (x: [M, D] f32, [weight: [D] f32 or f16,] y: [M, D] f32): RMS norm with
+/// the mean of squares accumulated in f64, as the reference does.
+void buildRMSNorm(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                  bool hasWeight, float eps);
+
+/// (h: [M, D] f32, w: [E, D] f32, experts: [M, k] i32, gates: [M, k] f32):
+/// softmax of the router logits, then the k most probable experts in
+/// decreasing order, ties to the lower index.
+void buildRouter(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args);
+
+/// (binary: [M, D], experts_0..experts_{k-1}: [M, D], [gates: [M, k],]
+/// y: [M, D]): y = alpha · Σ_j (g_j or 1) · experts_j + beta · binary.
+void buildCombine(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                  int64_t numExperts, bool gateWeighting, float alpha,
+                  float beta);
+
 } // namespace pquant::kernels
 
 #endif // PQUANT_LIB_CONVERSION_PQUANTTOKERNELS_KERNELS_H

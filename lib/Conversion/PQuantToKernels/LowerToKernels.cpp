@@ -10,6 +10,8 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/FormatVariadic.h"
 
 namespace pquant {
 #define GEN_PASS_DEF_LOWERTOKERNELS
@@ -197,6 +199,48 @@ struct LowerToKernelsPass
               linear->getOperands(),
               [&](ImplicitLocOpBuilder &b, ValueRange args) {
                 kernels::buildInt8Linear(b, args, slot);
+              });
+          return success();
+        })
+        .Case([&](SiluMulOp silu) {
+          lowering.replaceWithCall(op, "silu_mul", silu->getOperands(),
+                                   kernels::buildSiluMul);
+          return success();
+        })
+        .Case([&](RMSNormOp norm) {
+          bool hasWeight = static_cast<bool>(norm.getWeight());
+          float eps = norm.getEps().convertToFloat();
+          lowering.replaceWithCall(
+              op, "rms_norm", norm->getOperands(),
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                kernels::buildRMSNorm(b, args, hasWeight, eps);
+              });
+          return success();
+        })
+        .Case([&](RouterOp router) {
+          lowering.replaceWithCall(op, "router", router->getOperands(),
+                                   kernels::buildRouter);
+          return success();
+        })
+        .Case([&](CombineOp combine) {
+          int64_t count = combine.getExperts().size();
+          bool weighted = combine.getGateWeighting();
+          float alpha = combine.getAlpha().convertToFloat();
+          float beta = combine.getBeta().convertToFloat();
+          // The mixing constants are part of the kernel's identity.
+          std::string name = llvm::formatv("combine_a{0:x}_b{1:x}{2}",
+                                           llvm::bit_cast<uint32_t>(alpha),
+                                           llvm::bit_cast<uint32_t>(beta),
+                                           weighted ? "_gated" : "")
+                                 .str();
+          SmallVector<Value> operands = {combine.getBinary()};
+          append_range(operands, combine.getExperts());
+          if (weighted)
+            operands.push_back(combine.getGates());
+          lowering.replaceWithCall(
+              op, name, operands,
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                kernels::buildCombine(b, args, count, weighted, alpha, beta);
               });
           return success();
         })
