@@ -33,6 +33,11 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   pm.addPass(createPackWeights(pack));
   LowerToKernelsOptions kernels;
   kernels.strategy = strategy.str();
+  std::string dot = target.hasVNNI       ? "vnni"
+                    : target.hasDotProd ? "sdot"
+                                        : "generic";
+  kernels.dot = dot;
+  kernels.fastPopcount = target.hasVectorPopcount64;
   pm.addPass(createLowerToKernels(kernels));
   pm.addPass(createCanonicalizerPass());
 
@@ -44,6 +49,10 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
 
+  LowerDot4Options dot4;
+  dot4.instruction = dot;
+  pm.addPass(createLowerDot4(dot4));
+
   // Entry points get C wrappers taking memref descriptors by pointer.
   pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
   pm.addPass(createConvertVectorToSCFPass());
@@ -54,6 +63,7 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());

@@ -72,15 +72,16 @@ Expected<CPUTarget> CPUTarget::resolve(StringRef name, StringRef cpu,
       Triple(target.triple), target.cpu, target.features));
   if (!target.cpu.empty() && !subtarget->isCPUStringValid(target.cpu))
     return fail("unknown CPU '" + target.cpu + "' for target '" + name + "'");
+  auto has = [&](StringRef feature) {
+    return subtarget->checkFeatures(("+" + feature).str());
+  };
   if (target.isAArch64()) {
     target.vectorBits = 128;
-    target.hasVectorPopcount = true; // cnt is baseline NEON
+    target.hasDotProd = has("dotprod");
   } else {
-    auto has = [&](StringRef feature) {
-      return subtarget->checkFeatures(("+" + feature).str());
-    };
     target.vectorBits = has("avx512f") ? 512 : has("avx2") ? 256 : 128;
-    target.hasVectorPopcount = has("avx512vpopcntdq");
+    target.hasVectorPopcount64 = has("avx512vpopcntdq");
+    target.hasVNNI = has("avx512vnni") && has("avx512bw");
   }
   return target;
 }

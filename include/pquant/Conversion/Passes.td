@@ -24,6 +24,14 @@ def LowerToKernels : Pass<"pquant-lower-to-kernels", "::mlir::ModuleOp"> {
       int8 activations (plane 7 weighs −128). The planes are built once per
       token by comparing 64 activations with a bit mask and reading the 64
       lane predicates as one word.
+    - `unpack-dot`: each tile of weight words is unpacked once into 0/1
+      bytes (replicate each byte, test the 8 bit masks) and reused by every
+      token; the first sum is a byte dot product with the activations,
+      through `vpdpbusd` (`dot=vnni`), `sdot` (`dot=sdot`) or widening
+      multiplies (`dot=generic`).
+    - `auto`: per op, `bitserial` for a single token (the decode GEMV) when
+      the target has a fast 64-bit vector popcount, otherwise `unpack-dot`
+      when it has a dot-product instruction, otherwise `bitserial`.
 
     Ops this pass lowers: `quantize`, `bitlinear`, `int8_linear`,
     `expert_linear` (each token reads only its selected expert's rows),
@@ -37,8 +45,12 @@ def LowerToKernels : Pass<"pquant-lower-to-kernels", "::mlir::ModuleOp"> {
     "::mlir::vector::VectorDialect"
   ];
   let options = [
-    Option<"strategy", "strategy", "std::string", "\"bitserial\"",
-           "BitLinear kernel: bitserial">,
+    Option<"strategy", "strategy", "std::string", "\"auto\"",
+           "BitLinear kernel: auto, bitserial or unpack-dot">,
+    Option<"dot", "dot", "std::string", "\"generic\"",
+           "Byte dot product of unpack-dot: generic, vnni (x86 AVX-512 VNNI) or sdot (aarch64 dotprod)">,
+    Option<"fastPopcount", "fast-popcount", "bool", "false",
+           "The target counts bits of 64-bit vector lanes in one instruction (vpopcntq)">,
   ];
 }
 

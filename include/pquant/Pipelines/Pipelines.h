@@ -33,8 +33,9 @@ struct CPUPipelineOptions : mlir::PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("LLVM target features (+avx512vpopcntdq,+dotprod,...)")};
   Option<std::string> strategy{
       *this, "strategy",
-      llvm::cl::desc("BitLinear kernel strategy: bitserial (the default)"),
-      llvm::cl::init("bitserial")};
+      llvm::cl::desc("BitLinear kernel strategy: auto (a cost model per op "
+                     "and target), bitserial or unpack-dot"),
+      llvm::cl::init("auto")};
 };
 
 /// Rows per packed tile for `target`: one vector register of 64-bit words.

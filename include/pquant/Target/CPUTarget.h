@@ -23,7 +23,10 @@ struct CPUTarget {
   bool isHost = false;
   /// Widest integer vector register, in bits (128, 256 or 512).
   unsigned vectorBits = 128;
-  bool hasVectorPopcount = false; ///< vpopcntq (x86) or cnt (aarch64)
+  /// Counts the bits of 64-bit vector lanes in one instruction (vpopcntq).
+  bool hasVectorPopcount64 = false;
+  bool hasVNNI = false;    ///< x86 vpdpbusd on zmm (AVX-512 VNNI + BW)
+  bool hasDotProd = false; ///< aarch64 sdot
 
   /// Resolves `name` (x86_64, aarch64 or host) with an optional CPU and
   /// feature string; `host` fills CPU and features from this machine when

@@ -28,6 +28,24 @@ void buildBitSerialLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
 llvm::SmallVector<mlir::MemRefType, 2>
 bitSerialScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
 
+/// The instruction the unpack-dot kernel accumulates byte products with.
+enum class DotInstruction {
+  Generic, ///< widening multiplies and adds, any target
+  VNNI,    ///< x86 vpdpbusd on 512-bit vectors (AVX-512 VNNI)
+  SDot,    ///< aarch64 sdot on 128-bit vectors (dotprod)
+};
+
+/// (q: [M, K] i8, s: [M] f32, w: packed, ws: [1] or [N] f32, y: [M, N] f32,
+/// scratch...) BitLinear by unpacking each tile of weight words once into
+/// 0/1 bytes and taking dot products with q for every token:
+/// Σ B·q = 2·Σ_{B=1} q − Σ q. Same layout as the bit-serial kernel.
+void buildUnpackDotLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                          PackedLayoutAttr layout, DotInstruction dot);
+/// The scratch buffers buildUnpackDotLinear takes: one tile's unpacked
+/// bytes [R, words · 64] i8 and the activation sums [M] i32.
+llvm::SmallVector<mlir::MemRefType, 2>
+unpackDotScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
+
 /// (q: [M, K] i8, s: [M] f32, w: [N, K] i8 or [E, N, K] i8, ws: [N] or
 /// [E, N] f32, [experts: [M, k] i32,] y: [M, N] f32). With `slot`, token m
 /// uses expert experts[m, slot] (the dispatch of pquant.expert_linear).

@@ -3,6 +3,8 @@
 #include "KernelBuilder.h"
 #include "Kernels.h"
 
+#include "pquant/Dialect/PQuant/IR/PQuantOps.h"
+
 #include "mlir/Dialect/Math/IR/Math.h"
 
 using namespace mlir;
@@ -235,4 +237,161 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
     });
     return SmallVector<Value>{};
   });
+}
+
+namespace {
+
+/// Adds to `acc` the byte dot products of `weights` (0/1) with
+/// `activations`, both vector<64xi8>, in the accumulator form of `dot`.
+Value accumulateDot(ImplicitLocOpBuilder &b, kernels::DotInstruction dot,
+                    Value acc, Value weights, Value activations) {
+  if (dot != kernels::DotInstruction::SDot)
+    return Dot4Op::create(b, acc.getType(), acc, weights, activations,
+                          /*unsigned_lhs=*/b.getUnitAttr());
+  // sdot takes 16 bytes at a time; the 0/1 weights are exact as signed.
+  for (int64_t part = 0; part < 4; ++part) {
+    auto slice = [&](Value v) {
+      return vector::ExtractStridedSliceOp::create(
+          b, v, ArrayRef<int64_t>{16 * part}, ArrayRef<int64_t>{16},
+          ArrayRef<int64_t>{1});
+    };
+    acc = Dot4Op::create(b, acc.getType(), acc, slice(weights),
+                         slice(activations), /*unsigned_lhs=*/UnitAttr());
+  }
+  return acc;
+}
+
+VectorType dotAccumulatorType(MLIRContext *context,
+                              kernels::DotInstruction dot) {
+  int64_t lanes = dot == kernels::DotInstruction::SDot ? 4 : 16;
+  return VectorType::get({lanes}, IntegerType::get(context, 32));
+}
+
+/// Word `word` (i64) as 64 bytes, byte c = bit c (LSB first): each source
+/// byte is replicated 8 times and tested against the 8 bit masks.
+Value unpackWord(ImplicitLocOpBuilder &b, Value word) {
+  Type i8 = b.getI8Type();
+  auto bytes = VectorType::get({64}, i8);
+  Value asBytes = vector::BitCastOp::create(
+      b, VectorType::get({8}, i8),
+      vector::BroadcastOp::create(b, VectorType::get({1}, b.getI64Type()), word));
+  SmallVector<int64_t> replicate;
+  SmallVector<Attribute> masks;
+  for (int64_t lane = 0; lane < 64; ++lane) {
+    replicate.push_back(lane / 8);
+    masks.push_back(b.getIntegerAttr(i8, int8_t(1u << (lane % 8))));
+  }
+  Value spread = vector::ShuffleOp::create(b, asBytes, asBytes, replicate);
+  Value bitMasks = arith::ConstantOp::create(
+      b, bytes, DenseElementsAttr::get(bytes, masks));
+  Value set = arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                    arith::AndIOp::create(b, spread, bitMasks),
+                                    splat(b, bytes, 0));
+  return arith::ExtUIOp::create(b, bytes, set);
+}
+
+} // namespace
+
+void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
+                                           ValueRange args,
+                                           PackedLayoutAttr layout,
+                                           DotInstruction dot) {
+  Value q = args[0], s = args[1], w = args[2], ws = args[3], y = args[4];
+  Value unpacked = args[5], rowSums = args[6];
+  int64_t n = layout.getRows(), k = layout.getCols();
+  int64_t rows = layout.getTileRows(), words = layout.getWordsPerRow();
+  int64_t tiles = layout.getStorageShape()[0];
+  bool perRowScale = cast<MemRefType>(ws.getType()).getDimSize(0) != 1;
+  bool exactWords = k % kPlaneWord == 0, exactRows = n % rows == 0;
+  Type i8 = b.getI8Type(), i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto bytes = VectorType::get({kPlaneWord}, i8);
+  VectorType accType = dotAccumulatorType(b.getContext(), dot);
+  Value tokens = memref::DimOp::create(b, q, 0);
+
+  // Σ_k q[m, k] once per token.
+  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    auto sumLanes = VectorType::get({kPlaneWord}, i32);
+    Value sums = forLoop(
+        b, index(b, words), 1, {splat(b, sumLanes, 0)},
+        [&](ImplicitLocOpBuilder &b, Value j, ValueRange carried) {
+          Value col = arith::MulIOp::create(b, j, index(b, kPlaneWord));
+          Value v = readVector(b, bytes, q, {m, col}, 0, exactWords);
+          return SmallVector<Value>{arith::AddIOp::create(
+              b, carried[0], arith::ExtSIOp::create(b, sumLanes, v))};
+        })[0];
+    memref::StoreOp::create(
+        b, vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums),
+        rowSums, ValueRange{m});
+    return SmallVector<Value>{};
+  });
+
+  Value tensorScale;
+  if (!perRowScale)
+    tensorScale = vector::BroadcastOp::create(
+        b, VectorType::get({rows}, f32),
+        memref::LoadOp::create(b, ws, ValueRange{index(b, 0)}));
+  forLoop(b, index(b, tiles), 1, {}, [&](ImplicitLocOpBuilder &b, Value tile,
+                                         ValueRange) {
+    // Unpack the tile once; every token reuses it.
+    for (int64_t row = 0; row < rows; ++row)
+      forLoop(b, index(b, words), 1, {},
+              [&](ImplicitLocOpBuilder &b, Value j, ValueRange) {
+                Value word = memref::LoadOp::create(
+                    b, w, ValueRange{tile, j, index(b, row), index(b, 0)});
+                Value col = arith::MulIOp::create(b, j, index(b, kPlaneWord));
+                vector::StoreOp::create(b, unpackWord(b, word), unpacked,
+                                        ValueRange{index(b, row), col});
+                return SmallVector<Value>{};
+              });
+    Value firstRow = arith::MulIOp::create(b, tile, index(b, rows));
+    Value scale = perRowScale ? readVector(b, VectorType::get({rows}, f32), ws,
+                                           {firstRow}, 0.0, exactRows)
+                              : tensorScale;
+    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m,
+                                  ValueRange) {
+      SmallVector<Value> zeros(rows, splat(b, accType, 0));
+      ValueRange accs = forLoop(
+          b, index(b, words), 1, zeros,
+          [&](ImplicitLocOpBuilder &b, Value j, ValueRange carried) {
+            Value col = arith::MulIOp::create(b, j, index(b, kPlaneWord));
+            Value activations = readVector(b, bytes, q, {m, col}, 0, exactWords);
+            SmallVector<Value> next;
+            for (int64_t row = 0; row < rows; ++row) {
+              Value weights = vector::LoadOp::create(
+                  b, bytes, unpacked, ValueRange{index(b, row), col});
+              next.push_back(
+                  accumulateDot(b, dot, carried[row], weights, activations));
+            }
+            return next;
+          });
+      SmallVector<Value> totals;
+      for (Value acc : accs)
+        totals.push_back(
+            vector::ReductionOp::create(b, vector::CombiningKind::ADD, acc));
+      auto tileLanes = VectorType::get({rows}, i32);
+      Value ones = vector::FromElementsOp::create(b, tileLanes, totals);
+      Value rowSum = memref::LoadOp::create(b, rowSums, ValueRange{m});
+      Value acc = arith::SubIOp::create(
+          b, arith::ShLIOp::create(b, ones, splat(b, tileLanes, 1)),
+          vector::BroadcastOp::create(b, tileLanes, rowSum));
+      auto floatLanes = VectorType::get({rows}, f32);
+      Value result = arith::MulFOp::create(
+          b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, floatLanes, acc),
+                                   scale),
+          vector::BroadcastOp::create(
+              b, floatLanes, memref::LoadOp::create(b, s, ValueRange{m})));
+      writeVector(b, result, y, {m, firstRow}, exactRows);
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+SmallVector<MemRefType, 2>
+pquant::kernels::unpackDotScratch(MLIRContext *context,
+                                  PackedLayoutAttr layout) {
+  return {MemRefType::get({layout.getTileRows(),
+                           layout.getWordsPerRow() * kPlaneWord},
+                          IntegerType::get(context, 8)),
+          MemRefType::get({ShapedType::kDynamic}, IntegerType::get(context, 32))};
 }

@@ -9,6 +9,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -143,12 +144,27 @@ struct LowerToKernelsPass
     : pquant::impl::LowerToKernelsBase<LowerToKernelsPass> {
   using LowerToKernelsBase::LowerToKernelsBase;
 
+  kernels::DotInstruction dotInstruction = kernels::DotInstruction::Generic;
+
   void runOnOperation() override {
-    if (strategy != "bitserial") {
+    if (strategy != "auto" && strategy != "bitserial" &&
+        strategy != "unpack-dot") {
       getOperation()->emitError("pquant-lower-to-kernels: unknown strategy '")
-          << strategy << "', expected 'bitserial'";
+          << strategy << "', expected 'auto', 'bitserial' or 'unpack-dot'";
       return signalPassFailure();
     }
+    std::optional<kernels::DotInstruction> instruction =
+        llvm::StringSwitch<std::optional<kernels::DotInstruction>>(dot)
+            .Case("generic", kernels::DotInstruction::Generic)
+            .Case("vnni", kernels::DotInstruction::VNNI)
+            .Case("sdot", kernels::DotInstruction::SDot)
+            .Default(std::nullopt);
+    if (!instruction) {
+      getOperation()->emitError("pquant-lower-to-kernels: unknown dot '")
+          << dot << "', expected 'generic', 'vnni' or 'sdot'";
+      return signalPassFailure();
+    }
+    dotInstruction = *instruction;
     KernelLowering lowering(getOperation());
     SmallVector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
@@ -159,6 +175,17 @@ struct LowerToKernelsPass
     for (Operation *op : ops)
       if (failed(lower(lowering, op)))
         return signalPassFailure();
+  }
+
+  /// The kernel strategy for `linear`, resolving `auto` with the cost model.
+  StringRef strategyFor(BitLinearOp linear) {
+    if (strategy != "auto")
+      return strategy;
+    bool singleToken = linear.getInput().getType().getDimSize(0) == 1;
+    if (singleToken && fastPopcount)
+      return "bitserial";
+    return dotInstruction == kernels::DotInstruction::Generic ? "bitserial"
+                                                              : "unpack-dot";
   }
 
   LogicalResult lower(KernelLowering &lowering, Operation *op) {
@@ -174,15 +201,25 @@ struct LowerToKernelsPass
               layout.getBitOrder() != BitOrder::LsbFirst)
             return linear.emitOpError(
                        "needs its weight packed in 64-bit words, lsb_first, "
-                       "with tile = [R, 1] for the bit-serial kernel")
+                       "with tile = [R, 1] for the BitLinear kernels")
                        .attachNote()
                    << "run pquant-pack-weights with word=64 tile-words=1 first";
+          if (strategyFor(linear) == "bitserial") {
+            lowering.replaceWithCall(
+                op, "bitlinear_bitserial", linear->getOperands(),
+                [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                  kernels::buildBitSerialLinear(b, args, layout);
+                },
+                kernels::bitSerialScratch(linear.getContext(), layout));
+            return success();
+          }
+          kernels::DotInstruction instruction = dotInstruction;
           lowering.replaceWithCall(
-              op, "bitlinear_bitserial", linear->getOperands(),
+              op, "bitlinear_unpackdot_" + dot, linear->getOperands(),
               [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                kernels::buildBitSerialLinear(b, args, layout);
+                kernels::buildUnpackDotLinear(b, args, layout, instruction);
               },
-              kernels::bitSerialScratch(linear.getContext(), layout));
+              kernels::unpackDotScratch(linear.getContext(), layout));
           return success();
         })
         .Case([&](Int8LinearOp linear) {

@@ -1,4 +1,4 @@
-// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels | FileCheck %s
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=bitserial" | FileCheck %s
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels --one-shot-bufferize="bufferize-function-boundaries" -o /dev/null
 
 // Each op becomes a call on buffers; results are fresh buffers; BitLinear
@@ -63,3 +63,36 @@ func.func @experts(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<4x16x64xi8
   return %y : tensor<?x16xf32>
 }
 
+
+// -----
+
+// The unpack-dot kernel: one tile's words unpacked into bytes (scratch of
+// 4 rows x 128 bytes), then dot products for every token.
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=unpack-dot dot=vnni" | FileCheck %s --check-prefix=UNPACK
+// UNPACK-LABEL: func.func @auto
+// UNPACK:         memref.alloc() : memref<4x128xi8>
+// UNPACK:         call @pquant_bitlinear_unpackdot_vnni_
+// UNPACK:       func.func private @pquant_bitlinear_unpackdot_vnni_
+// UNPACK:         vector.shuffle
+// UNPACK:         arith.extui {{.*}} : vector<64xi1> to vector<64xi8>
+// UNPACK:         vector.store {{.*}} : memref<4x128xi8>, vector<64xi8>
+// UNPACK:         pquant.dot4 {{.*}} {unsigned_lhs} : vector<16xi32>, vector<64xi8>
+
+// The cost model: a single token (decode) uses the bit-serial kernel when
+// vector popcount is fast, a dynamic token count the dot product.
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=vnni fast-popcount=true" | FileCheck %s --check-prefix=AUTO
+// AUTO-LABEL: func.func @auto
+// AUTO:         call @pquant_bitlinear_bitserial_1x128xi8
+// AUTO:         call @pquant_bitlinear_unpackdot_vnni_Dx128xi8
+// Without fast popcount the decode GEMV also takes the dot product.
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=sdot" | FileCheck %s --check-prefix=AUTO-SDOT
+// AUTO-SDOT-LABEL: func.func @auto
+// AUTO-SDOT:       call @pquant_bitlinear_unpackdot_sdot_1x128xi8
+// AUTO-SDOT:       call @pquant_bitlinear_unpackdot_sdot_Dx128xi8
+#layout = #pquant.packed<rows = 4, cols = 128, word = 64, tile = [4, 1], bit_order = lsb_first>
+func.func @auto(%q1: tensor<1x128xi8>, %s1: tensor<1xf32>, %q: tensor<?x128xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) -> (tensor<1x4xf32>, tensor<?x4xf32>) {
+  %w = arith.constant dense<0> : tensor<1x2x4x1xi64, #layout>
+  %a = pquant.bitlinear %q1, %s1, %w, %ws : tensor<1x128xi8>, tensor<1xf32>, tensor<1x2x4x1xi64, #layout>, tensor<1xf32> -> tensor<1x4xf32>
+  %b = pquant.bitlinear %q, %s, %w, %ws : tensor<?x128xi8>, tensor<?xf32>, tensor<1x2x4x1xi64, #layout>, tensor<1xf32> -> tensor<?x4xf32>
+  return %a, %b : tensor<1x4xf32>, tensor<?x4xf32>
+}

@@ -326,5 +326,18 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Kernel vector ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult Dot4Op::verify() {
+  int64_t lanes = getAcc().getType().getNumElements();
+  int64_t bytes = getLhs().getType().getNumElements();
+  if (bytes != 4 * lanes)
+    return emitOpError() << "needs 4 bytes per accumulator lane: " << lanes
+                         << " lanes but " << bytes << " bytes";
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "pquant/Dialect/PQuant/IR/PQuantOps.cpp.inc"

@@ -354,6 +354,14 @@ func.func @attention_head_dim(%q: tensor<4x8x16xf32>, %k: tensor<4x2x8xf32>, %c:
 
 // -----
 
+func.func @dot4_lanes(%acc: vector<16xi32>, %a: vector<32xi8>) {
+  // expected-error @+1 {{'pquant.dot4' op needs 4 bytes per accumulator lane: 16 lanes but 32 bytes}}
+  %r = pquant.dot4 %acc, %a, %a : vector<16xi32>, vector<32xi8>
+  return
+}
+
+// -----
+
 func.func @unknown_op(%x: tensor<4x64xf32>) {
   // expected-error @+1 {{custom op 'pquant.frobnicate' is unknown}}
   %y = pquant.frobnicate %x : tensor<4x64xf32>

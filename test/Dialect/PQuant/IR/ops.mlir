@@ -108,3 +108,10 @@ func.func @decoder_ops(%tok: tensor<4xi32>, %pos: tensor<4xi32>, %start: index,
       : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, tensor<64x2x16xf32>, tensor<64x2x16xf16>
   return %o, %kc2, %vc2, %g : tensor<4x8x16xf32>, tensor<64x2x16xf32>, tensor<64x2x16xf16>, tensor<4x64xf32>
 }
+
+// CHECK-LABEL: func.func @kernel_vector_ops
+func.func @kernel_vector_ops(%acc: vector<16xi32>, %a: vector<64xi8>, %b: vector<64xi8>) -> vector<16xi32> {
+  // CHECK: pquant.dot4 %{{.*}}, %{{.*}}, %{{.*}} {unsigned_lhs} : vector<16xi32>, vector<64xi8>
+  %r = pquant.dot4 %acc, %a, %b {unsigned_lhs} : vector<16xi32>, vector<64xi8>
+  return %r : vector<16xi32>
+}

@@ -11,5 +11,6 @@
 include "pquant/Dialect/PQuant/IR/PQuantLinearOps.td"
 include "pquant/Dialect/PQuant/IR/PQuantExpertOps.td"
 include "pquant/Dialect/PQuant/IR/PQuantModelOps.td"
+include "pquant/Dialect/PQuant/IR/PQuantVectorOps.td"
 
 #endif // PQUANT_DIALECT_PQUANT_IR_PQUANTOPS_TD

@@ -71,4 +71,30 @@ def PackWeights : Pass<"pquant-pack-weights"> {
   ];
 }
 
+def LowerDot4 : Pass<"pquant-lower-dot4"> {
+  let summary = "Lower pquant.dot4 to the target's byte dot-product instruction";
+  let description = [{
+    Rewrites each `pquant.dot4` into an LLVM intrinsic call when the target
+    instruction computes exactly it, and into widening multiplies and a
+    reduction over each group of four otherwise:
+
+    - `instruction=vnni`: 16 lanes with an unsigned left operand become
+      `llvm.x86.avx512.vpdpbusd.512`;
+    - `instruction=sdot`: 4 signed lanes become
+      `llvm.aarch64.neon.sdot.v4i32.v16i8`;
+    - anything else, or `instruction=generic`: `extui`/`extsi` to i32,
+      `muli`, and for each position in a group of four a `vector.shuffle`
+      gathering it from every group, added to the accumulator.
+
+    It runs after buffer deallocation, which rejects intrinsic calls of
+    unknown memory effects.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect"];
+  let options = [
+    Option<"instruction", "instruction", "std::string", "\"generic\"",
+           "The target's dot product: generic, vnni or sdot">,
+  ];
+}
+
 #endif // PQUANT_DIALECT_PQUANT_TRANSFORMS_PASSES_TD

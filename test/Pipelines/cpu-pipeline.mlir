@@ -1,0 +1,34 @@
+// pquant-cpu-pipeline takes pquant IR to the LLVM dialect; the target
+// decides the packing (8 rows of 64-bit words per zmm on znver4, 2 per NEON
+// register) and, per op, the BitLinear kernel.
+// RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=znver4" | FileCheck %s --check-prefix=ZNVER4
+// RUN: pquant-opt %s --pquant-cpu-pipeline="target=aarch64 cpu=neoverse-n1" | FileCheck %s --check-prefix=A64
+// RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=znver4 strategy=bitserial" | FileCheck %s --check-prefix=FORCED
+
+// ZNVER4-NOT: pquant.
+// ZNVER4: llvm.func @decode(
+// ZNVER4: llvm.func @_mlir_ciface_decode(
+// ZNVER4: llvm.func @prefill(
+// ZNVER4: llvm.func internal @pquant_bitlinear_bitserial_1x128xi8_1xf32_2x2x8x1xi64
+// ZNVER4: llvm.intr.ctpop({{.*}}) : (vector<8xi64>) -> vector<8xi64>
+// ZNVER4: llvm.func internal @pquant_bitlinear_unpackdot_vnni_Dx128xi8_Dxf32_2x2x8x1xi64
+// ZNVER4: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// A64: llvm.func internal @pquant_bitlinear_unpackdot_sdot_1x128xi8_1xf32_8x2x2x1xi64
+// A64: llvm.call_intrinsic "llvm.aarch64.neon.sdot.v4i32.v16i8"
+// FORCED-NOT: vpdpbusd
+
+func.func @decode(%x: tensor<1x128xf32>) -> tensor<1x16xf32> {
+  %q, %s = pquant.quantize %x : tensor<1x128xf32> -> tensor<1x128xi8>, tensor<1xf32>
+  %w = arith.constant dense<true> : tensor<16x128xi1>
+  %ws = arith.constant dense<0.5> : tensor<1xf32>
+  %y = pquant.bitlinear %q, %s, %w, %ws : tensor<1x128xi8>, tensor<1xf32>, tensor<16x128xi1>, tensor<1xf32> -> tensor<1x16xf32>
+  return %y : tensor<1x16xf32>
+}
+
+func.func @prefill(%x: tensor<?x128xf32>) -> tensor<?x16xf32> {
+  %q, %s = pquant.quantize %x : tensor<?x128xf32> -> tensor<?x128xi8>, tensor<?xf32>
+  %w = arith.constant dense<true> : tensor<16x128xi1>
+  %ws = arith.constant dense<0.5> : tensor<1xf32>
+  %y = pquant.bitlinear %q, %s, %w, %ws : tensor<?x128xi8>, tensor<?xf32>, tensor<16x128xi1>, tensor<1xf32> -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
