@@ -136,7 +136,7 @@ private:
   }
 
   Value attentionBlock(Value x, int64_t layer, Value positions, Value start,
-                       Value &keyCache, Value &valueCache);
+                       Value keyCache, Value valueCache);
   Value ffnBlock(Value x, int64_t layer);
 
   OpBuilder &b;
@@ -150,8 +150,8 @@ private:
 };
 
 Value DecoderBuilder::attentionBlock(Value x, int64_t layer, Value positions,
-                                     Value start, Value &keyCache,
-                                     Value &valueCache) {
+                                     Value start, Value keyCache,
+                                     Value valueCache) {
   std::string p = "layers." + std::to_string(layer) + ".";
   int64_t d = config.hiddenSize, dh = config.headDim();
   int64_t qDim = config.numHeads * dh, kvDim = config.numKVHeads * dh;
@@ -170,11 +170,8 @@ Value DecoderBuilder::attentionBlock(Value x, int64_t layer, Value positions,
   kHeads = RoPEOp::create(b, loc(p + "attn.k"), kHeads.getType(), kHeads,
                           positions, theta);
   auto attention = AttentionOp::create(
-      b, loc(p + "attn"), qHeads.getType(), keyCache.getType(),
-      valueCache.getType(), qHeads, kHeads, vHeads, keyCache, valueCache,
-      start);
-  keyCache = attention.getNewKeyCache();
-  valueCache = attention.getNewValueCache();
+      b, loc(p + "attn"), qHeads.getType(), qHeads, kHeads, vHeads, keyCache,
+      valueCache, b.getI64IntegerAttr(layer), start);
   Value merged = tensor::CollapseShapeOp::create(
       b, loc(p + "attn"), attention.getResult(), {{0}, {1, 2}});
   auto [o8, os] = quantize(merged, p + "attn.o");
@@ -216,15 +213,13 @@ Value DecoderBuilder::ffnBlock(Value x, int64_t layer) {
 
 void DecoderBuilder::buildEntry(StringRef name, int64_t tokenCountStatic) {
   tokens = tokenCountStatic;
-  auto cacheType = tensor({config.maxSeqLen, config.numKVHeads, config.headDim()}, f32);
+  auto cacheType = MemRefType::get({config.numLayers, config.maxSeqLen,
+                                    config.numKVHeads, config.headDim()},
+                                   f32);
   auto logitsType = tensor({tokens, config.vocabSize}, f32);
   SmallVector<Type> inputs = {tensor({tokens}, b.getI32Type()),
-                              b.getIndexType()};
+                              b.getIndexType(), cacheType, cacheType};
   SmallVector<Type> results = {logitsType};
-  for (int64_t i = 0; i < 2 * config.numLayers; ++i) {
-    inputs.push_back(cacheType);
-    results.push_back(cacheType);
-  }
   auto func = func::FuncOp::create(b, loc(name), name,
                                    b.getFunctionType(inputs, results));
   OpBuilder::InsertionGuard guard(b);
@@ -252,19 +247,16 @@ void DecoderBuilder::buildEntry(StringRef name, int64_t tokenCountStatic) {
 
   Value x = EmbeddingOp::create(b, loc("embed"), tensor({tokens, config.hiddenSize}, f32),
                                 storedWeight("embed.weight"), tokenIds);
-  SmallVector<Value> caches(body->getArguments().drop_front(2));
+  Value keyCache = body->getArgument(2), valueCache = body->getArgument(3);
   for (int64_t layer = 0; layer < config.numLayers; ++layer) {
-    x = attentionBlock(x, layer, positions, start, caches[2 * layer],
-                       caches[2 * layer + 1]);
+    x = attentionBlock(x, layer, positions, start, keyCache, valueCache);
     x = ffnBlock(x, layer);
   }
   x = rmsNorm(x, "norm.weight");
   StringRef head = config.tieEmbeddings ? "embed.weight" : "lm_head.weight";
   Value logits = FloatLinearOp::create(b, loc("lm_head"), logitsType, x,
                                        storedWeight(head));
-  SmallVector<Value> returned = {logits};
-  append_range(returned, caches);
-  func::ReturnOp::create(b, loc(name), returned);
+  func::ReturnOp::create(b, loc(name), ValueRange{logits});
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -40,6 +41,9 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   kernels.fastPopcount = target.hasVectorPopcount64;
   pm.addPass(createLowerToKernels(kernels));
   pm.addPass(createCanonicalizerPass());
+  // What remains on tensors (residual adds, shapes, positions) goes
+  // through linalg, which bufferizes.
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
 
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -49,6 +53,7 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
 
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   LowerDot4Options dot4;
   dot4.instruction = dot;
   pm.addPass(createLowerDot4(dot4));

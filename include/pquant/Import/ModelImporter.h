@@ -20,13 +20,13 @@ struct ImportOptions {
 
 /// Builds the decoder of `checkpoint` as a module with two entry points:
 ///
-///   @prefill(tokens: tensor<?xi32>, start: index, caches...)
-///       -> (logits: tensor<?xVxf32>, caches...)
-///   @decode(token: tensor<1xi32>, start: index, caches...)
-///       -> (logits: tensor<1xVxf32>, caches...)
+///   @prefill(tokens: tensor<?xi32>, start: index, keys, values)
+///       -> tensor<?xVxf32>
+///   @decode(token: tensor<1xi32>, start: index, keys, values)
+///       -> tensor<1xVxf32>
 ///
-/// where `caches` are the key and value caches of each layer in order
-/// (k0, v0, k1, v1, ...), each `tensor<max_seq_len x Hkv x Dh x f32>`.
+/// returning logits; `keys` and `values` are the KV caches of all layers,
+/// `memref<layers x max_seq_len x Hkv x Dh x f32>`, updated in place.
 mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &context,
                                               const Checkpoint &checkpoint,
                                               const ImportOptions &options);

@@ -71,6 +71,27 @@ void buildCombine(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                   int64_t numExperts, bool gateWeighting, float alpha,
                   float beta);
 
+/// (table: [V, D] f32 or f16, tokens: [M] i32, y: [M, D] f32): embedding
+/// rows; a token outside [0, V) is clamped into it, so no read is ever out
+/// of bounds (the runtime rejects such tokens before calling).
+void buildEmbedding(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args);
+
+/// (x: [M, K] f32, w: [N, K] f32 or f16, y: [M, N] f32): y = x · wᵀ with
+/// f32 accumulation, for the lm_head.
+void buildFloatLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args);
+
+/// (x: [M, H, Dh] f32, positions: [M] i32, y: [M, H, Dh] f32): rotate-half
+/// RoPE with inverse frequencies theta^(−2i/Dh) folded as f32 constants.
+void buildRoPE(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+               double theta);
+
+/// (q: [M, H, Dh], k, v: [M, Hkv, Dh] f32, key_cache, value_cache:
+/// [L, S, Hkv, Dh] f32, position: index, y: [M, H, Dh] f32): writes k and v
+/// into layer `layer` of the caches at rows position.., then causal
+/// grouped-query attention with an f32 softmax.
+void buildAttention(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                    int64_t layer);
+
 } // namespace pquant::kernels
 
 #endif // PQUANT_LIB_CONVERSION_PQUANTTOKERNELS_KERNELS_H

@@ -35,8 +35,13 @@ MemRefType bufferType(Type type) {
 
 /// Appends a readable form of `type` to a kernel name: `Dx64xi8`.
 void mangle(std::string &name, Type type) {
-  auto memref = cast<MemRefType>(type);
   name += "_";
+  auto memref = dyn_cast<MemRefType>(type);
+  if (!memref) { // a scalar such as the attention position
+    llvm::raw_string_ostream os(name);
+    type.print(os);
+    return;
+  }
   for (int64_t dim : memref.getShape())
     name += (ShapedType::isDynamic(dim) ? "D" : std::to_string(dim)) + "x";
   llvm::raw_string_ostream os(name);
@@ -50,20 +55,25 @@ public:
   /// Replaces `op` by a call of the kernel `base` (built by `body` the first
   /// time these argument types are seen): `operands` become buffers, each
   /// result a new buffer, and each of `scratch` a buffer the kernel may use
-  /// and the caller frees; dynamic dimensions (the token count) are those
-  /// of the first operand.
+  /// and the caller frees. Their dynamic dimension is the token count:
+  /// dimension 0 of operand `tokenOperand`.
   void replaceWithCall(Operation *op, StringRef base, ValueRange operands,
-                       BodyBuilder body, ArrayRef<MemRefType> scratch = {}) {
+                       BodyBuilder body, ArrayRef<MemRefType> scratch = {},
+                       unsigned tokenOperand = 0) {
     ImplicitLocOpBuilder b(op->getLoc(), op);
     SmallVector<Value> args;
+    // Tensors become read-only buffers; buffers (KV caches) and scalars
+    // pass as they are.
     for (Value operand : operands)
-      args.push_back(bufferization::ToBufferOp::create(
-          b, bufferType(operand.getType()), withoutEncoding(operand),
-          /*read_only=*/true));
+      args.push_back(isa<RankedTensorType>(operand.getType())
+                         ? bufferization::ToBufferOp::create(
+                               b, bufferType(operand.getType()),
+                               withoutEncoding(operand), /*read_only=*/true)
+                         : operand);
     auto allocate = [&](MemRefType type) -> Value {
       SmallVector<Value> sizes;
       if (type.getNumDynamicDims())
-        sizes.push_back(memref::DimOp::create(b, args.front(), 0));
+        sizes.push_back(memref::DimOp::create(b, args[tokenOperand], 0));
       return memref::AllocOp::create(b, type, sizes);
     };
     SmallVector<Value> outputs;
@@ -278,6 +288,37 @@ struct LowerToKernelsPass
               op, name, operands,
               [&](ImplicitLocOpBuilder &b, ValueRange args) {
                 kernels::buildCombine(b, args, count, weighted, alpha, beta);
+              });
+          return success();
+        })
+        .Case([&](EmbeddingOp embedding) {
+          lowering.replaceWithCall(op, "embedding", embedding->getOperands(),
+                                   kernels::buildEmbedding, /*scratch=*/{},
+                                   /*tokenOperand=*/1);
+          return success();
+        })
+        .Case([&](FloatLinearOp linear) {
+          lowering.replaceWithCall(op, "float_linear", linear->getOperands(),
+                                   kernels::buildFloatLinear);
+          return success();
+        })
+        .Case([&](RoPEOp rope) {
+          double theta = rope.getTheta().convertToDouble();
+          lowering.replaceWithCall(
+              op, llvm::formatv("rope_theta{0}", theta).str(),
+              rope->getOperands(),
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                kernels::buildRoPE(b, args, theta);
+              });
+          return success();
+        })
+        .Case([&](AttentionOp attention) {
+          int64_t layer = attention.getLayer();
+          lowering.replaceWithCall(
+              op, "attention_layer" + std::to_string(layer),
+              attention->getOperands(),
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                kernels::buildAttention(b, args, layer);
               });
           return success();
         })

@@ -87,6 +87,15 @@ def arguments(description):
     return parser.parse_args()
 
 
+def compile_and_run(args, module, source, harness_args):
+    """Compiles `module` to an object, links it with the C `source` and runs
+    the result (under args.run) with `harness_args`."""
+    base = os.path.splitext(module)[0]
+    run(shlex.split(args.compile) + [module, "--emit=object", "-o", base + ".o"])
+    run(shlex.split(args.cc) + [source, base + ".o", "-o", base + "-harness", "-lm"])
+    run(shlex.split(args.run) + [base + "-harness"] + harness_args)
+
+
 def check(args, module_text, calls, tolerance):
     """Compiles `module_text`, runs every call, prints one line per call and
     a summary, and exits 1 if any call is off."""
@@ -100,9 +109,8 @@ def check(args, module_text, calls, tolerance):
     with open(path("inputs.bin"), "wb") as f:
         f.write(blob)
 
-    run(shlex.split(args.compile) + [path("module.mlir"), "--emit=object", "-o", path("module.o")])
-    run(shlex.split(args.cc) + [path("harness.c"), path("module.o"), "-o", path("harness"), "-lm"])
-    run(shlex.split(args.run) + [path("harness"), path("inputs.bin"), path("outputs.bin")])
+    compile_and_run(args, path("module.mlir"), path("harness.c"),
+                    [path("inputs.bin"), path("outputs.bin")])
 
     outputs = open(path("outputs.bin"), "rb").read()
     offset, failures = 0, 0

@@ -303,14 +303,19 @@ LogicalResult AttentionOp::verify() {
     dims.dim("M", name, value.getType(), 0)
         .dim("Hkv", name, value.getType(), 1)
         .dim("Dh", name, value.getType(), 2);
-  for (auto [name, value] :
-       {std::pair<StringRef, Value>{"key_cache", getKeyCache()},
-        {"value_cache", getValueCache()}})
-    dims.dim("S", name, value.getType(), 0)
-        .dim("Hkv", name, value.getType(), 1)
-        .dim("Dh", name, value.getType(), 2);
+  Type cache = getKeyCache().getType();
+  dims.dim("L", "key_cache", cache, 0)
+      .dim("S", "key_cache", cache, 1)
+      .dim("Hkv", "key_cache", cache, 2)
+      .dim("Dh", "key_cache", cache, 3);
   if (failed(dims.result()))
     return failure();
+  int64_t layers = dims.get("L");
+  if (!ShapedType::isDynamic(layers) &&
+      static_cast<int64_t>(getLayer()) >= layers)
+    return emitOpError() << "layer " << getLayer()
+                         << " is out of range for a cache of " << layers
+                         << " layers";
 
   int64_t heads = dims.get("H"), kvHeads = dims.get("Hkv");
   if (!ShapedType::isDynamic(heads) && !ShapedType::isDynamic(kvHeads) &&

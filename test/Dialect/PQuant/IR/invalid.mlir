@@ -327,28 +327,46 @@ func.func @rope_positions(%x: tensor<4x8x16xf32>, %p: tensor<3xi32>) {
 
 // -----
 
-func.func @attention_groups(%q: tensor<4x8x16xf32>, %k: tensor<4x3x16xf32>, %c: tensor<64x3x16xf32>, %pos: index) {
+func.func @attention_groups(%q: tensor<4x8x16xf32>, %k: tensor<4x3x16xf32>, %c: memref<1x64x3x16xf32>, %pos: index) {
   // expected-error @+1 {{'pquant.attention' op query heads (8) must be a multiple of key/value heads (3)}}
-  %o, %kc, %vc = pquant.attention %q, %k, %k cache(%c, %c) at %pos
-      : tensor<4x8x16xf32>, tensor<4x3x16xf32>, tensor<4x3x16xf32>, tensor<64x3x16xf32>, tensor<64x3x16xf32>
+  %o = pquant.attention %q, %k, %k cache(%c, %c) layer 0 at %pos
+      : tensor<4x8x16xf32>, tensor<4x3x16xf32>, tensor<4x3x16xf32>, memref<1x64x3x16xf32>
   return
 }
 
 // -----
 
-func.func @attention_cache(%q: tensor<4x8x16xf32>, %k: tensor<4x2x16xf32>, %c: tensor<2x2x16xf32>, %pos: index) {
+func.func @attention_cache(%q: tensor<4x8x16xf32>, %k: tensor<4x2x16xf32>, %c: memref<1x2x2x16xf32>, %pos: index) {
   // expected-error @+1 {{'pquant.attention' op 4 new tokens do not fit in a cache of 2 rows}}
-  %o, %kc, %vc = pquant.attention %q, %k, %k cache(%c, %c) at %pos
-      : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, tensor<2x2x16xf32>, tensor<2x2x16xf32>
+  %o = pquant.attention %q, %k, %k cache(%c, %c) layer 0 at %pos
+      : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, memref<1x2x2x16xf32>
   return
 }
 
 // -----
 
-func.func @attention_head_dim(%q: tensor<4x8x16xf32>, %k: tensor<4x2x8xf32>, %c: tensor<64x2x8xf32>, %pos: index) {
+func.func @attention_head_dim(%q: tensor<4x8x16xf32>, %k: tensor<4x2x8xf32>, %c: memref<1x64x2x8xf32>, %pos: index) {
   // expected-error @+1 {{'pquant.attention' op dimension Dh mismatch: 'key' dim 2 is 8 but 'query' dim 2 is 16}}
-  %o, %kc, %vc = pquant.attention %q, %k, %k cache(%c, %c) at %pos
-      : tensor<4x8x16xf32>, tensor<4x2x8xf32>, tensor<4x2x8xf32>, tensor<64x2x8xf32>, tensor<64x2x8xf32>
+  %o = pquant.attention %q, %k, %k cache(%c, %c) layer 0 at %pos
+      : tensor<4x8x16xf32>, tensor<4x2x8xf32>, tensor<4x2x8xf32>, memref<1x64x2x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_layer(%q: tensor<4x8x16xf32>, %k: tensor<4x2x16xf32>, %c: memref<2x64x2x16xf32>, %pos: index) {
+  // expected-error @+1 {{'pquant.attention' op layer 2 is out of range for a cache of 2 layers}}
+  %o = pquant.attention %q, %k, %k cache(%c, %c) layer 2 at %pos
+      : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, memref<2x64x2x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_cache_heads(%q: tensor<4x8x16xf32>, %k: tensor<4x2x16xf32>, %c: memref<2x64x4x16xf32>, %pos: index) {
+  // expected-error @+1 {{'pquant.attention' op dimension Hkv mismatch: 'key_cache' dim 2 is 4 but 'key' dim 1 is 2}}
+  %o = pquant.attention %q, %k, %k cache(%c, %c) layer 0 at %pos
+      : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, memref<2x64x4x16xf32>
   return
 }
 

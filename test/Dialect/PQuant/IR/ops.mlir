@@ -84,8 +84,8 @@ func.func @routing(%h: tensor<4x64xf32>, %r: tensor<8x64xf32>, %q: tensor<4x64xi
 
 // CHECK-LABEL: func.func @decoder_ops
 func.func @decoder_ops(%tok: tensor<4xi32>, %pos: tensor<4xi32>, %start: index,
-                       %kc: tensor<64x2x16xf32>, %vc: tensor<64x2x16xf16>)
-    -> (tensor<4x8x16xf32>, tensor<64x2x16xf32>, tensor<64x2x16xf16>, tensor<4x64xf32>) {
+                       %kc: memref<2x64x2x16xf16>, %vc: memref<2x64x2x16xf16>)
+    -> (tensor<4x8x16xf32>, tensor<4x64xf32>) {
   // CHECK: pquant.weight "embed.weight" : tensor<256x64xf16>
   %table = pquant.weight "embed.weight" : tensor<256x64xf16>
   %nw = pquant.weight "layers.0.attn_norm.weight" : tensor<64xf32>
@@ -103,10 +103,10 @@ func.func @decoder_ops(%tok: tensor<4xi32>, %pos: tensor<4xi32>, %start: index,
   %qr = pquant.rope %q, %pos {theta = 500000.0 : f32} : tensor<4x8x16xf32>, tensor<4xi32>
   // CHECK: pquant.rope %{{.*}}, %{{.*}} : tensor<4x2x16xf32>, tensor<4xi32>
   %kr = pquant.rope %k, %pos : tensor<4x2x16xf32>, tensor<4xi32>
-  // CHECK: pquant.attention %{{.*}}, %{{.*}}, %{{.*}} cache(%{{.*}}, %{{.*}}) at %{{.*}} : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, tensor<64x2x16xf32>, tensor<64x2x16xf16>
-  %o, %kc2, %vc2 = pquant.attention %qr, %kr, %k cache(%kc, %vc) at %start
-      : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, tensor<64x2x16xf32>, tensor<64x2x16xf16>
-  return %o, %kc2, %vc2, %g : tensor<4x8x16xf32>, tensor<64x2x16xf32>, tensor<64x2x16xf16>, tensor<4x64xf32>
+  // CHECK: pquant.attention %{{.*}}, %{{.*}}, %{{.*}} cache(%{{.*}}, %{{.*}}) layer 1 at %{{.*}} : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, memref<2x64x2x16xf16>
+  %o = pquant.attention %qr, %kr, %k cache(%kc, %vc) layer 1 at %start
+      : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, memref<2x64x2x16xf16>
+  return %o, %g : tensor<4x8x16xf32>, tensor<4x64xf32>
 }
 
 // CHECK-LABEL: func.func @kernel_vector_ops

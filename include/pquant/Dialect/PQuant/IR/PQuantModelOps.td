@@ -84,35 +84,38 @@ def PQuant_RoPEOp : PQuant_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]
 }
 
 def PQuant_AttentionOp : PQuant_Op<"attention", [
-    Pure, AllTypesMatch<["query", "result"]>,
-    AllTypesMatch<["key_cache", "new_key_cache"]>,
-    AllTypesMatch<["value_cache", "new_value_cache"]>]> {
+    AllTypesMatch<["query", "result"]>,
+    AllTypesMatch<["key_cache", "value_cache"]>]> {
   let summary = "Causal multi-head attention over a KV cache (prefill and decode)";
   let description = [{
-    The M new tokens occupy positions `position .. position + M − 1`. Their
-    keys and values are written into the caches at those rows (the updated
-    caches are returned), then query token `m` attends to cache rows
-    `0 .. position + m` with scores scaled by `1/sqrt(Dh)` and an f32 softmax.
-    Query head `h` reads key/value head `h / (H / Hkv)` (grouped-query
-    attention). Prefill is `M > 1`, a decode step `M = 1`.
+    The KV cache is model state that outlives a call, so it is a buffer: the
+    caches hold every layer, `[layers, S, Hkv, Dh]`, and this op uses layer
+    `layer`. The M new tokens occupy positions `position .. position + M − 1`:
+    their keys and values are written into the caches at those rows, then
+    query token `m` attends to cache rows `0 .. position + m` with scores
+    scaled by `1/sqrt(Dh)` and an f32 softmax. Query head `h` reads key/value
+    head `h / (H / Hkv)` (grouped-query attention). Prefill is `M > 1`, a
+    decode step `M = 1`. Rows at or past `S` are neither written nor read;
+    callers keep `position + M <= S`.
 
     ```mlir
-    %o, %kc2, %vc2 = pquant.attention %q, %k, %v cache(%kc, %vc) at %pos
-        : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>,
-          tensor<64x2x16xf32>, tensor<64x2x16xf32>
+    %o = pquant.attention %q, %k, %v cache(%kc, %vc) layer 0 at %pos
+        : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, memref<2x64x2x16xf32>
     ```
   }];
   let arguments = (ins PQuant_F32Tensor3D:$query, PQuant_F32Tensor3D:$key,
                        PQuant_F32Tensor3D:$value,
-                       PQuant_FloatTensor3D:$key_cache, PQuant_FloatTensor3D:$value_cache,
+                       Arg<MemRefRankOf<[F32, F16], [4]>, "key cache",
+                           [MemRead, MemWrite]>:$key_cache,
+                       Arg<MemRefRankOf<[F32, F16], [4]>, "value cache",
+                           [MemRead, MemWrite]>:$value_cache,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$layer,
                        Index:$position);
-  let results = (outs PQuant_F32Tensor3D:$result,
-                      PQuant_FloatTensor3D:$new_key_cache,
-                      PQuant_FloatTensor3D:$new_value_cache);
+  let results = (outs PQuant_F32Tensor3D:$result);
   let assemblyFormat = [{
-    $query `,` $key `,` $value `cache` `(` $key_cache `,` $value_cache `)` `at` $position
-    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
-    type($key_cache) `,` type($value_cache)
+    $query `,` $key `,` $value `cache` `(` $key_cache `,` $value_cache `)`
+    `layer` $layer `at` $position
+    attr-dict `:` type($query) `,` type($key) `,` type($value) `,` type($key_cache)
   }];
   let hasVerifier = 1;
 }

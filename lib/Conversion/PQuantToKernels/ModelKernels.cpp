@@ -1,0 +1,207 @@
+//===- ModelKernels.cpp - embedding, lm_head, RoPE and attention kernels ----===//
+
+#include "KernelBuilder.h"
+#include "Kernels.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace pquant;
+using namespace pquant::kernels;
+
+namespace {
+constexpr int64_t kLanes = 16;
+
+/// `value` (f32 or f16) as f32.
+Value toF32(ImplicitLocOpBuilder &b, Value value) {
+  if (value.getType().isF32())
+    return value;
+  return arith::ExtFOp::create(b, b.getF32Type(), value);
+}
+} // namespace
+
+void pquant::kernels::buildEmbedding(ImplicitLocOpBuilder &b, ValueRange args) {
+  Value table = args[0], tokens = args[1], y = args[2];
+  auto tableType = cast<MemRefType>(table.getType());
+  int64_t vocab = tableType.getDimSize(0), width = tableType.getDimSize(1);
+  Value count = memref::DimOp::create(b, tokens, 0);
+  forLoop(b, count, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    Value token = arith::IndexCastOp::create(
+        b, b.getIndexType(), memref::LoadOp::create(b, tokens, ValueRange{m}));
+    Value row = arith::MinSIOp::create(
+        b, arith::MaxSIOp::create(b, token, index(b, 0)), index(b, vocab - 1));
+    forLoop(b, index(b, width), 1, {},
+            [&](ImplicitLocOpBuilder &b, Value d, ValueRange) {
+              Value v = memref::LoadOp::create(b, table, ValueRange{row, d});
+              memref::StoreOp::create(b, toF32(b, v), y, ValueRange{m, d});
+              return SmallVector<Value>{};
+            });
+    return SmallVector<Value>{};
+  });
+}
+
+void pquant::kernels::buildFloatLinear(ImplicitLocOpBuilder &b,
+                                       ValueRange args) {
+  Value x = args[0], w = args[1], y = args[2];
+  auto weightType = cast<MemRefType>(w.getType());
+  int64_t n = weightType.getDimSize(0), k = weightType.getDimSize(1);
+  bool inBounds = k % kLanes == 0;
+  auto lanes = VectorType::get({kLanes}, b.getF32Type());
+  auto weightLanes = VectorType::get({kLanes}, weightType.getElementType());
+  Value tokens = memref::DimOp::create(b, x, 0);
+  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    forLoop(b, index(b, n), 1, {}, [&](ImplicitLocOpBuilder &b, Value row,
+                                       ValueRange) {
+      Value sums = forLoop(
+          b, index(b, k), kLanes, {splat(b, lanes, 0.0)},
+          [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
+            Value a = readVector(b, lanes, x, {m, col}, 0.0, inBounds);
+            Value c = readVector(b, weightLanes, w, {row, col}, 0.0, inBounds);
+            if (!weightType.getElementType().isF32())
+              c = arith::ExtFOp::create(b, lanes, c);
+            return SmallVector<Value>{
+                math::FmaOp::create(b, a, c, carried[0])};
+          })[0];
+      Value dot = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums);
+      memref::StoreOp::create(b, dot, y, ValueRange{m, row});
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+void pquant::kernels::buildRoPE(ImplicitLocOpBuilder &b, ValueRange args,
+                                double theta) {
+  Value x = args[0], positions = args[1], y = args[2];
+  auto type = cast<MemRefType>(x.getType());
+  int64_t heads = type.getDimSize(1), headDim = type.getDimSize(2);
+  int64_t half = headDim / 2;
+  Type f32 = b.getF32Type();
+  Value tokens = memref::DimOp::create(b, x, 0);
+  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    Value position = arith::SIToFPOp::create(
+        b, f32, memref::LoadOp::create(b, positions, ValueRange{m}));
+    for (int64_t i = 0; i < half; ++i) {
+      // theta^(−2i/Dh) in double, rounded once, as the reference does.
+      float inverse = float(std::pow(theta, -2.0 * double(i) / double(headDim)));
+      Value angle = arith::MulFOp::create(b, position, scalar(b, f32, inverse));
+      Value cos = math::CosOp::create(b, angle), sin = math::SinOp::create(b, angle);
+      forLoop(b, index(b, heads), 1, {}, [&](ImplicitLocOpBuilder &b, Value h,
+                                             ValueRange) {
+        Value first = index(b, i), second = index(b, i + half);
+        Value a = memref::LoadOp::create(b, x, ValueRange{m, h, first});
+        Value c = memref::LoadOp::create(b, x, ValueRange{m, h, second});
+        memref::StoreOp::create(
+            b,
+            arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
+                                  arith::MulFOp::create(b, c, sin)),
+            y, ValueRange{m, h, first});
+        memref::StoreOp::create(
+            b,
+            arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
+                                  arith::MulFOp::create(b, a, sin)),
+            y, ValueRange{m, h, second});
+        return SmallVector<Value>{};
+      });
+    }
+    return SmallVector<Value>{};
+  });
+}
+
+void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
+                                     int64_t layer) {
+  Value q = args[0], k = args[1], v = args[2], keys = args[3],
+        values = args[4], start = args[5], y = args[6];
+  auto cacheType = cast<MemRefType>(keys.getType());
+  int64_t rows = cacheType.getDimSize(1);
+  int64_t heads = cast<MemRefType>(q.getType()).getDimSize(1);
+  int64_t kvHeads = cacheType.getDimSize(2), headDim = cacheType.getDimSize(3);
+  int64_t group = heads / kvHeads;
+  Type f32 = b.getF32Type(), f64 = b.getF64Type();
+  Value tokens = memref::DimOp::create(b, q, 0);
+  Value layerIndex = index(b, layer), rowCount = index(b, rows);
+  Value scores = memref::AllocaOp::create(b, MemRefType::get({rows}, f32));
+
+  // New keys and values go to rows start + m; rows past the cache are dropped.
+  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    Value row = arith::AddIOp::create(b, start, m);
+    Value fits = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, row, rowCount);
+    scf::IfOp::create(b, fits, [&](OpBuilder &nested, Location loc) {
+      ImplicitLocOpBuilder b(loc, nested);
+      forLoop(b, index(b, kvHeads), 1, {}, [&](ImplicitLocOpBuilder &b,
+                                              Value h, ValueRange) {
+        forLoop(b, index(b, headDim), 1, {}, [&](ImplicitLocOpBuilder &b,
+                                                Value d, ValueRange) {
+          for (auto [source, cache] : {std::pair{k, keys}, {v, values}}) {
+            Value value = memref::LoadOp::create(b, source, ValueRange{m, h, d});
+            if (!cacheType.getElementType().isF32())
+              value = arith::TruncFOp::create(b, cacheType.getElementType(), value);
+            memref::StoreOp::create(b, value, cache,
+                                    ValueRange{layerIndex, row, h, d});
+          }
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{};
+      });
+      scf::YieldOp::create(b);
+    });
+    return SmallVector<Value>{};
+  });
+
+  float scale = float(1.0 / std::sqrt(double(headDim)));
+  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    // Token m sees rows 0 .. start + m, within the cache.
+    Value visible = arith::MinSIOp::create(
+        b, arith::AddIOp::create(b, arith::AddIOp::create(b, start, m), index(b, 1)),
+        rowCount);
+    forLoop(b, index(b, heads), 1, {}, [&](ImplicitLocOpBuilder &b, Value h,
+                                           ValueRange) {
+      Value kvHead = arith::DivUIOp::create(b, h, index(b, group));
+      Value max = forLoop(
+          b, visible, 1, {scalar(b, f32, -INFINITY)},
+          [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
+            Value dot = forLoop(
+                b, index(b, headDim), 1, {scalar(b, f32, 0.0)},
+                [&](ImplicitLocOpBuilder &b, Value d, ValueRange acc) {
+                  Value a = memref::LoadOp::create(b, q, ValueRange{m, h, d});
+                  Value c = toF32(b, memref::LoadOp::create(
+                                         b, keys, ValueRange{layerIndex, t, kvHead, d}));
+                  return SmallVector<Value>{math::FmaOp::create(b, a, c, acc[0])};
+                })[0];
+            Value score = arith::MulFOp::create(b, dot, scalar(b, f32, scale));
+            memref::StoreOp::create(b, score, scores, ValueRange{t});
+            return SmallVector<Value>{arith::MaximumFOp::create(b, carried[0], score)};
+          })[0];
+      // Softmax: exp(score − max), the sum accumulated in f64 and rounded once.
+      Value sum = forLoop(
+          b, visible, 1, {scalar(b, f64, 0.0)},
+          [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
+            Value e = math::ExpOp::create(
+                b, arith::SubFOp::create(
+                       b, memref::LoadOp::create(b, scores, ValueRange{t}), max));
+            memref::StoreOp::create(b, e, scores, ValueRange{t});
+            return SmallVector<Value>{
+                arith::AddFOp::create(b, carried[0], arith::ExtFOp::create(b, f64, e))};
+          })[0];
+      Value total = arith::TruncFOp::create(b, f32, sum);
+      forLoop(b, index(b, headDim), 1, {}, [&](ImplicitLocOpBuilder &b, Value d,
+                                               ValueRange) {
+        Value out = forLoop(
+            b, visible, 1, {scalar(b, f32, 0.0)},
+            [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
+              Value p = arith::DivFOp::create(
+                  b, memref::LoadOp::create(b, scores, ValueRange{t}), total);
+              Value c = toF32(b, memref::LoadOp::create(
+                                     b, values, ValueRange{layerIndex, t, kvHead, d}));
+              return SmallVector<Value>{math::FmaOp::create(b, p, c, acc[0])};
+            })[0];
+        memref::StoreOp::create(b, out, y, ValueRange{m, h, d});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}
