@@ -69,10 +69,9 @@ cl::opt<unsigned> optLevel("O", cl::cat(compileCategory), cl::Prefix,
                            cl::init(3));
 cl::opt<std::string> strategy(
     "strategy", cl::cat(compileCategory),
-    cl::desc("BitLinear kernel strategy: auto (per op and target: bit-serial "
-             "popcount for one token where vector popcount is fast, "
-             "unpack + dot product where the CPU has one), bitserial, or "
-             "unpack-dot"),
+    cl::desc("BitLinear kernel strategy: auto (per target: bit-serial "
+             "popcount where 64-bit vector popcount is fast, else unpack + dot "
+             "product where the CPU has one), bitserial, or unpack-dot"),
     cl::init("auto"));
 cl::opt<Emit> emit(
     "emit", cl::cat(compileCategory), cl::desc("What to write"),

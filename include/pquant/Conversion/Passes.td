@@ -29,9 +29,10 @@ def LowerToKernels : Pass<"pquant-lower-to-kernels", "::mlir::ModuleOp"> {
       token; the first sum is a byte dot product with the activations,
       through `vpdpbusd` (`dot=vnni`), `sdot` (`dot=sdot`) or widening
       multiplies (`dot=generic`).
-    - `auto`: per op, `bitserial` for a single token (the decode GEMV) when
-      the target has a fast 64-bit vector popcount, otherwise `unpack-dot`
-      when it has a dot-product instruction, otherwise `bitserial`.
+    - `auto`: `bitserial` when the target has a fast 64-bit vector popcount
+      (`vpopcntq`; measured as fast or faster than `unpack-dot` at batch 1
+      and 64, see docs/benchmarks.md), otherwise `unpack-dot` when it has a
+      dot-product instruction (aarch64 `sdot`), otherwise `bitserial`.
 
     Ops this pass lowers: `quantize`, `bitlinear`, `int8_linear`,
     `expert_linear` (each token reads only its selected expert's rows),

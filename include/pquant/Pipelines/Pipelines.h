@@ -33,8 +33,8 @@ struct CPUPipelineOptions : mlir::PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("LLVM target features (+avx512vpopcntdq,+dotprod,...)")};
   Option<std::string> strategy{
       *this, "strategy",
-      llvm::cl::desc("BitLinear kernel strategy: auto (a cost model per op "
-                     "and target), bitserial or unpack-dot"),
+      llvm::cl::desc("BitLinear kernel strategy: auto (a cost model per "
+                     "target), bitserial or unpack-dot"),
       llvm::cl::init("auto")};
 };
 

@@ -187,15 +187,16 @@ struct LowerToKernelsPass
         return signalPassFailure();
   }
 
-  /// The kernel strategy for `linear`, resolving `auto` with the cost model.
-  StringRef strategyFor(BitLinearOp linear) {
+  /// The kernel strategy, resolving `auto` with the cost model. Measured
+  /// (docs/benchmarks.md): where vpopcntq exists, bit-serial is as fast or
+  /// faster at batch 1 and 64 alike, because unpack-dot reloads each
+  /// unpacked weight vector per token; a dot instruction wins elsewhere.
+  StringRef strategyFor() {
     if (strategy != "auto")
       return strategy;
-    bool singleToken = linear.getInput().getType().getDimSize(0) == 1;
-    if (singleToken && fastPopcount)
+    if (fastPopcount || dotInstruction == kernels::DotInstruction::Generic)
       return "bitserial";
-    return dotInstruction == kernels::DotInstruction::Generic ? "bitserial"
-                                                              : "unpack-dot";
+    return "unpack-dot";
   }
 
   LogicalResult lower(KernelLowering &lowering, Operation *op) {
@@ -214,7 +215,7 @@ struct LowerToKernelsPass
                        "with tile = [R, 1] for the BitLinear kernels")
                        .attachNote()
                    << "run pquant-pack-weights with word=64 tile-words=1 first";
-          if (strategyFor(linear) == "bitserial") {
+          if (strategyFor() == "bitserial") {
             lowering.replaceWithCall(
                 op, "bitlinear_bitserial", linear->getOperands(),
                 [&](ImplicitLocOpBuilder &b, ValueRange args) {

@@ -78,13 +78,13 @@ func.func @experts(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<4x16x64xi8
 // UNPACK:         vector.store {{.*}} : memref<4x128xi8>, vector<64xi8>
 // UNPACK:         pquant.dot4 {{.*}} {unsigned_lhs} : vector<16xi32>, vector<64xi8>
 
-// The cost model: a single token (decode) uses the bit-serial kernel when
-// vector popcount is fast, a dynamic token count the dot product.
+// The cost model: with a fast vector popcount, bit-serial for any token
+// count, even when a dot instruction exists.
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=vnni fast-popcount=true" | FileCheck %s --check-prefix=AUTO
 // AUTO-LABEL: func.func @auto
 // AUTO:         call @pquant_bitlinear_bitserial_1x128xi8
-// AUTO:         call @pquant_bitlinear_unpackdot_vnni_Dx128xi8
-// Without fast popcount the decode GEMV also takes the dot product.
+// AUTO:         call @pquant_bitlinear_bitserial_Dx128xi8
+// Without fast popcount, the dot instruction for every token count.
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=sdot" | FileCheck %s --check-prefix=AUTO-SDOT
 // AUTO-SDOT-LABEL: func.func @auto
 // AUTO-SDOT:       call @pquant_bitlinear_unpackdot_sdot_1x128xi8

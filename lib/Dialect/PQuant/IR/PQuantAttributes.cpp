@@ -71,6 +71,37 @@ int64_t PackedLayoutAttr::getNumWords() const {
   return count;
 }
 
+FailureOr<std::vector<uint8_t>> pquant::unpackBits(ArrayRef<char> raw,
+                                                  PackedLayoutAttr layout) {
+  unsigned wordBytes = layout.getWord() / 8;
+  if (raw.size() != size_t(layout.getNumWords()) * wordBytes)
+    return failure();
+  int64_t rows = layout.getRows(), cols = layout.getCols();
+  std::vector<uint8_t> bits(rows * cols);
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t col = 0; col < cols; ++col) {
+      unsigned bit = layout.getBitIndex(col);
+      size_t byte = layout.getWordIndex(row, col) * wordBytes + bit / 8;
+      bits[row * cols + col] = (raw[byte] >> (bit % 8)) & 1;
+    }
+  return bits;
+}
+
+std::vector<char> pquant::packBits(ArrayRef<uint8_t> bits,
+                                   PackedLayoutAttr layout) {
+  unsigned wordBytes = layout.getWord() / 8;
+  std::vector<char> raw(layout.getNumWords() * wordBytes, 0);
+  int64_t rows = layout.getRows(), cols = layout.getCols();
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t col = 0; col < cols; ++col)
+      if (bits[row * cols + col]) {
+        unsigned bit = layout.getBitIndex(col);
+        raw[layout.getWordIndex(row, col) * wordBytes + bit / 8] |=
+            char(1u << (bit % 8));
+      }
+  return raw;
+}
+
 LogicalResult
 PackedLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          int64_t rows, int64_t cols, unsigned word,

@@ -24,48 +24,21 @@ namespace {
 /// (1 = +1), or failure when the data is not readable.
 FailureOr<std::vector<uint8_t>> readBits(Attribute data, RankedTensorType type,
                                          int64_t rows, int64_t cols) {
-  std::vector<uint8_t> bits(rows * cols);
   PackedLayoutAttr layout = getPackedLayout(type);
   if (!layout) { // unpacked tensor<NxKxi1>
     auto dense = dyn_cast<DenseElementsAttr>(data);
     if (!dense)
       return failure();
+    std::vector<uint8_t> bits(rows * cols);
     llvm::copy(dense.getValues<bool>(), bits.begin());
     return bits;
   }
-  ArrayRef<char> raw;
   if (auto dense = dyn_cast<DenseElementsAttr>(data))
-    raw = dense.getRawData();
-  else if (auto resource = dyn_cast<DenseResourceElementsAttr>(data)) {
-    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
-    if (!blob)
-      return failure();
-    raw = blob->getData();
-  }
-  unsigned wordBytes = layout.getWord() / 8;
-  if (raw.size() != size_t(layout.getNumWords()) * wordBytes)
-    return failure();
-  for (int64_t row = 0; row < rows; ++row)
-    for (int64_t col = 0; col < cols; ++col) {
-      size_t byte = layout.getWordIndex(row, col) * wordBytes +
-                    layout.getBitIndex(col) / 8; // words are little endian
-      bits[row * cols + col] = (raw[byte] >> (layout.getBitIndex(col) % 8)) & 1;
-    }
-  return bits;
-}
-
-/// Packs `bits` (one byte per bit, row-major rows × cols) into `layout`.
-std::vector<char> packBits(ArrayRef<uint8_t> bits, PackedLayoutAttr layout) {
-  unsigned wordBytes = layout.getWord() / 8;
-  std::vector<char> raw(layout.getNumWords() * wordBytes, 0);
-  int64_t rows = layout.getRows(), cols = layout.getCols();
-  for (int64_t row = 0; row < rows; ++row)
-    for (int64_t col = 0; col < cols; ++col)
-      if (bits[row * cols + col])
-        raw[layout.getWordIndex(row, col) * wordBytes +
-            layout.getBitIndex(col) / 8] |=
-            char(1u << (layout.getBitIndex(col) % 8));
-  return raw;
+    return unpackBits(dense.getRawData(), layout);
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(data))
+    if (AsmResourceBlob *blob = resource.getRawHandle().getBlob())
+      return unpackBits(blob->getData(), layout);
+  return failure();
 }
 
 struct PackWeightsPass : pquant::impl::PackWeightsBase<PackWeightsPass> {
