@@ -10,7 +10,6 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
@@ -41,6 +40,7 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   kernels.fastPopcount = target.hasVectorPopcount64;
   pm.addPass(createLowerToKernels(kernels));
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createExternalizeWeights());
   // What remains on tensors (residual adds, shapes, positions) goes
   // through linalg, which bufferizes.
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
@@ -59,7 +59,7 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   pm.addPass(createLowerDot4(dot4));
 
   // Entry points get C wrappers taking memref descriptors by pointer.
-  pm.addNestedPass<func::FuncOp>(LLVM::createLLVMRequestCWrappersPass());
+  pm.addPass(createExportEntryPoints());
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());

@@ -9,7 +9,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "pquant/Artifact/ArtifactWriter.h"
 #include "pquant/Dialect/PQuant/IR/PQuantDialect.h"
+#include "pquant/Import/Checkpoint.h"
 #include "pquant/Pipelines/Pipelines.h"
 #include "pquant/Target/CPUTarget.h"
 
@@ -24,6 +26,9 @@
 #include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -38,11 +43,13 @@
 #include "llvm/Support/WithColor.h"
 #include "llvm/Target/TargetMachine.h"
 
+#include <chrono>
+
 using namespace llvm;
 
 namespace {
 
-enum class Emit { MLIR, LLVM, Assembly, Object, Shared };
+enum class Emit { Default, MLIR, LLVM, Assembly, Object, Shared, Executable };
 
 cl::OptionCategory compileCategory("pquant-compile options");
 
@@ -80,8 +87,12 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Assembly, "asm", "target assembly"),
                clEnumValN(Emit::Object, "object", "an object file"),
                clEnumValN(Emit::Shared, "shared",
-                          "a shared library (linked with ld.lld)")),
-    cl::init(Emit::Object));
+                          "a shared library; for a model, with the runtime's "
+                          "C API, for pquant-run"),
+               clEnumValN(Emit::Executable, "executable",
+                          "a model's static executable, linked with the "
+                          "runtime (the default for a model)")),
+    cl::init(Emit::Default));
 
 int fail(const Twine &message) {
   WithColor::error(errs(), "pquant-compile") << message << "\n";
@@ -119,26 +130,48 @@ void optimize(Module &module, TargetMachine &machine) {
   pipeline.run(module, modules);
 }
 
-/// Links `object` into the shared library `output` with ld.lld.
-int linkShared(StringRef object, StringRef output) {
-  ErrorOr<std::string> linker =
-      sys::findProgramByName("ld.lld", {PQUANT_LLVM_TOOLS_DIR});
-  if (!linker)
-    return fail("cannot find ld.lld in " PQUANT_LLVM_TOOLS_DIR
-                " or on PATH (Debian package lld-22)");
+/// Runs `program` (found in `directories` or on PATH) with `args`.
+int runTool(StringRef program, ArrayRef<StringRef> directories,
+            ArrayRef<std::string> args) {
+  ErrorOr<std::string> path = sys::findProgramByName(program, directories);
+  if (!path)
+    return fail("cannot find " + program + " (install it, see scripts/setup.sh)");
+  SmallVector<StringRef> argv = {*path};
+  argv.append(args.begin(), args.end());
   std::string message;
-  int status = sys::ExecuteAndWait(
-      *linker, {*linker, "-shared", "-o", output, object}, std::nullopt, {}, 0,
-      0, &message);
-  if (status != 0)
-    return fail("ld.lld failed" + (message.empty() ? "" : ": " + message));
+  if (sys::ExecuteAndWait(*path, argv, std::nullopt, {}, 0, 0, &message) != 0)
+    return fail(program + " failed" + (message.empty() ? "" : ": " + message));
   return 0;
+}
+
+/// Links `object` into `output`: a shared library of kernels, or for a
+/// model an executable or shared library with the runtime.
+int link(StringRef object, StringRef output, const pquant::CPUTarget &target,
+         bool isModel, bool shared) {
+  if (!isModel)
+    return runTool("ld.lld", {PQUANT_LLVM_TOOLS_DIR},
+                   {"-shared", "-o", output.str(), object.str()});
+  std::string libs = PQUANT_RUNTIME_LIB_DIR;
+  std::string suffix = target.isAArch64() ? "_aarch64" : "";
+  // The host links with clang, aarch64 with Debian's cross g++ and its sysroot.
+  StringRef driver = target.isAArch64() ? "aarch64-linux-gnu-g++" : "clang++";
+  SmallVector<std::string> args = {object.str(), "-o", output.str(), "-L" + libs};
+  if (shared)
+    append_range(args, SmallVector<std::string>{
+                           "-shared", "-Wl,--whole-archive",
+                           "-lpquant_runtime" + suffix, "-Wl,--no-whole-archive"});
+  else
+    append_range(args, SmallVector<std::string>{"-static", "-lpquant_main" + suffix,
+                                                "-lpquant_runtime" + suffix});
+  args.push_back("-lm");
+  return runTool(driver, {PQUANT_LLVM_TOOLS_DIR}, args);
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  std::string commandLine = join(ArrayRef<char *>(argv, argc), " ");
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
@@ -182,6 +215,29 @@ int main(int argc, char **argv) {
   if (!module)
     return 1; // the parser reported where
 
+  // A model (from pquant-import) becomes an executable and its weights
+  // artifact; anything else (single layers) an object by default.
+  bool isModel = (*module)->hasAttr("pquant.config");
+  Emit kind = emit != Emit::Default ? emit.getValue()
+              : isModel             ? Emit::Executable
+                                    : Emit::Object;
+  if (kind == Emit::Executable && !isModel)
+    return fail("--emit=executable needs a model imported by pquant-import");
+  bool writesArtifact =
+      isModel && (kind == Emit::Executable || kind == Emit::Shared);
+  std::unique_ptr<pquant::Checkpoint> checkpoint;
+  if (writesArtifact) {
+    auto directory = (*module)->getAttrOfType<mlir::StringAttr>("pquant.checkpoint");
+    if (!directory)
+      return fail("the model has no pquant.checkpoint to read weights from; "
+                  "import it without --inline-weights to build an executable");
+    Expected<std::unique_ptr<pquant::Checkpoint>> loaded =
+        pquant::Checkpoint::load(directory.getValue(), /*allowLatent=*/false);
+    if (!loaded)
+      return fail(toString(loaded.takeError()));
+    checkpoint = std::move(*loaded);
+  }
+
   mlir::DefaultTimingManager timing;
   mlir::applyDefaultTimingManagerCLOptions(timing);
   mlir::PassManager pm(&context);
@@ -193,15 +249,39 @@ int main(int argc, char **argv) {
   if (failed(pm.run(*module)))
     return 1;
 
-  if (emit == Emit::Shared && outputFile == "-")
-    return fail("--emit=shared needs -o <file>");
+  bool linked = kind == Emit::Shared || kind == Emit::Executable;
+  if (linked && outputFile == "-")
+    return fail("writing a shared library or an executable needs -o <file>");
   std::unique_ptr<ToolOutputFile> output;
-  if (emit != Emit::Shared) {
+  if (!linked) {
     output = mlir::openOutputFile(outputFile, &error);
     if (!output)
       return fail(error);
   }
-  if (emit == Emit::MLIR) {
+  uint64_t layoutId = 0;
+  if (writesArtifact) {
+    Expected<pquant::WeightsTable> table =
+        pquant::WeightsTable::fromModule(*module);
+    if (!table)
+      return fail(toString(table.takeError()));
+    layoutId = table->layoutId();
+    std::string artifactPath = outputFile + ".pqw";
+    pquant::Producer producer{PQUANT_VERSION, PQUANT_GIT_COMMIT, commandLine};
+    auto progress = [&, last = std::chrono::steady_clock::now()](
+                        size_t done, size_t total) mutable {
+      auto now = std::chrono::steady_clock::now();
+      if (done == total || now - last > std::chrono::seconds(1)) {
+        errs() << "pquant-compile: writing " << artifactPath << ": " << done
+               << "/" << total << " tensors\n";
+        last = now;
+      }
+    };
+    if (Error error = pquant::writeArtifact(artifactPath, *checkpoint, *table,
+                                            *target, producer, progress))
+      return fail(toString(std::move(error)));
+  }
+
+  if (kind == Emit::MLIR) {
     module->print(output->os());
     output->keep();
     return 0;
@@ -218,9 +298,18 @@ int main(int argc, char **argv) {
     return fail(toString(machine.takeError()));
   llvmModule->setTargetTriple((*machine)->getTargetTriple());
   llvmModule->setDataLayout((*machine)->createDataLayout());
+  if (isModel) {
+    // The runtime refuses a .pqw whose layout differs from this code's.
+    Type *i64 = Type::getInt64Ty(llvmContext);
+    new GlobalVariable(*llvmModule, i64, /*isConstant=*/true,
+                       GlobalValue::ExternalLinkage,
+                       ConstantInt::get(i64, layoutId),
+                       "pquant_weights_layout_id");
+  }
   optimize(*llvmModule, **machine);
 
-  switch (emit) {
+  switch (kind) {
+  case Emit::Default:
   case Emit::MLIR:
     break;
   case Emit::LLVM:
@@ -235,7 +324,8 @@ int main(int argc, char **argv) {
       return fail("the target cannot emit this file type");
     output->keep();
     return 0;
-  case Emit::Shared: {
+  case Emit::Shared:
+  case Emit::Executable: {
     SmallString<128> objectPath;
     if (std::error_code ec =
             sys::fs::createTemporaryFile("pquant", "o", objectPath))
@@ -250,7 +340,8 @@ int main(int argc, char **argv) {
                         CodeGenFileType::ObjectFile))
         return fail("the target cannot emit object files");
     }
-    return linkShared(objectPath, outputFile);
+    return link(objectPath, outputFile, *target, isModel,
+                kind == Emit::Shared);
   }
   }
   return 0;

@@ -71,6 +71,42 @@ def PackWeights : Pass<"pquant-pack-weights"> {
   ];
 }
 
+def ExternalizeWeights : Pass<"pquant-externalize-weights", "::mlir::ModuleOp"> {
+  let summary = "Read pquant.weight tensors from a weights buffer passed to each entry point";
+  let description = [{
+    Gives every public function that uses `pquant.weight` a new leading
+    argument, `memref<?xi8>`: the data section of the model artifact, which
+    the runtime maps from the `.pqw` file. Each weight becomes a
+    `memref.view` of it at a 64-byte aligned offset; a weight feeding a
+    kernel (`bufferization.to_buffer`) is used as that view directly, any
+    other use through `bufferization.to_tensor`.
+
+    The layout is recorded on the module for the artifact writer:
+
+    ```mlir
+    module attributes {pquant.weights = {size = 4352 : i64, tensors = [
+        {name = "embed.weight", offset = 0 : i64, type = tensor<256x64xf32>}, ...]}}
+    ```
+
+    The same weight (name and type) used by several entry points has one
+    offset. Run after `pquant-lower-to-kernels` and before bufferization.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def ExportEntryPoints : Pass<"pquant-export-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Give the public functions C entry points, and only them";
+  let description = [{
+    Marks every public `func.func` with `llvm.emit_c_interface`, so the LLVM
+    lowering adds `_mlir_ciface_<name>` taking memref descriptors by pointer:
+    the ABI the runtime and test harnesses call. Generated kernels are
+    private and get none, so two compiled modules link together without
+    symbol clashes.
+  }];
+}
+
 def LowerDot4 : Pass<"pquant-lower-dot4"> {
   let summary = "Lower pquant.dot4 to the target's byte dot-product instruction";
   let description = [{

@@ -1,0 +1,17 @@
+// RUN: pquant-opt %s --pquant-export-entry-points | FileCheck %s
+
+// CHECK-LABEL: func.func @entry
+// CHECK-SAME:    attributes {llvm.emit_c_interface}
+func.func @entry(%x: memref<4xf32>) {
+  call @kernel(%x) : (memref<4xf32>) -> ()
+  return
+}
+// CHECK-LABEL: func.func private @kernel
+// CHECK-NOT:     llvm.emit_c_interface
+func.func private @kernel(%x: memref<4xf32>) {
+  return
+}
+// A declaration has no body to wrap.
+// CHECK-LABEL: func.func @external
+// CHECK-NOT:     llvm.emit_c_interface
+func.func @external(memref<4xf32>)
