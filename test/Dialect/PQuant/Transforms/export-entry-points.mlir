@@ -11,7 +11,3 @@ func.func @entry(%x: memref<4xf32>) {
 func.func private @kernel(%x: memref<4xf32>) {
   return
 }
-// A declaration has no body to wrap.
-// CHECK-LABEL: func.func @external
-// CHECK-NOT:     llvm.emit_c_interface
-func.func @external(memref<4xf32>)

@@ -1,5 +1,4 @@
 // RUN: pquant-opt %s --pquant-externalize-weights | FileCheck %s
-// RUN: pquant-opt %s --pquant-externalize-weights --one-shot-bufferize="bufferize-function-boundaries" -o /dev/null
 
 // Each entry point gets the weights buffer first; a weight used by two entry
 // points has one offset; offsets are 64-byte aligned (64 x 4 bytes = 256,
