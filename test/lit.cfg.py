@@ -33,6 +33,7 @@ tools = [
     ToolSubst("pquant-opt", extra_args=pquant_opt_extra, unresolved="fatal"),
     ToolSubst("pquant-import", unresolved="fatal"),
     ToolSubst("pquant-compile", unresolved="fatal"),
+    ToolSubst("pquant-run", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 config.substitutions.append(("%python", config.python_executable))

@@ -135,6 +135,8 @@ int runTool(StringRef program, ArrayRef<StringRef> directories,
             ArrayRef<std::string> args) {
   ErrorOr<std::string> path = sys::findProgramByName(program, directories);
   if (!path)
+    path = sys::findProgramByName(program); // then PATH
+  if (!path)
     return fail("cannot find " + program + " (install it, see scripts/setup.sh)");
   SmallVector<StringRef> argv = {*path};
   argv.append(args.begin(), args.end());
@@ -258,13 +260,18 @@ int main(int argc, char **argv) {
     if (!output)
       return fail(error);
   }
-  uint64_t layoutId = 0;
+  // A model's code records the weights layout it reads, so the runtime can
+  // refuse a .pqw written for other code.
+  std::optional<pquant::WeightsTable> table;
+  if (isModel && (*module)->hasAttr("pquant.weights")) {
+    Expected<pquant::WeightsTable> read = pquant::WeightsTable::fromModule(*module);
+    if (!read)
+      return fail(toString(read.takeError()));
+    table = std::move(*read);
+  }
   if (writesArtifact) {
-    Expected<pquant::WeightsTable> table =
-        pquant::WeightsTable::fromModule(*module);
     if (!table)
-      return fail(toString(table.takeError()));
-    layoutId = table->layoutId();
+      return fail("the model reads no weights from an artifact");
     std::string artifactPath = outputFile + ".pqw";
     pquant::Producer producer{PQUANT_VERSION, PQUANT_GIT_COMMIT, commandLine};
     auto progress = [&, last = std::chrono::steady_clock::now()](
@@ -298,13 +305,17 @@ int main(int argc, char **argv) {
     return fail(toString(machine.takeError()));
   llvmModule->setTargetTriple((*machine)->getTargetTriple());
   llvmModule->setDataLayout((*machine)->createDataLayout());
-  if (isModel) {
-    // The runtime refuses a .pqw whose layout differs from this code's.
+  if (table) {
+    // The runtime refuses a .pqw whose layout or data size differs from what
+    // this code reads, before the code can read out of bounds.
     Type *i64 = Type::getInt64Ty(llvmContext);
-    new GlobalVariable(*llvmModule, i64, /*isConstant=*/true,
-                       GlobalValue::ExternalLinkage,
-                       ConstantInt::get(i64, layoutId),
-                       "pquant_weights_layout_id");
+    for (auto [name, value] :
+         {std::pair<StringRef, uint64_t>{"pquant_weights_layout_id",
+                                         table->layoutId()},
+          {"pquant_weights_data_size", uint64_t(table->size)}})
+      new GlobalVariable(*llvmModule, i64, /*isConstant=*/true,
+                         GlobalValue::ExternalLinkage,
+                         ConstantInt::get(i64, value), name);
   }
   optimize(*llvmModule, **machine);
 

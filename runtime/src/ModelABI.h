@@ -1,0 +1,48 @@
+//===- ModelABI.h - What the compiled model object exports ------*- C++ -*-===//
+//
+// The entry points pquant-compile emits (MLIR's C interface: memref
+// descriptors passed by pointer) and the weight layout they were built for.
+// The runtime is linked with exactly one model object that defines these.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PQUANT_RUNTIME_MODELABI_H
+#define PQUANT_RUNTIME_MODELABI_H
+
+#include <stdint.h>
+
+namespace pq {
+
+/// A strided memref descriptor of rank `Rank`, as MLIR lays it out.
+template <typename T, int Rank> struct MemRef {
+  T *allocated;
+  T *aligned;
+  int64_t offset;
+  int64_t sizes[Rank];
+  int64_t strides[Rank];
+};
+
+using WeightsRef = MemRef<const uint8_t, 1>;
+using TokensRef = MemRef<const int32_t, 1>;
+using CacheRef = MemRef<float, 4>;  // [layer, position, kv head, head dim]
+using LogitsRef = MemRef<float, 2>; // [token, vocab], malloc'ed by the callee
+
+} // namespace pq
+
+extern "C" {
+/// `tokens` are M >= 1 tokens at positions start .. start + M - 1; the cache
+/// rows of those positions are written, the ones before them read.
+void _mlir_ciface_prefill(pq::LogitsRef *logits, pq::WeightsRef *weights,
+                          pq::TokensRef *tokens, int64_t start,
+                          pq::CacheRef *keys, pq::CacheRef *values);
+/// As prefill, for exactly one token.
+void _mlir_ciface_decode(pq::LogitsRef *logits, pq::WeightsRef *weights,
+                         pq::TokensRef *tokens, int64_t start,
+                         pq::CacheRef *keys, pq::CacheRef *values);
+/// Must equal the .pqw's layout_id.
+extern const uint64_t pquant_weights_layout_id;
+/// Must equal the .pqw's data_size: the bytes the code reads from weights.
+extern const uint64_t pquant_weights_data_size;
+}
+
+#endif // PQUANT_RUNTIME_MODELABI_H
