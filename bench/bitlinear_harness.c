@@ -56,32 +56,11 @@ struct Shape {
 // Generated: static const struct Shape SHAPES[NUM_SHAPES]; #define BATCH.
 #include "bitlinear_shapes.h"
 
-enum { FLUSH_BYTES = 256 << 20, STREAM_BYTES = 1 << 30 };
+enum { FLUSH_BYTES = 256 << 20 };
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static void *xalloc(size_t bytes) {
-  void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-  if (!p) {
-    fprintf(stderr, "out of memory (%zu bytes)\n", bytes);
-    exit(2);
-  }
-  return p;
-}
-
-static volatile uint64_t sink;
-
-// Streaming read: a sum the compiler vectorizes (integer adds reassociate).
-__attribute__((noinline)) static uint64_t sum_u64(const uint64_t *p, size_t count) {
-  uint64_t s = 0;
-  for (size_t i = 0; i < count; ++i)
-    s += p[i];
-  return s;
-}
+// now(), xalloc(), sink, sum_u64() and STREAM_BYTES, shared with
+// stream_bandwidth.c.
+#include "stream.h"
 
 static uint64_t *flush_buffer;
 

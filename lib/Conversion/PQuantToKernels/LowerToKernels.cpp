@@ -132,10 +132,13 @@ private:
         builder, loc, name, builder.getFunctionType(argTypes, {}));
     kernel.setPrivate();
     kernel->setAttr("pquant.kernel", builder.getUnitAttr());
-    // Kernels are not part of the compiled module's interface.
+    // Kernels are not part of the compiled module's interface. They stay
+    // out of line: one copy serves every layer, and profiles name them.
     kernel->setAttr("llvm.linkage", LLVM::LinkageAttr::get(
                                         builder.getContext(),
                                         LLVM::Linkage::Internal));
+    kernel->setAttr("passthrough",
+                    builder.getArrayAttr({builder.getStringAttr("noinline")}));
     Block *entry = kernel.addEntryBlock();
     ImplicitLocOpBuilder b(loc, builder);
     b.setInsertionPointToStart(entry);

@@ -51,9 +51,13 @@ void pquant::kernels::buildFloatLinear(ImplicitLocOpBuilder &b,
   auto lanes = VectorType::get({kLanes}, b.getF32Type());
   auto weightLanes = VectorType::get({kLanes}, weightType.getElementType());
   Value tokens = memref::DimOp::create(b, x, 0);
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-    forLoop(b, index(b, n), 1, {}, [&](ImplicitLocOpBuilder &b, Value row,
-                                       ValueRange) {
+  // Rows outside, tokens inside: each weight row is read from memory once
+  // and reused by every token while it is in cache (the lm_head is the
+  // largest tensor of a model).
+  forLoop(b, index(b, n), 1, {}, [&](ImplicitLocOpBuilder &b, Value row,
+                                     ValueRange) {
+    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m,
+                                  ValueRange) {
       Value sums = forLoop(
           b, index(b, k), kLanes, {splat(b, lanes, 0.0)},
           [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
@@ -151,6 +155,18 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
   });
 
   float scale = float(1.0 / std::sqrt(double(headDim)));
+  // Whole head vectors: one query row against contiguous key rows, and
+  // value rows accumulated into one output row.
+  auto headLanes = VectorType::get({headDim}, f32);
+  auto cacheLanes = VectorType::get({headDim}, cacheType.getElementType());
+  auto cacheRowOf = [&](ImplicitLocOpBuilder &b, Value cache, Value t,
+                        Value kvHead) -> Value {
+    Value row = vector::LoadOp::create(b, cacheLanes, cache,
+                                       ValueRange{layerIndex, t, kvHead, index(b, 0)});
+    return cacheType.getElementType().isF32()
+               ? row
+               : Value(arith::ExtFOp::create(b, headLanes, row));
+  };
   forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
     // Token m sees rows 0 .. start + m, within the cache.
     Value visible = arith::MinSIOp::create(
@@ -159,17 +175,14 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
     forLoop(b, index(b, heads), 1, {}, [&](ImplicitLocOpBuilder &b, Value h,
                                            ValueRange) {
       Value kvHead = arith::DivUIOp::create(b, h, index(b, group));
+      Value query = vector::LoadOp::create(b, headLanes, q,
+                                           ValueRange{m, h, index(b, 0)});
       Value max = forLoop(
           b, visible, 1, {scalar(b, f32, -INFINITY)},
           [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
-            Value dot = forLoop(
-                b, index(b, headDim), 1, {scalar(b, f32, 0.0)},
-                [&](ImplicitLocOpBuilder &b, Value d, ValueRange acc) {
-                  Value a = memref::LoadOp::create(b, q, ValueRange{m, h, d});
-                  Value c = toF32(b, memref::LoadOp::create(
-                                         b, keys, ValueRange{layerIndex, t, kvHead, d}));
-                  return SmallVector<Value>{math::FmaOp::create(b, a, c, acc[0])};
-                })[0];
+            Value dot = vector::ReductionOp::create(
+                b, vector::CombiningKind::ADD,
+                arith::MulFOp::create(b, query, cacheRowOf(b, keys, t, kvHead)));
             Value score = arith::MulFOp::create(b, dot, scalar(b, f32, scale));
             memref::StoreOp::create(b, score, scores, ValueRange{t});
             return SmallVector<Value>{arith::MaximumFOp::create(b, carried[0], score)};
@@ -186,20 +199,16 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
                 arith::AddFOp::create(b, carried[0], arith::ExtFOp::create(b, f64, e))};
           })[0];
       Value total = arith::TruncFOp::create(b, f32, sum);
-      forLoop(b, index(b, headDim), 1, {}, [&](ImplicitLocOpBuilder &b, Value d,
-                                               ValueRange) {
-        Value out = forLoop(
-            b, visible, 1, {scalar(b, f32, 0.0)},
-            [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
-              Value p = arith::DivFOp::create(
-                  b, memref::LoadOp::create(b, scores, ValueRange{t}), total);
-              Value c = toF32(b, memref::LoadOp::create(
-                                     b, values, ValueRange{layerIndex, t, kvHead, d}));
-              return SmallVector<Value>{math::FmaOp::create(b, p, c, acc[0])};
-            })[0];
-        memref::StoreOp::create(b, out, y, ValueRange{m, h, d});
-        return SmallVector<Value>{};
-      });
+      Value out = forLoop(
+          b, visible, 1, {splat(b, headLanes, 0.0)},
+          [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
+            Value p = arith::DivFOp::create(
+                b, memref::LoadOp::create(b, scores, ValueRange{t}), total);
+            return SmallVector<Value>{math::FmaOp::create(
+                b, vector::BroadcastOp::create(b, headLanes, p),
+                cacheRowOf(b, values, t, kvHead), acc[0])};
+          })[0];
+      vector::StoreOp::create(b, out, y, ValueRange{m, h, index(b, 0)});
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};

@@ -23,7 +23,7 @@
 // CHECK:         return
 
 // CHECK-LABEL: func.func private @pquant_quantize_Dx128xf32_Dx128xi8_Dxf32
-// CHECK-SAME:    attributes {llvm.linkage = #llvm.linkage<internal>, pquant.kernel}
+// CHECK-SAME:    attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["noinline"], pquant.kernel}
 // CHECK:         vector.reduction <maximumf>
 // CHECK:         arith.divf
 // CHECK:         math.floor

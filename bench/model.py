@@ -1,0 +1,115 @@
+"""Benchmark of a whole compiled model on this machine (issue 5).
+
+In one run: the streaming read bandwidth, pquant-compile's wall time and peak
+memory for the model, its decode tokens/s (after an 8-token prompt) and
+prefill tokens/s (a 512-token prompt) on one thread, and the bytes a decode
+step must read, hence the bandwidth bound on decode tokens/s. Writes
+docs/benchmarks-model.md.
+
+    /usr/bin/python3 bench/model.py [--preset 1.3b] [--f16] [--build build]
+"""
+
+import argparse
+import datetime
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+from pquant import checkpoint as ckpt  # noqa: E402
+
+
+def run(command, **kwargs):
+    print("$", " ".join(command), file=sys.stderr, flush=True)
+    return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs)
+
+
+def decode_bytes(config, table_bytes):
+    """Bytes one decode step reads: every 1-bit weight (packed) and scale, the
+    top_k experts' int8 weights, norms, router, one embedding row, the
+    lm_head. KV-cache reads are left out (short context)."""
+    d, h, kv = config.hidden_size, config.num_heads, config.num_kv_heads
+    dh, f1, r, e = d // h, config.ffn_bin_size, config.ffn_hp_size, config.num_experts
+    packed = lambda n, k: n * -(-k // 8) + 4 * n
+    per_layer = (packed(h * dh, d) + 2 * packed(kv * dh, d) + packed(d, h * dh)
+                 + 2 * packed(f1, d) + packed(d, f1)
+                 + config.top_k * (3 * r * d + 4 * (2 * r + d))
+                 + (4 * e * d if e > 1 else 0) + 2 * 4 * d)
+    return config.num_layers * per_layer + 4 * d + d * table_bytes + config.vocab_size * d * table_bytes
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="1.3b")
+    parser.add_argument("--f16", action="store_true", help="f16 embedding and lm_head")
+    parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--out-md", default=os.path.join(ROOT, "docs", "benchmarks-model.md"))
+    args = parser.parse_args()
+    bin_dir = os.path.join(args.build, "bin")
+
+    with tempfile.TemporaryDirectory(prefix="pquant-model-bench.") as work:
+        path = lambda name: os.path.join(work, name)
+        run(["clang-22", "-O3", "-march=native", os.path.join(ROOT, "bench", "stream_bandwidth.c"),
+             "-o", path("bw")])
+        bandwidth = float(run([path("bw"), "10"]).stdout)
+
+        generate = [sys.executable, "-m", "pquant.generate", "--preset", args.preset, "--seed", "0",
+                    "-o", path("ckpt")] + (["--f16"] if args.f16 else [])
+        run(generate, env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python")))
+        config = ckpt.Config.load(os.path.join(path("ckpt"), "config.json"))
+        run([os.path.join(bin_dir, "pquant-import"), path("ckpt"), "-o", path("model.mlir")])
+        timed = run(["/usr/bin/time", "-v", os.path.join(bin_dir, "pquant-compile"), path("model.mlir"),
+                     "-target=host", "-o", path("model")])
+        wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", timed.stderr).group(1)
+        compile_s = sum(float(part) * 60 ** i for i, part in enumerate(reversed(wall.split(":"))))
+        peak_mb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", timed.stderr).group(1)) / 1024
+
+        speed = re.compile(r"prompt: (\d+) tokens, ([\d.]+) tokens/s; generation: (\d+) tokens, ([\d.]+) tokens/s")
+        decode = speed.search(run([path("model"), "--tokens", ",".join(["1"] * 8), "-n", "64"]).stderr)
+        prefill = speed.search(run([path("model"), "--tokens", ",".join(["1"] * 512), "-n", "1"]).stderr)
+        decode_tps, prefill_tps = float(decode.group(4)), float(prefill.group(2))
+
+    table_bytes = 2 if args.f16 else 4
+    step_bytes = decode_bytes(config, table_bytes)
+    bound = bandwidth * 1e9 / step_bytes
+    lm_head = config.vocab_size * config.hidden_size * table_bytes
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               "unknown CPU")
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    rows = [
+        ("streaming read bandwidth (best of 10 × 1 GiB)", f"{bandwidth:.1f} GB/s"),
+        ("bytes read per decode step", f"{step_bytes / 1e6:.0f} MB (lm_head {lm_head / 1e6:.0f} MB)"),
+        ("bandwidth bound on decode", f"{bound:.1f} tokens/s"),
+        ("**decode**, 1 thread, after an 8-token prompt", f"**{decode_tps:.1f} tokens/s** "
+                                                          f"({100 * decode_tps / bound:.0f}% of the bound)"),
+        ("**prefill** of 512 tokens, 1 thread", f"**{prefill_tps:.1f} tokens/s** "
+                                                f"({prefill_tps / decode_tps:.1f}× decode)"),
+        ("pquant-compile wall time (code + .pqw)", f"{compile_s:.1f} s"),
+        ("pquant-compile peak memory", f"{peak_mb:.0f} MB"),
+    ]
+    text = [
+        "# Benchmark: a whole model on CPU (issue 5)", "",
+        f"Generated by `/usr/bin/python3 bench/model.py --preset {args.preset}{' --f16' if args.f16 else ''}` "
+        f"on {datetime.date.today()} from pquant {commit or 'unknown'}; {cpu}, one thread.", "",
+        f"Model: the `{args.preset}` preset of `pquant.generate` (seeded random weights with trained-model "
+        f"statistics): hidden {config.hidden_size}, {config.num_layers} layers, {config.num_heads} heads, "
+        f"1-bit FFN {config.ffn_bin_size}, int8 FFN {config.ffn_hp_size} × {config.num_experts} experts "
+        f"(top-{config.top_k}), vocab {config.vocab_size}, {'f16' if args.f16 else 'f32'} embedding and "
+        f"lm_head. Compiled with `pquant-compile -target=host` (default strategy).", "",
+        "| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows] + [
+        "",
+        "The bound divides the measured bandwidth by the bytes a decode step must read (every packed "
+        "1-bit weight, the top-k experts' int8 weights, the lm_head, norms and scales; KV-cache reads "
+        "are small at this context length).", ""]
+    with open(args.out_md, "w") as f:
+        f.write("\n".join(text))
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()
