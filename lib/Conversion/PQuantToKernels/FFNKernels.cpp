@@ -127,24 +127,7 @@ void pquant::kernels::buildRouter(ImplicitLocOpBuilder &b, ValueRange args) {
           return SmallVector<Value>{
               arith::MaximumFOp::create(b, carried[0], logit)};
         })[0];
-    Value sum = forLoop(
-        b, expertCount, 1, {scalar(b, f64, 0.0)},
-        [&](ImplicitLocOpBuilder &b, Value e, ValueRange carried) {
-          Value p = math::ExpOp::create(
-              b, arith::SubFOp::create(
-                     b, memref::LoadOp::create(b, probs, ValueRange{e}), max));
-          memref::StoreOp::create(b, p, probs, ValueRange{e});
-          return SmallVector<Value>{arith::AddFOp::create(
-              b, carried[0], arith::ExtFOp::create(b, f64, p))};
-        })[0];
-    Value total = arith::TruncFOp::create(b, f32, sum);
-    forLoop(b, expertCount, 1, {},
-            [&](ImplicitLocOpBuilder &b, Value e, ValueRange) {
-              Value p = memref::LoadOp::create(b, probs, ValueRange{e});
-              memref::StoreOp::create(b, arith::DivFOp::create(b, p, total),
-                                      probs, ValueRange{e});
-              return SmallVector<Value>{};
-            });
+    softmaxInPlace(b, probs, expertCount, max);
     // Slot j takes the most probable expert ordered after slot j − 1's
     // (lower probability, or equal probability and a higher index).
     Value previousIndex = index(b, -1);

@@ -2,6 +2,8 @@
 
 #include "KernelBuilder.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
+
 using namespace mlir;
 
 ValueRange pquant::kernels::forLoop(
@@ -37,4 +39,26 @@ void pquant::kernels::writeVector(ImplicitLocOpBuilder &b, Value value,
                                             b.getContext());
   vector::TransferWriteOp::create(b, value, buffer, indices, map,
                                   ArrayRef<bool>{inBounds});
+}
+
+void pquant::kernels::softmaxInPlace(ImplicitLocOpBuilder &b, Value buffer,
+                                     Value count, Value max) {
+  Type f32 = b.getF32Type(), f64 = b.getF64Type();
+  Value sum = forLoop(
+      b, count, 1, {scalar(b, f64, 0.0)},
+      [&](ImplicitLocOpBuilder &b, Value i, ValueRange carried) {
+        Value e = math::ExpOp::create(
+            b, arith::SubFOp::create(
+                   b, memref::LoadOp::create(b, buffer, ValueRange{i}), max));
+        memref::StoreOp::create(b, e, buffer, ValueRange{i});
+        return SmallVector<Value>{
+            arith::AddFOp::create(b, carried[0], arith::ExtFOp::create(b, f64, e))};
+      })[0];
+  Value total = arith::TruncFOp::create(b, f32, sum);
+  forLoop(b, count, 1, {}, [&](ImplicitLocOpBuilder &b, Value i, ValueRange) {
+    Value e = memref::LoadOp::create(b, buffer, ValueRange{i});
+    memref::StoreOp::create(b, arith::DivFOp::create(b, e, total), buffer,
+                            ValueRange{i});
+    return SmallVector<Value>{};
+  });
 }

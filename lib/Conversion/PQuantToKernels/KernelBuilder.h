@@ -64,6 +64,12 @@ mlir::Value readVector(mlir::ImplicitLocOpBuilder &b, mlir::VectorType type,
 void writeVector(mlir::ImplicitLocOpBuilder &b, mlir::Value value,
                  mlir::Value buffer, mlir::ValueRange indices, bool inBounds);
 
+/// Turns buffer[0 .. count) (f32 scores whose maximum is `max`) into their
+/// softmax in place: exp(x − max), divided by the sum accumulated in f64 and
+/// rounded to f32 once, as the reference computes it.
+void softmaxInPlace(mlir::ImplicitLocOpBuilder &b, mlir::Value buffer,
+                    mlir::Value count, mlir::Value max);
+
 } // namespace pquant::kernels
 
 #endif // PQUANT_LIB_CONVERSION_PQUANTTOKERNELS_KERNELBUILDER_H

@@ -19,6 +19,39 @@ constexpr int64_t kInt8Lanes = 32;
 /// Bits per word of the bit-serial kernel: one word per 64 activations.
 constexpr int64_t kPlaneWord = 64;
 constexpr int64_t kBitPlanes = 8;
+
+/// The weight scales of the tile of `rows` rows from `firstRow`: one per
+/// row from `ws`, or its single per-tensor scale.
+Value tileScale(ImplicitLocOpBuilder &b, Value ws, int64_t rows,
+                Value firstRow, bool exactRows) {
+  auto lanes = VectorType::get({rows}, b.getF32Type());
+  if (cast<MemRefType>(ws.getType()).getDimSize(0) != 1)
+    return readVector(b, lanes, ws, {firstRow}, 0.0, exactRows);
+  return vector::BroadcastOp::create(
+      b, lanes, memref::LoadOp::create(b, ws, ValueRange{index(b, 0)}));
+}
+
+/// The end of both BitLinear kernels for one tile and token m:
+/// y[m, firstRow ..] = f32(2·ones − Σ_k q[m, k]) · scale · s[m], where `ones`
+/// holds Σ_{B=1} q per row and rowSums[m] is Σ_k q[m, k].
+void storeBitLinearTile(ImplicitLocOpBuilder &b, Value ones, Value rowSums,
+                        Value s, Value scale, Value y, Value m, Value firstRow,
+                        bool exactRows) {
+  auto lanes = cast<VectorType>(ones.getType());
+  Value rowSum = memref::LoadOp::create(b, rowSums, ValueRange{m});
+  if (rowSum.getType() != lanes.getElementType())
+    rowSum = arith::ExtSIOp::create(b, lanes.getElementType(), rowSum);
+  Value acc = arith::SubIOp::create(
+      b, arith::ShLIOp::create(b, ones, splat(b, lanes, 1)),
+      vector::BroadcastOp::create(b, lanes, rowSum));
+  auto floatLanes = VectorType::get(lanes.getShape(), b.getF32Type());
+  Value result = arith::MulFOp::create(
+      b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, floatLanes, acc),
+                               scale),
+      vector::BroadcastOp::create(
+          b, floatLanes, memref::LoadOp::create(b, s, ValueRange{m})));
+  writeVector(b, result, y, {m, firstRow}, exactRows);
+}
 } // namespace
 
 void pquant::kernels::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args) {
@@ -77,9 +110,7 @@ void pquant::kernels::buildBitSerialLinear(ImplicitLocOpBuilder &b,
   int64_t n = layout.getRows(), k = layout.getCols();
   int64_t rows = layout.getTileRows(), words = layout.getWordsPerRow();
   int64_t tiles = layout.getStorageShape()[0];
-  bool perRowScale = cast<MemRefType>(ws.getType()).getDimSize(0) != 1;
-  Type i8 = b.getI8Type(), i32 = b.getI32Type(), i64 = b.getI64Type(),
-       f32 = b.getF32Type();
+  Type i8 = b.getI8Type(), i32 = b.getI32Type(), i64 = b.getI64Type();
   auto activationLanes = VectorType::get({kPlaneWord}, i8);
   auto tileLanes = VectorType::get({rows}, i64);
   Value tokens = memref::DimOp::create(b, q, 0);
@@ -120,18 +151,11 @@ void pquant::kernels::buildBitSerialLinear(ImplicitLocOpBuilder &b,
   // word j of every row of a tile.
   Value wordTiles = memref::CollapseShapeOp::create(
       b, w, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
-  Value tensorScale;
-  if (!perRowScale)
-    tensorScale = vector::BroadcastOp::create(
-        b, VectorType::get({rows}, f32),
-        memref::LoadOp::create(b, ws, ValueRange{index(b, 0)}));
   bool exactRows = n % rows == 0;
   forLoop(b, index(b, tiles), 1, {}, [&](ImplicitLocOpBuilder &b, Value tile,
                                          ValueRange) {
     Value firstRow = arith::MulIOp::create(b, tile, index(b, rows));
-    Value scale = perRowScale ? readVector(b, VectorType::get({rows}, f32), ws,
-                                           {firstRow}, 0.0, exactRows)
-                              : tensorScale;
+    Value scale = tileScale(b, ws, rows, firstRow, exactRows);
     // Tokens inside tiles: a tile's weights stay in cache for every token.
     forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m,
                                   ValueRange) {
@@ -161,18 +185,7 @@ void pquant::kernels::buildBitSerialLinear(ImplicitLocOpBuilder &b,
         ones = arith::AddIOp::create(
             b, ones,
             arith::ShLIOp::create(b, counts[bit], splat(b, tileLanes, bit)));
-      Value rowSum = arith::ExtSIOp::create(
-          b, i64, memref::LoadOp::create(b, rowSums, ValueRange{m}));
-      Value acc = arith::SubIOp::create(
-          b, arith::ShLIOp::create(b, ones, splat(b, tileLanes, 1)),
-          vector::BroadcastOp::create(b, tileLanes, rowSum));
-      auto floatLanes = VectorType::get({rows}, f32);
-      Value result = arith::MulFOp::create(
-          b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, floatLanes, acc),
-                                   scale),
-          vector::BroadcastOp::create(
-              b, floatLanes, memref::LoadOp::create(b, s, ValueRange{m})));
-      writeVector(b, result, y, {m, firstRow}, exactRows);
+      storeBitLinearTile(b, ones, rowSums, s, scale, y, m, firstRow, exactRows);
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
@@ -301,9 +314,8 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
   int64_t n = layout.getRows(), k = layout.getCols();
   int64_t rows = layout.getTileRows(), words = layout.getWordsPerRow();
   int64_t tiles = layout.getStorageShape()[0];
-  bool perRowScale = cast<MemRefType>(ws.getType()).getDimSize(0) != 1;
   bool exactWords = k % kPlaneWord == 0, exactRows = n % rows == 0;
-  Type i8 = b.getI8Type(), i32 = b.getI32Type(), f32 = b.getF32Type();
+  Type i8 = b.getI8Type(), i32 = b.getI32Type();
   auto bytes = VectorType::get({kPlaneWord}, i8);
   VectorType accType = dotAccumulatorType(b.getContext(), dot);
   Value tokens = memref::DimOp::create(b, q, 0);
@@ -325,11 +337,6 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
     return SmallVector<Value>{};
   });
 
-  Value tensorScale;
-  if (!perRowScale)
-    tensorScale = vector::BroadcastOp::create(
-        b, VectorType::get({rows}, f32),
-        memref::LoadOp::create(b, ws, ValueRange{index(b, 0)}));
   forLoop(b, index(b, tiles), 1, {}, [&](ImplicitLocOpBuilder &b, Value tile,
                                          ValueRange) {
     // Unpack the tile once; every token reuses it.
@@ -344,9 +351,7 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
                 return SmallVector<Value>{};
               });
     Value firstRow = arith::MulIOp::create(b, tile, index(b, rows));
-    Value scale = perRowScale ? readVector(b, VectorType::get({rows}, f32), ws,
-                                           {firstRow}, 0.0, exactRows)
-                              : tensorScale;
+    Value scale = tileScale(b, ws, rows, firstRow, exactRows);
     forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m,
                                   ValueRange) {
       SmallVector<Value> zeros(rows, splat(b, accType, 0));
@@ -368,19 +373,9 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
       for (Value acc : accs)
         totals.push_back(
             vector::ReductionOp::create(b, vector::CombiningKind::ADD, acc));
-      auto tileLanes = VectorType::get({rows}, i32);
-      Value ones = vector::FromElementsOp::create(b, tileLanes, totals);
-      Value rowSum = memref::LoadOp::create(b, rowSums, ValueRange{m});
-      Value acc = arith::SubIOp::create(
-          b, arith::ShLIOp::create(b, ones, splat(b, tileLanes, 1)),
-          vector::BroadcastOp::create(b, tileLanes, rowSum));
-      auto floatLanes = VectorType::get({rows}, f32);
-      Value result = arith::MulFOp::create(
-          b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, floatLanes, acc),
-                                   scale),
-          vector::BroadcastOp::create(
-              b, floatLanes, memref::LoadOp::create(b, s, ValueRange{m})));
-      writeVector(b, result, y, {m, firstRow}, exactRows);
+      Value ones = vector::FromElementsOp::create(
+          b, VectorType::get({rows}, i32), totals);
+      storeBitLinearTile(b, ones, rowSums, s, scale, y, m, firstRow, exactRows);
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};

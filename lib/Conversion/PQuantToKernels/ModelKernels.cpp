@@ -123,7 +123,7 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
   int64_t heads = cast<MemRefType>(q.getType()).getDimSize(1);
   int64_t kvHeads = cacheType.getDimSize(2), headDim = cacheType.getDimSize(3);
   int64_t group = heads / kvHeads;
-  Type f32 = b.getF32Type(), f64 = b.getF64Type();
+  Type f32 = b.getF32Type();
   Value tokens = memref::DimOp::create(b, q, 0);
   Value layerIndex = index(b, layer), rowCount = index(b, rows);
   Value scores = memref::AllocaOp::create(b, MemRefType::get({rows}, f32));
@@ -187,23 +187,11 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
             memref::StoreOp::create(b, score, scores, ValueRange{t});
             return SmallVector<Value>{arith::MaximumFOp::create(b, carried[0], score)};
           })[0];
-      // Softmax: exp(score − max), the sum accumulated in f64 and rounded once.
-      Value sum = forLoop(
-          b, visible, 1, {scalar(b, f64, 0.0)},
-          [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
-            Value e = math::ExpOp::create(
-                b, arith::SubFOp::create(
-                       b, memref::LoadOp::create(b, scores, ValueRange{t}), max));
-            memref::StoreOp::create(b, e, scores, ValueRange{t});
-            return SmallVector<Value>{
-                arith::AddFOp::create(b, carried[0], arith::ExtFOp::create(b, f64, e))};
-          })[0];
-      Value total = arith::TruncFOp::create(b, f32, sum);
+      softmaxInPlace(b, scores, visible, max);
       Value out = forLoop(
           b, visible, 1, {splat(b, headLanes, 0.0)},
           [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
-            Value p = arith::DivFOp::create(
-                b, memref::LoadOp::create(b, scores, ValueRange{t}), total);
+            Value p = memref::LoadOp::create(b, scores, ValueRange{t});
             return SmallVector<Value>{math::FmaOp::create(
                 b, vector::BroadcastOp::create(b, headLanes, p),
                 cacheRowOf(b, values, t, kvHead), acc[0])};
