@@ -4,6 +4,8 @@
 // RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=znver4" | FileCheck %s --check-prefix=ZNVER4
 // RUN: pquant-opt %s --pquant-cpu-pipeline="target=aarch64 cpu=neoverse-n1" | FileCheck %s --check-prefix=A64
 // RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=znver4 strategy=unpack-dot" | FileCheck %s --check-prefix=FORCED
+// RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=znver4 strategy=bitserial" | FileCheck %s --check-prefix=BITSERIAL
+// BITSERIAL-NOT: vpdpbusd
 
 // ZNVER4-NOT: pquant.
 // ZNVER4: llvm.func @decode(
@@ -11,8 +13,8 @@
 // ZNVER4: llvm.func @prefill(
 // ZNVER4: llvm.func internal @pquant_bitlinear_bitserial_1x128xi8_1xf32_2x2x8x1xi64
 // ZNVER4: llvm.intr.ctpop({{.*}}) : (vector<8xi64>) -> vector<8xi64>
-// ZNVER4: llvm.func internal @pquant_bitlinear_bitserial_Dx128xi8_Dxf32_2x2x8x1xi64
-// ZNVER4-NOT: vpdpbusd
+// ZNVER4: llvm.func internal @pquant_bitlinear_unpackdot_vnni_Dx128xi8_Dxf32_2x2x8x1xi64
+// ZNVER4: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 // A64: llvm.func internal @pquant_bitlinear_unpackdot_sdot_1x128xi8_1xf32_8x2x2x1xi64
 // A64: llvm.call_intrinsic "llvm.aarch64.neon.sdot.v4i32.v16i8"
 // FORCED: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"

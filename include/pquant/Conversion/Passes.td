@@ -29,10 +29,12 @@ def LowerToKernels : Pass<"pquant-lower-to-kernels", "::mlir::ModuleOp"> {
       token; the first sum is a byte dot product with the activations,
       through `vpdpbusd` (`dot=vnni`), `sdot` (`dot=sdot`) or widening
       multiplies (`dot=generic`).
-    - `auto`: `bitserial` when the target has a fast 64-bit vector popcount
-      (`vpopcntq`; measured as fast or faster than `unpack-dot` at batch 1
-      and 64, see docs/benchmarks.md), otherwise `unpack-dot` when it has a
-      dot-product instruction (aarch64 `sdot`), otherwise `bitserial`.
+    - `auto`, a cost model from measurements (docs/benchmarks.md): with a
+      fast 64-bit vector popcount (`vpopcntq`), `bitserial` for a single
+      token, and for several tokens `unpack-dot` while one tile of unpacked
+      weight bytes (tile rows × K) fits in a 48 KB L1, `bitserial` beyond;
+      without it, `unpack-dot` when the target has a dot instruction
+      (aarch64 `sdot`), otherwise `bitserial`.
 
     Ops this pass lowers: `quantize`, `bitlinear`, `int8_linear`,
     `expert_linear` (each token reads only its selected expert's rows),

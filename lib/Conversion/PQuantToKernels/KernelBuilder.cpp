@@ -6,12 +6,17 @@
 
 using namespace mlir;
 
-ValueRange pquant::kernels::forLoop(
-    ImplicitLocOpBuilder &b, Value upper, int64_t step, ValueRange init,
-    function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, Value, ValueRange)>
-        body) {
+ValueRange pquant::kernels::forLoop(ImplicitLocOpBuilder &b, Value upper,
+                                    int64_t step, ValueRange init,
+                                    LoopBody body) {
+  return forLoopFrom(b, index(b, 0), upper, step, init, body);
+}
+
+ValueRange pquant::kernels::forLoopFrom(ImplicitLocOpBuilder &b, Value lower,
+                                        Value upper, int64_t step,
+                                        ValueRange init, LoopBody body) {
   auto loop = scf::ForOp::create(
-      b, index(b, 0), upper, index(b, step), init,
+      b, lower, upper, index(b, step), init,
       [&](OpBuilder &nested, Location loc, Value iv, ValueRange carried) {
         ImplicitLocOpBuilder inner(loc, nested);
         SmallVector<Value> yielded = body(inner, iv, carried);

@@ -43,14 +43,18 @@ inline mlir::Value splat(mlir::ImplicitLocOpBuilder &b, mlir::VectorType type,
       b, type, mlir::SplatElementsAttr::get(type, lane));
 }
 
-/// `for (iv = 0; iv < upper; iv += step)` with loop-carried values; `body`
-/// returns the values to yield.
-mlir::ValueRange
-forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value upper, int64_t step,
-        mlir::ValueRange init,
-        llvm::function_ref<llvm::SmallVector<mlir::Value>(
-            mlir::ImplicitLocOpBuilder &, mlir::Value iv, mlir::ValueRange)>
-            body);
+using LoopBody = llvm::function_ref<llvm::SmallVector<mlir::Value>(
+    mlir::ImplicitLocOpBuilder &, mlir::Value iv, mlir::ValueRange)>;
+
+/// `for (iv = lower; iv < upper; iv += step)` with loop-carried values;
+/// `body` returns the values to yield.
+mlir::ValueRange forLoopFrom(mlir::ImplicitLocOpBuilder &b, mlir::Value lower,
+                             mlir::Value upper, int64_t step,
+                             mlir::ValueRange init, LoopBody body);
+
+/// forLoopFrom starting at 0.
+mlir::ValueRange forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value upper,
+                         int64_t step, mlir::ValueRange init, LoopBody body);
 
 /// Reads `type` (1-D) from `buffer` at `indices`, the last index running
 /// along the vector; lanes past the buffer's last dimension read `padding`.

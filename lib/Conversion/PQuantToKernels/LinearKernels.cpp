@@ -352,32 +352,57 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
               });
     Value firstRow = arith::MulIOp::create(b, tile, index(b, rows));
     Value scale = tileScale(b, ws, rows, firstRow, exactRows);
-    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m,
-                                  ValueRange) {
-      SmallVector<Value> zeros(rows, splat(b, accType, 0));
+    // Tokens in blocks: each unpacked weight vector, once loaded, serves
+    // every token of the block (as many as the accumulators let registers
+    // hold), then the remaining tokens one by one.
+    auto tokenBlock = [&](ImplicitLocOpBuilder &b, ArrayRef<Value> ms) {
+      int64_t count = ms.size();
+      SmallVector<Value> zeros(rows * count, splat(b, accType, 0));
       ValueRange accs = forLoop(
           b, index(b, words), 1, zeros,
           [&](ImplicitLocOpBuilder &b, Value j, ValueRange carried) {
             Value col = arith::MulIOp::create(b, j, index(b, kPlaneWord));
-            Value activations = readVector(b, bytes, q, {m, col}, 0, exactWords);
-            SmallVector<Value> next;
+            SmallVector<Value> activations;
+            for (Value m : ms)
+              activations.push_back(
+                  readVector(b, bytes, q, {m, col}, 0, exactWords));
+            SmallVector<Value> next(carried.begin(), carried.end());
             for (int64_t row = 0; row < rows; ++row) {
               Value weights = vector::LoadOp::create(
                   b, bytes, unpacked, ValueRange{index(b, row), col});
-              next.push_back(
-                  accumulateDot(b, dot, carried[row], weights, activations));
+              for (int64_t t = 0; t < count; ++t)
+                next[row * count + t] = accumulateDot(
+                    b, dot, next[row * count + t], weights, activations[t]);
             }
             return next;
           });
-      SmallVector<Value> totals;
-      for (Value acc : accs)
-        totals.push_back(
-            vector::ReductionOp::create(b, vector::CombiningKind::ADD, acc));
-      Value ones = vector::FromElementsOp::create(
-          b, VectorType::get({rows}, i32), totals);
-      storeBitLinearTile(b, ones, rowSums, s, scale, y, m, firstRow, exactRows);
+      for (auto [t, m] : llvm::enumerate(ms)) {
+        SmallVector<Value> totals;
+        for (int64_t row = 0; row < rows; ++row)
+          totals.push_back(vector::ReductionOp::create(
+              b, vector::CombiningKind::ADD, accs[row * count + t]));
+        Value ones = vector::FromElementsOp::create(
+            b, VectorType::get({rows}, i32), totals);
+        storeBitLinearTile(b, ones, rowSums, s, scale, y, m, firstRow,
+                           exactRows);
+      }
+    };
+    int64_t block = rows <= 4 ? 4 : 2;
+    Value blocked = arith::MulIOp::create(
+        b, arith::DivUIOp::create(b, tokens, index(b, block)), index(b, block));
+    forLoop(b, blocked, block, {}, [&](ImplicitLocOpBuilder &b, Value m,
+                                       ValueRange) {
+      SmallVector<Value> ms;
+      for (int64_t t = 0; t < block; ++t)
+        ms.push_back(arith::AddIOp::create(b, m, index(b, t)));
+      tokenBlock(b, ms);
       return SmallVector<Value>{};
     });
+    forLoopFrom(b, blocked, tokens, 1, {},
+                [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+                  tokenBlock(b, {m});
+                  return SmallVector<Value>{};
+                });
     return SmallVector<Value>{};
   });
 }

@@ -191,15 +191,21 @@ struct LowerToKernelsPass
   }
 
   /// The kernel strategy, resolving `auto` with the cost model. Measured
-  /// (docs/benchmarks.md): where vpopcntq exists, bit-serial is as fast or
-  /// faster at batch 1 and 64 alike, because unpack-dot reloads each
-  /// unpacked weight vector per token; a dot instruction wins elsewhere.
-  StringRef strategyFor() {
+  /// (docs/benchmarks.md): where vpopcntq exists, bit-serial wins for one
+  /// token; for several, unpack-dot wins while a tile of unpacked weight
+  /// bytes stays in L1 (it is reread for every block of tokens), bit-serial
+  /// beyond. Without vpopcntq, a dot instruction wins.
+  StringRef strategyFor(BitLinearOp linear, PackedLayoutAttr layout) {
     if (strategy != "auto")
       return strategy;
-    if (fastPopcount || dotInstruction == kernels::DotInstruction::Generic)
+    if (dotInstruction == kernels::DotInstruction::Generic)
       return "bitserial";
-    return "unpack-dot";
+    if (!fastPopcount)
+      return "unpack-dot";
+    constexpr int64_t kL1Bytes = 48 * 1024;
+    bool singleToken = linear.getInput().getType().getDimSize(0) == 1;
+    bool tileInL1 = layout.getTileRows() * layout.getCols() <= kL1Bytes;
+    return !singleToken && tileInL1 ? "unpack-dot" : "bitserial";
   }
 
   LogicalResult lower(KernelLowering &lowering, Operation *op) {
@@ -218,7 +224,7 @@ struct LowerToKernelsPass
                        "with tile = [R, 1] for the BitLinear kernels")
                        .attachNote()
                    << "run pquant-pack-weights with word=64 tile-words=1 first";
-          if (strategyFor() == "bitserial") {
+          if (strategyFor(linear, layout) == "bitserial") {
             lowering.replaceWithCall(
                 op, "bitlinear_bitserial", linear->getOperands(),
                 [&](ImplicitLocOpBuilder &b, ValueRange args) {

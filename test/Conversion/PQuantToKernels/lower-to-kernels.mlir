@@ -78,12 +78,13 @@ func.func @experts(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<4x16x64xi8
 // UNPACK:         vector.store {{.*}} : memref<4x128xi8>, vector<64xi8>
 // UNPACK:         pquant.dot4 {{.*}} {unsigned_lhs} : vector<16xi32>, vector<64xi8>
 
-// The cost model: with a fast vector popcount, bit-serial for any token
-// count, even when a dot instruction exists.
+// The cost model: with a fast vector popcount, bit-serial for one token and
+// the dot product for several while a tile of unpacked bytes (4 x 128 here)
+// fits in L1.
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=vnni fast-popcount=true" | FileCheck %s --check-prefix=AUTO
 // AUTO-LABEL: func.func @auto
 // AUTO:         call @pquant_bitlinear_bitserial_1x128xi8
-// AUTO:         call @pquant_bitlinear_bitserial_Dx128xi8
+// AUTO:         call @pquant_bitlinear_unpackdot_vnni_Dx128xi8
 // Without fast popcount, the dot instruction for every token count.
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=sdot" | FileCheck %s --check-prefix=AUTO-SDOT
 // AUTO-SDOT-LABEL: func.func @auto
@@ -95,4 +96,18 @@ func.func @auto(%q1: tensor<1x128xi8>, %s1: tensor<1xf32>, %q: tensor<?x128xi8>,
   %a = pquant.bitlinear %q1, %s1, %w, %ws : tensor<1x128xi8>, tensor<1xf32>, tensor<1x2x4x1xi64, #layout>, tensor<1xf32> -> tensor<1x4xf32>
   %b = pquant.bitlinear %q, %s, %w, %ws : tensor<?x128xi8>, tensor<?xf32>, tensor<1x2x4x1xi64, #layout>, tensor<1xf32> -> tensor<?x4xf32>
   return %a, %b : tensor<1x4xf32>, tensor<?x4xf32>
+}
+
+// -----
+
+// A tile too large for L1 (8 rows x 8192 bytes) stays bit-serial even for
+// several tokens.
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=vnni fast-popcount=true" | FileCheck %s --check-prefix=AUTO-WIDE
+// AUTO-WIDE-LABEL: func.func @wide
+// AUTO-WIDE:         call @pquant_bitlinear_bitserial_Dx8192xi8
+#wide = #pquant.packed<rows = 8, cols = 8192, word = 64, tile = [8, 1], bit_order = lsb_first>
+func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) -> tensor<?x8xf32> {
+  %w = arith.constant dense<0> : tensor<1x128x8x1xi64, #wide>
+  %y = pquant.bitlinear %q, %s, %w, %ws : tensor<?x8192xi8>, tensor<?xf32>, tensor<1x128x8x1xi64, #wide>, tensor<1xf32> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
 }
