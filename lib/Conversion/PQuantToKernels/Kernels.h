@@ -48,9 +48,10 @@ unpackDotScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
 
 /// (q: [M, K] i8, s: [M] f32, w: [N, K] i8 or [E, N, K] i8, ws: [N] or
 /// [E, N] f32, [experts: [M, k] i32,] y: [M, N] f32). With `slot`, token m
-/// uses expert experts[m, slot] (the dispatch of pquant.expert_linear).
+/// uses expert experts[m, slot] (the dispatch of pquant.expert_linear). The
+/// byte dot products go through pquant.dot4 in the form of `dot`.
 void buildInt8Linear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
-                     std::optional<int64_t> slot);
+                     std::optional<int64_t> slot, DotInstruction dot);
 
 /// (gate: [M, F] f32, up: [M, F] f32, y: [M, F] f32): silu(gate) · up.
 void buildSiluMul(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args);

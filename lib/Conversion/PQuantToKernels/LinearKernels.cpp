@@ -14,8 +14,6 @@ using namespace pquant::kernels;
 namespace {
 /// Activation lanes per vector step of the quantize kernel.
 constexpr int64_t kQuantLanes = 16;
-/// Int8 lanes per vector step of the int8 dot products.
-constexpr int64_t kInt8Lanes = 32;
 /// Bits per word of the bit-serial kernel: one word per 64 activations.
 constexpr int64_t kPlaneWord = 64;
 constexpr int64_t kBitPlanes = 8;
@@ -201,61 +199,12 @@ pquant::kernels::bitSerialScratch(MLIRContext *context,
           MemRefType::get({ShapedType::kDynamic}, IntegerType::get(context, 32))};
 }
 
-void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
-                                      std::optional<int64_t> slot) {
-  Value q = args[0], s = args[1], w = args[2], ws = args[3];
-  Value experts = slot ? args[4] : Value();
-  Value y = args.back();
-  auto weightType = cast<MemRefType>(w.getType());
-  int64_t n = weightType.getDimSize(weightType.getRank() - 2);
-  int64_t k = weightType.getDimSize(weightType.getRank() - 1);
-  bool exact = k % kInt8Lanes == 0;
-  Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  auto byteLanes = VectorType::get({kInt8Lanes}, b.getI8Type());
-  auto wideLanes = VectorType::get({kInt8Lanes}, i32);
-  Value tokens = memref::DimOp::create(b, q, 0);
-
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-    // The dispatch: only the selected expert's rows are read.
-    SmallVector<Value> expert;
-    if (experts)
-      expert.push_back(arith::IndexCastOp::create(
-          b, b.getIndexType(),
-          memref::LoadOp::create(b, experts, ValueRange{m, index(b, *slot)})));
-    Value tokenScale = memref::LoadOp::create(b, s, ValueRange{m});
-    forLoop(b, index(b, n), 1, {}, [&](ImplicitLocOpBuilder &b, Value row,
-                                       ValueRange) {
-      SmallVector<Value> weightRow(expert);
-      weightRow.push_back(row);
-      Value sums = forLoop(
-          b, index(b, k), kInt8Lanes, {splat(b, wideLanes, 0)},
-          [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
-            SmallVector<Value> at(weightRow);
-            at.push_back(col);
-            Value a = arith::ExtSIOp::create(
-                b, wideLanes, readVector(b, byteLanes, q, {m, col}, 0, exact));
-            Value c = arith::ExtSIOp::create(
-                b, wideLanes, readVector(b, byteLanes, w, at, 0, exact));
-            return SmallVector<Value>{arith::AddIOp::create(
-                b, carried[0], arith::MulIOp::create(b, a, c))};
-          })[0];
-      Value acc = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums);
-      Value rowScale = memref::LoadOp::create(b, ws, weightRow);
-      Value result = arith::MulFOp::create(
-          b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32, acc),
-                                   rowScale),
-          tokenScale);
-      memref::StoreOp::create(b, result, y, ValueRange{m, row});
-      return SmallVector<Value>{};
-    });
-    return SmallVector<Value>{};
-  });
-}
-
 namespace {
 
-/// Adds to `acc` the byte dot products of `weights` (0/1) with
-/// `activations`, both vector<64xi8>, in the accumulator form of `dot`.
+/// Adds to `acc` the byte dot products of `weights` with `activations`
+/// (signed), both vector<64xi8>, in the accumulator form of `dot`. Weights
+/// are read as unsigned bytes, except by sdot, which reads them signed: 0/1
+/// weights are exact either way.
 Value accumulateDot(ImplicitLocOpBuilder &b, kernels::DotInstruction dot,
                     Value acc, Value weights, Value activations) {
   if (dot != kernels::DotInstruction::SDot)
@@ -304,6 +253,79 @@ Value unpackWord(ImplicitLocOpBuilder &b, Value word) {
 }
 
 } // namespace
+
+void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
+                                      std::optional<int64_t> slot,
+                                      DotInstruction dot) {
+  Value q = args[0], s = args[1], w = args[2], ws = args[3];
+  Value experts = slot ? args[4] : Value();
+  Value y = args.back();
+  auto weightType = cast<MemRefType>(w.getType());
+  int64_t n = weightType.getDimSize(weightType.getRank() - 2);
+  int64_t k = weightType.getDimSize(weightType.getRank() - 1);
+  bool exact = k % kPlaneWord == 0;
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto bytes = VectorType::get({kPlaneWord}, b.getI8Type());
+  VectorType accType = dotAccumulatorType(b.getContext(), dot);
+  // vpdpbusd (and the generic form of pquant.dot4) multiply unsigned by
+  // signed bytes: the weights go in offset by 128 (w XOR 0x80) and
+  // 128 · Σ_k q is taken off again. sdot multiplies signed bytes as they are.
+  bool offsetWeights = dot != DotInstruction::SDot;
+  Value tokens = memref::DimOp::create(b, q, 0);
+
+  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    // The dispatch: only the selected expert's rows are read.
+    SmallVector<Value> expert;
+    if (experts)
+      expert.push_back(arith::IndexCastOp::create(
+          b, b.getIndexType(),
+          memref::LoadOp::create(b, experts, ValueRange{m, index(b, *slot)})));
+    Value tokenScale = memref::LoadOp::create(b, s, ValueRange{m});
+    Value offset;
+    if (offsetWeights) {
+      auto wide = VectorType::get({kPlaneWord}, i32);
+      Value sums = forLoop(
+          b, index(b, k), kPlaneWord, {splat(b, wide, 0)},
+          [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
+            Value v = readVector(b, bytes, q, {m, col}, 0, exact);
+            return SmallVector<Value>{arith::AddIOp::create(
+                b, carried[0], arith::ExtSIOp::create(b, wide, v))};
+          })[0];
+      offset = arith::MulIOp::create(
+          b, vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums),
+          scalar(b, i32, 128));
+    }
+    forLoop(b, index(b, n), 1, {}, [&](ImplicitLocOpBuilder &b, Value row,
+                                       ValueRange) {
+      SmallVector<Value> weightRow(expert);
+      weightRow.push_back(row);
+      Value sums = forLoop(
+          b, index(b, k), kPlaneWord, {splat(b, accType, 0)},
+          [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
+            SmallVector<Value> at(weightRow);
+            at.push_back(col);
+            Value weights = readVector(b, bytes, w, at, 0, exact);
+            if (offsetWeights)
+              weights = arith::XOrIOp::create(b, weights,
+                                              splat(b, bytes, int8_t(0x80)));
+            Value activations = readVector(b, bytes, q, {m, col}, 0, exact);
+            return SmallVector<Value>{
+                accumulateDot(b, dot, carried[0], weights, activations)};
+          })[0];
+      Value acc = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums);
+      if (offsetWeights)
+        acc = arith::SubIOp::create(b, acc, offset);
+      Value rowScale = memref::LoadOp::create(b, ws, weightRow);
+      Value result = arith::MulFOp::create(
+          b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32, acc),
+                                   rowScale),
+          tokenScale);
+      memref::StoreOp::create(b, result, y, ValueRange{m, row});
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}
 
 void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
                                            ValueRange args,

@@ -243,19 +243,22 @@ struct LowerToKernelsPass
           return success();
         })
         .Case([&](Int8LinearOp linear) {
-          lowering.replaceWithCall(op, "int8_linear", linear->getOperands(),
-                                   [](ImplicitLocOpBuilder &b, ValueRange args) {
-                                     kernels::buildInt8Linear(b, args, {});
-                                   });
+          kernels::DotInstruction instruction = dotInstruction;
+          lowering.replaceWithCall(
+              op, "int8_linear_" + dot, linear->getOperands(),
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                kernels::buildInt8Linear(b, args, {}, instruction);
+              });
           return success();
         })
         .Case([&](ExpertLinearOp linear) {
           int64_t slot = linear.getSlot();
+          kernels::DotInstruction instruction = dotInstruction;
           lowering.replaceWithCall(
-              op, "expert_linear_slot" + std::to_string(slot),
+              op, "expert_linear_" + dot + "_slot" + std::to_string(slot),
               linear->getOperands(),
               [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                kernels::buildInt8Linear(b, args, slot);
+                kernels::buildInt8Linear(b, args, slot, instruction);
               });
           return success();
         })
