@@ -50,6 +50,21 @@ void storeBitLinearTile(ImplicitLocOpBuilder &b, Value ones, Value rowSums,
           b, floatLanes, memref::LoadOp::create(b, s, ValueRange{m})));
   writeVector(b, result, y, {m, firstRow}, exactRows);
 }
+
+/// Σ_k q[m, k] (i32) of int8 activations q: [M, K], 64 at a time.
+Value activationSum(ImplicitLocOpBuilder &b, Value q, Value m) {
+  int64_t k = cast<MemRefType>(q.getType()).getDimSize(1);
+  auto bytes = VectorType::get({kPlaneWord}, b.getI8Type());
+  auto wide = VectorType::get({kPlaneWord}, b.getI32Type());
+  Value sums = forLoop(
+      b, index(b, k), kPlaneWord, {splat(b, wide, 0)},
+      [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
+        Value v = readVector(b, bytes, q, {m, col}, 0, k % kPlaneWord == 0);
+        return SmallVector<Value>{arith::AddIOp::create(
+            b, carried[0], arith::ExtSIOp::create(b, wide, v))};
+      })[0];
+  return vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums);
+}
 } // namespace
 
 void pquant::kernels::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args) {
@@ -282,19 +297,9 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
           memref::LoadOp::create(b, experts, ValueRange{m, index(b, *slot)})));
     Value tokenScale = memref::LoadOp::create(b, s, ValueRange{m});
     Value offset;
-    if (offsetWeights) {
-      auto wide = VectorType::get({kPlaneWord}, i32);
-      Value sums = forLoop(
-          b, index(b, k), kPlaneWord, {splat(b, wide, 0)},
-          [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
-            Value v = readVector(b, bytes, q, {m, col}, 0, exact);
-            return SmallVector<Value>{arith::AddIOp::create(
-                b, carried[0], arith::ExtSIOp::create(b, wide, v))};
-          })[0];
-      offset = arith::MulIOp::create(
-          b, vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums),
-          scalar(b, i32, 128));
-    }
+    if (offsetWeights)
+      offset = arith::MulIOp::create(b, activationSum(b, q, m),
+                                     scalar(b, i32, 128));
     forLoop(b, index(b, n), 1, {}, [&](ImplicitLocOpBuilder &b, Value row,
                                        ValueRange) {
       SmallVector<Value> weightRow(expert);
@@ -344,18 +349,7 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
 
   // Σ_k q[m, k] once per token.
   forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-    auto sumLanes = VectorType::get({kPlaneWord}, i32);
-    Value sums = forLoop(
-        b, index(b, words), 1, {splat(b, sumLanes, 0)},
-        [&](ImplicitLocOpBuilder &b, Value j, ValueRange carried) {
-          Value col = arith::MulIOp::create(b, j, index(b, kPlaneWord));
-          Value v = readVector(b, bytes, q, {m, col}, 0, exactWords);
-          return SmallVector<Value>{arith::AddIOp::create(
-              b, carried[0], arith::ExtSIOp::create(b, sumLanes, v))};
-        })[0];
-    memref::StoreOp::create(
-        b, vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums),
-        rowSums, ValueRange{m});
+    memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
     return SmallVector<Value>{};
   });
 
