@@ -5,6 +5,7 @@
 #include "pquant/Artifact/pqw_generated.h"
 #include "pquant/Dialect/PQuant/IR/PQuantAttributes.h"
 #include "pquant/Import/Checkpoint.h"
+#include "pquant/Import/ModelImporter.h"
 #include "pquant/Target/CPUTarget.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -76,10 +77,8 @@ llvm::Expected<std::vector<char>> tensorData(const Checkpoint &checkpoint,
   llvm::ArrayRef<char> raw(reinterpret_cast<const char *>(view.bytes.data()),
                            view.bytes.size());
   if (PackedLayoutAttr layout = getPackedLayout(entry.type)) {
-    // Checkpoints pack rows of bytes, LSB first (docs/checkpoint-format.md).
-    auto stored = PackedLayoutAttr::get(entry.type.getContext(), layout.getRows(),
-                                        layout.getCols(), 8, 1, 1,
-                                        BitOrder::LsbFirst);
+    PackedLayoutAttr stored = checkpointLayout(
+        entry.type.getContext(), layout.getRows(), layout.getCols());
     FailureOr<std::vector<uint8_t>> bits = unpackBits(raw, stored);
     if (failed(bits))
       return fail("tensor '" + entry.name + "': its checkpoint data does not hold " +

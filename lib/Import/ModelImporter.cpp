@@ -21,15 +21,6 @@ using namespace pquant;
 
 namespace {
 
-/// The byte-packed layout checkpoints store 1-bit weights in: bit k % 8 of
-/// byte k / 8, least significant first, one row per output channel.
-PackedLayoutAttr checkpointLayout(MLIRContext *context, int64_t rows,
-                                  int64_t cols) {
-  return PackedLayoutAttr::get(context, rows, cols, /*word=*/8,
-                               /*tileRows=*/1, /*tileWords=*/1,
-                               BitOrder::LsbFirst);
-}
-
 /// Builds one forward pass (prefill or decode) of the decoder.
 class DecoderBuilder {
 public:
@@ -260,6 +251,13 @@ void DecoderBuilder::buildEntry(StringRef name, int64_t tokenCountStatic) {
 }
 
 } // namespace
+
+PackedLayoutAttr pquant::checkpointLayout(MLIRContext *context, int64_t rows,
+                                          int64_t cols) {
+  return PackedLayoutAttr::get(context, rows, cols, /*word=*/8,
+                               /*tileRows=*/1, /*tileWords=*/1,
+                               BitOrder::LsbFirst);
+}
 
 OwningOpRef<ModuleOp> pquant::importModel(MLIRContext &context,
                                           const Checkpoint &checkpoint,

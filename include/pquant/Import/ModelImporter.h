@@ -3,6 +3,7 @@
 #ifndef PQUANT_IMPORT_MODELIMPORTER_H
 #define PQUANT_IMPORT_MODELIMPORTER_H
 
+#include "pquant/Dialect/PQuant/IR/PQuantAttributes.h"
 #include "pquant/Import/Checkpoint.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -30,6 +31,11 @@ struct ImportOptions {
 mlir::OwningOpRef<mlir::ModuleOp> importModel(mlir::MLIRContext &context,
                                               const Checkpoint &checkpoint,
                                               const ImportOptions &options);
+
+/// The #pquant.packed layout checkpoints store a rows × cols 1-bit weight
+/// in: bytes of one row, bit k % 8 of byte k / 8, least significant first.
+PackedLayoutAttr checkpointLayout(mlir::MLIRContext *context, int64_t rows,
+                                  int64_t cols);
 
 /// Parameter counts of a model, for the importer's summary line.
 struct ModelSize {
