@@ -13,6 +13,7 @@ activation by one step.
 import numpy as np
 
 import harness
+from harness import hex_constant, packed_type
 
 from pquant import checkpoint as ckpt
 from pquant import reference as ref
@@ -22,15 +23,6 @@ TOLERANCE = 1e-4
 CASES = [(64, 96, 16, 4, 1, True, True, 5), (64, 96, 16, 4, 2, False, True, 5),
          (64, 96, 16, 1, 1, False, False, 1), (72, 90, 24, 4, 2, True, False, 5),
          (72, 90, 24, 4, 1, False, True, 1)]
-
-
-def hex_constant(array, type_text):
-    return f'arith.constant dense<"0x{np.ascontiguousarray(array).tobytes().hex().upper()}"> : {type_text}'
-
-
-def packed_type(n, k):
-    return (f"tensor<{n}x{-(-k // 8)}x1x1xi8, #pquant.packed<rows = {n}, cols = {k}, word = 8, "
-            f"tile = [1, 1], bit_order = lsb_first>>")
 
 
 class Case:

@@ -15,6 +15,7 @@ lets the same harness run statically linked under qemu.
 import numpy as np
 
 import harness
+from harness import hex_constant, packed_type
 
 from pquant import checkpoint as ckpt
 from pquant import reference as ref
@@ -23,15 +24,6 @@ from pquant import reference as ref
 CASES = [(64, 8, 1), (64, 13, 3), (200, 37, 1), (200, 37, 64), (2048, 100, 3),
          (2048, 256, 64), (5460, 29, 1), (5460, 29, 64), (5460, 61, 3)]
 RELATIVE_TOLERANCE = 1e-5
-
-
-def packed_type(n, k):
-    return (f"tensor<{n}x{-(-k // 8)}x1x1xi8, #pquant.packed<rows = {n}, cols = {k}, word = 8, "
-            f"tile = [1, 1], bit_order = lsb_first>>")
-
-
-def hex_constant(array, type_text):
-    return f'arith.constant dense<"0x{np.ascontiguousarray(array).tobytes().hex().upper()}"> : {type_text}'
 
 
 class Case:

@@ -16,6 +16,17 @@ import sys
 
 import numpy as np
 
+def packed_type(n, k):
+    """The tensor type of an N x K 1-bit weight in checkpoint byte packing."""
+    return (f"tensor<{n}x{-(-k // 8)}x1x1xi8, #pquant.packed<rows = {n}, cols = {k}, word = 8, "
+            f"tile = [1, 1], bit_order = lsb_first>>")
+
+
+def hex_constant(array, type_text):
+    """An arith.constant holding `array`'s bytes."""
+    return f'arith.constant dense<"0x{np.ascontiguousarray(array).tobytes().hex().upper()}"> : {type_text}'
+
+
 C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.float32): "float"}
 
 HARNESS_PRELUDE = r"""
