@@ -12,7 +12,7 @@ build=${PQUANT_BUILD_DIR:-$root/build}
 packages=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   flatbuffers-compiler libflatbuffers-dev ninja-build cmake ccache
-  python3-numpy
+  python3-numpy python3-torch libclang-rt-22-dev
   qemu-user gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
 )
 
