@@ -57,6 +57,8 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   LowerDot4Options dot4;
   dot4.instruction = dot;
   pm.addPass(createLowerDot4(dot4));
+  // Parallel loops become tasks for the runtime's thread pool.
+  pm.addPass(createOutlineParallelLoops());
 
   // Entry points get C wrappers taking memref descriptors by pointer.
   pm.addPass(createExportEntryPoints());

@@ -26,6 +26,7 @@ struct Options {
   const char *tokens = nullptr; // comma-separated ids
   const char *score = nullptr;  // file to evaluate
   int64_t maxTokens = 64;
+  int threads = 0; // 0: one per online CPU
   pq_sampling sampling = {/*temperature=*/0, /*top_p=*/1, /*seed=*/0};
 };
 
@@ -107,11 +108,13 @@ const Flag kFlags[] = {
        options.score = text;
        return nullptr;
      }},
-    {"--threads", "N", "ignored for now: the compiled code runs on one thread",
-     [](const char *text, Options &) -> const char * {
+    {"--threads", "N", "threads to run on (default: one per CPU)",
+     [](const char *text, Options &options) -> const char * {
        long long count;
-       return parseInteger(text, 1, INT_MAX, count) ? nullptr
-                                                    : "an integer >= 1";
+       if (!parseInteger(text, 1, 256, count))
+         return "an integer in [1, 256]";
+       options.threads = static_cast<int>(count);
+       return nullptr;
      }},
 };
 
@@ -374,6 +377,8 @@ int pq_cli_main(const char *program, const char *model_path, int argc,
   int status = 1;
   if (!options.weights && !weights)
     fprintf(stderr, "%s: error: out of memory\n", program);
+  else if (api->pq_set_threads(options.threads))
+    fprintf(stderr, "%s: error: %s\n", program, api->pq_last_error());
   else if (api->pq_model_open(options.weights ? options.weights : weights,
                               &model))
     fprintf(stderr, "%s: error: %s\n", program, api->pq_last_error());

@@ -11,10 +11,15 @@
 // ZNVER4: llvm.func @decode(
 // ZNVER4: llvm.func @_mlir_ciface_decode(
 // ZNVER4: llvm.func @prefill(
-// ZNVER4: llvm.func internal @pquant_bitlinear_bitserial_1x128xi8_1xf32_2x2x8x1xi64
+// The tile loops run as tasks on the runtime's threads.
+// ZNVER4: llvm.func internal @[[SERIAL:pquant_bitlinear_bitserial_1x128xi8_1xf32_2x2x8x1xi64[A-Za-z0-9_]*]](
+// ZNVER4: %[[TASK:.*]] = llvm.mlir.addressof @[[SERIAL]]_task
+// ZNVER4: llvm.call @pquant_parallel_for(%[[TASK]], %{{.*}}, %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64) -> ()
+// ZNVER4: llvm.func internal @[[SERIAL]]_task(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64)
 // ZNVER4: llvm.intr.ctpop({{.*}}) : (vector<8xi64>) -> vector<8xi64>
-// ZNVER4: llvm.func internal @pquant_bitlinear_unpackdot_vnni_Dx128xi8_Dxf32_2x2x8x1xi64
+// ZNVER4: llvm.func internal @pquant_bitlinear_unpackdot_vnni_Dx128xi8_Dxf32_2x2x8x1xi64{{.*}}_task
 // ZNVER4: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// ZNVER4: llvm.func @pquant_parallel_for(!llvm.ptr, !llvm.ptr, i64)
 // A64: llvm.func internal @pquant_bitlinear_unpackdot_sdot_1x128xi8_1xf32_8x2x2x1xi64
 // A64: llvm.call_intrinsic "llvm.aarch64.neon.sdot.v4i32.v16i8"
 // FORCED: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"

@@ -25,6 +25,25 @@ ValueRange pquant::kernels::forLoopFrom(ImplicitLocOpBuilder &b, Value lower,
   return loop.getResults();
 }
 
+void pquant::kernels::parallelLoop(ImplicitLocOpBuilder &b, Value upper,
+                                   ParallelBody body) {
+  scf::ParallelOp::create(
+      b, ValueRange{index(b, 0)}, ValueRange{upper}, ValueRange{index(b, 1)},
+      [&](OpBuilder &nested, Location loc, ValueRange ivs) {
+        ImplicitLocOpBuilder inner(loc, nested);
+        body(inner, ivs[0]);
+      });
+}
+
+void pquant::kernels::stackScope(ImplicitLocOpBuilder &b,
+                                 llvm::function_ref<void()> body) {
+  auto scope = memref::AllocaScopeOp::create(b, TypeRange{});
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&scope.getBodyRegion().emplaceBlock());
+  body();
+  memref::AllocaScopeReturnOp::create(b, ValueRange{});
+}
+
 Value pquant::kernels::readVector(ImplicitLocOpBuilder &b, VectorType type,
                                   Value buffer, ValueRange indices,
                                   double padding, bool inBounds) {

@@ -56,6 +56,20 @@ mlir::ValueRange forLoopFrom(mlir::ImplicitLocOpBuilder &b, mlir::Value lower,
 mlir::ValueRange forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value upper,
                          int64_t step, mlir::ValueRange init, LoopBody body);
 
+using ParallelBody =
+    llvm::function_ref<void(mlir::ImplicitLocOpBuilder &, mlir::Value iv)>;
+
+/// `for (iv = 0; iv < upper; ++iv)` whose iterations are independent and may
+/// run on different threads (pquant-outline-parallel-loops). The body reads
+/// what it likes but writes only what no other iteration touches.
+void parallelLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value upper,
+                  ParallelBody body);
+
+/// Runs `body` (which builds at `b`) in a memref.alloca_scope: what it
+/// allocates on the stack is released when the scope ends, so a loop body
+/// can take a thread-private buffer each iteration.
+void stackScope(mlir::ImplicitLocOpBuilder &b, llvm::function_ref<void()> body);
+
 /// Reads `type` (1-D) from `buffer` at `indices`, the last index running
 /// along the vector; lanes past the buffer's last dimension read `padding`.
 /// `inBounds` promises no lane is past it, which saves the mask.

@@ -41,8 +41,9 @@ enum class DotInstruction {
 /// Σ B·q = 2·Σ_{B=1} q − Σ q. Same layout as the bit-serial kernel.
 void buildUnpackDotLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                           PackedLayoutAttr layout, DotInstruction dot);
-/// The scratch buffers buildUnpackDotLinear takes: one tile's unpacked
-/// bytes [R, words · 64] i8 and the activation sums [M] i32.
+/// The scratch buffers buildUnpackDotLinear takes: the activation sums
+/// [M] i32. Each tile's unpacked bytes live on the stack of the thread
+/// running it.
 llvm::SmallVector<mlir::MemRefType, 2>
 unpackDotScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
 

@@ -165,8 +165,7 @@ void pquant::kernels::buildBitSerialLinear(ImplicitLocOpBuilder &b,
   Value wordTiles = memref::CollapseShapeOp::create(
       b, w, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
   bool exactRows = n % rows == 0;
-  forLoop(b, index(b, tiles), 1, {}, [&](ImplicitLocOpBuilder &b, Value tile,
-                                         ValueRange) {
+  parallelLoop(b, index(b, tiles), [&](ImplicitLocOpBuilder &b, Value tile) {
     Value firstRow = arith::MulIOp::create(b, tile, index(b, rows));
     Value scale = tileScale(b, ws, rows, firstRow, exactRows);
     // Tokens inside tiles: a tile's weights stay in cache for every token.
@@ -201,7 +200,6 @@ void pquant::kernels::buildBitSerialLinear(ImplicitLocOpBuilder &b,
       storeBitLinearTile(b, ones, rowSums, s, scale, y, m, firstRow, exactRows);
       return SmallVector<Value>{};
     });
-    return SmallVector<Value>{};
   });
 }
 
@@ -287,22 +285,28 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
   // 128 · Σ_k q is taken off again. sdot multiplies signed bytes as they are.
   bool offsetWeights = dot != DotInstruction::SDot;
   Value tokens = memref::DimOp::create(b, q, 0);
+  Value offsets;
+  if (offsetWeights) {
+    offsets = memref::AllocaOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, i32), ValueRange{tokens});
+    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+      memref::StoreOp::create(
+          b, arith::MulIOp::create(b, activationSum(b, q, m), scalar(b, i32, 128)),
+          offsets, ValueRange{m});
+      return SmallVector<Value>{};
+    });
+  }
 
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-    // The dispatch: only the selected expert's rows are read.
-    SmallVector<Value> expert;
-    if (experts)
-      expert.push_back(arith::IndexCastOp::create(
-          b, b.getIndexType(),
-          memref::LoadOp::create(b, experts, ValueRange{m, index(b, *slot)})));
-    Value tokenScale = memref::LoadOp::create(b, s, ValueRange{m});
-    Value offset;
-    if (offsetWeights)
-      offset = arith::MulIOp::create(b, activationSum(b, q, m),
-                                     scalar(b, i32, 128));
-    forLoop(b, index(b, n), 1, {}, [&](ImplicitLocOpBuilder &b, Value row,
-                                       ValueRange) {
-      SmallVector<Value> weightRow(expert);
+  // Rows outside, on the threads; tokens inside, so a row read for one
+  // token is in cache for the next one that uses the same expert.
+  parallelLoop(b, index(b, n), [&](ImplicitLocOpBuilder &b, Value row) {
+    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+      // The dispatch: only the selected expert's rows are read.
+      SmallVector<Value> weightRow;
+      if (experts)
+        weightRow.push_back(arith::IndexCastOp::create(
+            b, b.getIndexType(),
+            memref::LoadOp::create(b, experts, ValueRange{m, index(b, *slot)})));
       weightRow.push_back(row);
       Value sums = forLoop(
           b, index(b, k), kPlaneWord, {splat(b, accType, 0)},
@@ -319,8 +323,10 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
           })[0];
       Value acc = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums);
       if (offsetWeights)
-        acc = arith::SubIOp::create(b, acc, offset);
+        acc = arith::SubIOp::create(
+            b, acc, memref::LoadOp::create(b, offsets, ValueRange{m}));
       Value rowScale = memref::LoadOp::create(b, ws, weightRow);
+      Value tokenScale = memref::LoadOp::create(b, s, ValueRange{m});
       Value result = arith::MulFOp::create(
           b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32, acc),
                                    rowScale),
@@ -328,7 +334,6 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
       memref::StoreOp::create(b, result, y, ValueRange{m, row});
       return SmallVector<Value>{};
     });
-    return SmallVector<Value>{};
   });
 }
 
@@ -337,7 +342,7 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
                                            PackedLayoutAttr layout,
                                            DotInstruction dot) {
   Value q = args[0], s = args[1], w = args[2], ws = args[3], y = args[4];
-  Value unpacked = args[5], rowSums = args[6];
+  Value rowSums = args[5];
   int64_t n = layout.getRows(), k = layout.getCols();
   int64_t rows = layout.getTileRows(), words = layout.getWordsPerRow();
   int64_t tiles = layout.getStorageShape()[0];
@@ -353,9 +358,13 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
     return SmallVector<Value>{};
   });
 
-  forLoop(b, index(b, tiles), 1, {}, [&](ImplicitLocOpBuilder &b, Value tile,
-                                         ValueRange) {
-    // Unpack the tile once; every token reuses it.
+  parallelLoop(b, index(b, tiles), [&](ImplicitLocOpBuilder &b, Value tile) {
+    // Each tile is unpacked once into a stack buffer of the thread running
+    // it, released at the end of the tile; every token reuses it.
+    stackScope(b, [&] {
+    auto unpackedType = MemRefType::get({rows, words * kPlaneWord}, i8);
+    Value unpacked = memref::AllocaOp::create(b, unpackedType,
+                                              b.getI64IntegerAttr(64));
     for (int64_t row = 0; row < rows; ++row)
       forLoop(b, index(b, words), 1, {},
               [&](ImplicitLocOpBuilder &b, Value j, ValueRange) {
@@ -419,15 +428,12 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
                   tokenBlock(b, {m});
                   return SmallVector<Value>{};
                 });
-    return SmallVector<Value>{};
+    });
   });
 }
 
 SmallVector<MemRefType, 2>
 pquant::kernels::unpackDotScratch(MLIRContext *context,
                                   PackedLayoutAttr layout) {
-  return {MemRefType::get({layout.getTileRows(),
-                           layout.getWordsPerRow() * kPlaneWord},
-                          IntegerType::get(context, 8)),
-          MemRefType::get({ShapedType::kDynamic}, IntegerType::get(context, 32))};
+  return {MemRefType::get({ShapedType::kDynamic}, IntegerType::get(context, 32))};
 }

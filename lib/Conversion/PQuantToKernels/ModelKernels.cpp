@@ -54,8 +54,7 @@ void pquant::kernels::buildFloatLinear(ImplicitLocOpBuilder &b,
   // Rows outside, tokens inside: each weight row is read from memory once
   // and reused by every token while it is in cache (the lm_head is the
   // largest tensor of a model).
-  forLoop(b, index(b, n), 1, {}, [&](ImplicitLocOpBuilder &b, Value row,
-                                     ValueRange) {
+  parallelLoop(b, index(b, n), [&](ImplicitLocOpBuilder &b, Value row) {
     forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m,
                                   ValueRange) {
       Value sums = forLoop(
@@ -72,7 +71,6 @@ void pquant::kernels::buildFloatLinear(ImplicitLocOpBuilder &b,
       memref::StoreOp::create(b, dot, y, ValueRange{m, row});
       return SmallVector<Value>{};
     });
-    return SmallVector<Value>{};
   });
 }
 
@@ -126,7 +124,6 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
   Type f32 = b.getF32Type();
   Value tokens = memref::DimOp::create(b, q, 0);
   Value layerIndex = index(b, layer), rowCount = index(b, rows);
-  Value scores = memref::AllocaOp::create(b, MemRefType::get({rows}, f32));
 
   // New keys and values go to rows start + m; rows past the cache are dropped.
   forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
@@ -167,38 +164,45 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
                ? row
                : Value(arith::ExtFOp::create(b, headLanes, row));
   };
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-    // Token m sees rows 0 .. start + m, within the cache.
-    Value visible = arith::MinSIOp::create(
-        b, arith::AddIOp::create(b, arith::AddIOp::create(b, start, m), index(b, 1)),
-        rowCount);
-    forLoop(b, index(b, heads), 1, {}, [&](ImplicitLocOpBuilder &b, Value h,
-                                           ValueRange) {
+  // Heads on the threads, each with its own score buffer on its stack.
+  parallelLoop(b, index(b, heads), [&](ImplicitLocOpBuilder &b, Value h) {
+    stackScope(b, [&] {
+      Value scores = memref::AllocaOp::create(b, MemRefType::get({rows}, f32));
       Value kvHead = arith::DivUIOp::create(b, h, index(b, group));
-      Value query = vector::LoadOp::create(b, headLanes, q,
-                                           ValueRange{m, h, index(b, 0)});
-      Value max = forLoop(
-          b, visible, 1, {scalar(b, f32, -INFINITY)},
-          [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
-            Value dot = vector::ReductionOp::create(
-                b, vector::CombiningKind::ADD,
-                arith::MulFOp::create(b, query, cacheRowOf(b, keys, t, kvHead)));
-            Value score = arith::MulFOp::create(b, dot, scalar(b, f32, scale));
-            memref::StoreOp::create(b, score, scores, ValueRange{t});
-            return SmallVector<Value>{arith::MaximumFOp::create(b, carried[0], score)};
-          })[0];
-      softmaxInPlace(b, scores, visible, max);
-      Value out = forLoop(
-          b, visible, 1, {splat(b, headLanes, 0.0)},
-          [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
-            Value p = memref::LoadOp::create(b, scores, ValueRange{t});
-            return SmallVector<Value>{math::FmaOp::create(
-                b, vector::BroadcastOp::create(b, headLanes, p),
-                cacheRowOf(b, values, t, kvHead), acc[0])};
-          })[0];
-      vector::StoreOp::create(b, out, y, ValueRange{m, h, index(b, 0)});
-      return SmallVector<Value>{};
+      forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m,
+                                    ValueRange) {
+        // Token m sees rows 0 .. start + m, within the cache.
+        Value visible = arith::MinSIOp::create(
+            b,
+            arith::AddIOp::create(b, arith::AddIOp::create(b, start, m),
+                                  index(b, 1)),
+            rowCount);
+        Value query = vector::LoadOp::create(b, headLanes, q,
+                                             ValueRange{m, h, index(b, 0)});
+        Value max = forLoop(
+            b, visible, 1, {scalar(b, f32, -INFINITY)},
+            [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
+              Value dot = vector::ReductionOp::create(
+                  b, vector::CombiningKind::ADD,
+                  arith::MulFOp::create(b, query,
+                                        cacheRowOf(b, keys, t, kvHead)));
+              Value score = arith::MulFOp::create(b, dot, scalar(b, f32, scale));
+              memref::StoreOp::create(b, score, scores, ValueRange{t});
+              return SmallVector<Value>{
+                  arith::MaximumFOp::create(b, carried[0], score)};
+            })[0];
+        softmaxInPlace(b, scores, visible, max);
+        Value out = forLoop(
+            b, visible, 1, {splat(b, headLanes, 0.0)},
+            [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
+              Value p = memref::LoadOp::create(b, scores, ValueRange{t});
+              return SmallVector<Value>{math::FmaOp::create(
+                  b, vector::BroadcastOp::create(b, headLanes, p),
+                  cacheRowOf(b, values, t, kvHead), acc[0])};
+            })[0];
+        vector::StoreOp::create(b, out, y, ValueRange{m, h, index(b, 0)});
+        return SmallVector<Value>{};
+      });
     });
-    return SmallVector<Value>{};
   });
 }

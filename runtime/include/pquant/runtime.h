@@ -83,6 +83,15 @@ PQ_API pq_status pq_prefill_all(pq_model *model, const int32_t *tokens,
  * may be NULL) receives the logits that follow it. */
 PQ_API pq_status pq_decode(pq_model *model, int32_t token, float *logits);
 
+/* --- Threads ------------------------------------------------------------ */
+
+/* Sets how many threads the compiled code of every model in this process
+ * runs on, the calling thread included: 0 means one per online CPU, the
+ * default. Call it while no model is running. */
+PQ_API pq_status pq_set_threads(int threads);
+/* The number of threads the compiled code runs on. */
+PQ_API int pq_threads(void);
+
 /* --- Sampling ----------------------------------------------------------- */
 
 typedef struct pq_sampling {

@@ -70,13 +70,15 @@ func.func @experts(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<4x16x64xi8
 
 // -----
 
-// The unpack-dot kernel: one tile's words unpacked into bytes (scratch of
-// 4 rows x 128 bytes), then dot products for every token.
+// The unpack-dot kernel: tiles in parallel, each unpacked into bytes on its
+// thread's stack (4 rows x 128 bytes), then dot products for every token.
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=unpack-dot dot=vnni" | FileCheck %s --check-prefix=UNPACK
 // UNPACK-LABEL: func.func @auto
-// UNPACK:         memref.alloc() : memref<4x128xi8>
 // UNPACK:         call @pquant_bitlinear_unpackdot_vnni_
 // UNPACK:       func.func private @pquant_bitlinear_unpackdot_vnni_
+// UNPACK:         scf.parallel
+// UNPACK:         memref.alloca_scope
+// UNPACK:         memref.alloca() {alignment = 64 : i64} : memref<4x128xi8>
 // UNPACK:         vector.shuffle
 // UNPACK:         arith.extui {{.*}} : vector<64xi1> to vector<64xi8>
 // UNPACK:         vector.store {{.*}} : memref<4x128xi8>, vector<64xi8>

@@ -11,6 +11,7 @@ of the largest expected magnitude.
 import argparse
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -98,12 +99,22 @@ def arguments(description):
     return parser.parse_args()
 
 
+def runtime_library(args):
+    """The runtime archive beside the pquant-compile in use, for the target
+    args.cc links: compiled kernels call its thread pool."""
+    compiler = shutil.which(shlex.split(args.compile)[0])
+    lib = os.path.join(os.path.dirname(os.path.realpath(compiler)), "..", "lib")
+    suffix = "_aarch64" if "aarch64" in args.cc else ""
+    return os.path.normpath(os.path.join(lib, f"libpquant_runtime{suffix}.a"))
+
+
 def compile_and_run(args, module, source, harness_args):
-    """Compiles `module` to an object, links it with the C `source` and runs
-    the result (under args.run) with `harness_args`."""
+    """Compiles `module` to an object, links it with the C `source` and the
+    runtime, and runs the result (under args.run) with `harness_args`."""
     base = os.path.splitext(module)[0]
     run(shlex.split(args.compile) + [module, "--emit=object", "-o", base + ".o"])
-    run(shlex.split(args.cc) + [source, base + ".o", "-o", base + "-harness", "-lm"])
+    run(shlex.split(args.cc) + [source, base + ".o", runtime_library(args), "-o",
+                                base + "-harness", "-lm", "-lpthread"])
     run(shlex.split(args.run) + [base + "-harness"] + harness_args)
 
 

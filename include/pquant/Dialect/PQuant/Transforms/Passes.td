@@ -107,6 +107,33 @@ def ExportEntryPoints : Pass<"pquant-export-entry-points", "::mlir::ModuleOp"> {
   }];
 }
 
+def OutlineParallelLoops : Pass<"pquant-outline-parallel-loops", "::mlir::ModuleOp"> {
+  let summary = "Run each scf.parallel loop on the runtime's thread pool";
+  let description = [{
+    Kernels mark the loops whose iterations are independent (output row
+    tiles, attention heads) as one-dimensional `scf.parallel` loops without
+    reductions. This pass moves the body of each outermost such loop into a
+    task function `void task(void *context, int64_t begin, int64_t end)`
+    that runs iterations `[begin, end)`, and replaces the loop with a call
+
+    ```c
+    void pquant_parallel_for(void (*task)(void *, int64_t, int64_t),
+                             void *context, int64_t iterations);
+    ```
+
+    which the runtime implements with its thread pool, splitting the
+    iterations into one contiguous range per thread. The values the body
+    uses from above travel in a stack-allocated context struct: memrefs as
+    their LLVM descriptors, `index` as `i64`, and integer and float scalars
+    as they are; constants are cloned into the task instead.
+
+    A loop with several dimensions or with reductions is an error: kernels
+    make neither.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect", "::mlir::scf::SCFDialect"];
+}
+
 def LowerDot4 : Pass<"pquant-lower-dot4"> {
   let summary = "Lower pquant.dot4 to the target's byte dot-product instruction";
   let description = [{
