@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -35,6 +36,8 @@ namespace {
 constexpr int kMaxThreads = 256;
 /// Spin iterations before a worker sleeps: about 100 µs.
 constexpr int kSpinsBeforeSleep = 20000;
+/// Spin iterations of a caller waiting for the workers before it yields.
+constexpr int kSpinsBeforeYield = 2000;
 
 inline void cpuRelax() {
 #if defined(__x86_64__)
@@ -170,8 +173,13 @@ void pquant_parallel_for(void (*task)(void *, int64_t, int64_t), void *context,
   pool.pending.store(pool.threads - 1, std::memory_order_relaxed);
   publish();
   runPart(0);
-  while (pool.pending.load(std::memory_order_acquire) != 0)
-    cpuRelax();
+  // A worker whose core is taken by another process finishes late: after a
+  // short spin, give the core away rather than burn the time slice.
+  for (int spin = 0; pool.pending.load(std::memory_order_acquire) != 0; ++spin)
+    if (spin < kSpinsBeforeYield)
+      cpuRelax();
+    else
+      sched_yield();
   pthread_mutex_unlock(&pool.running);
 }
 

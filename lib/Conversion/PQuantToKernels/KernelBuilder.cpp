@@ -35,15 +35,6 @@ void pquant::kernels::parallelLoop(ImplicitLocOpBuilder &b, Value upper,
       });
 }
 
-void pquant::kernels::stackScope(ImplicitLocOpBuilder &b,
-                                 llvm::function_ref<void()> body) {
-  auto scope = memref::AllocaScopeOp::create(b, TypeRange{});
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(&scope.getBodyRegion().emplaceBlock());
-  body();
-  memref::AllocaScopeReturnOp::create(b, ValueRange{});
-}
-
 Value pquant::kernels::readVector(ImplicitLocOpBuilder &b, VectorType type,
                                   Value buffer, ValueRange indices,
                                   double padding, bool inBounds) {

@@ -61,14 +61,10 @@ using ParallelBody =
 
 /// `for (iv = 0; iv < upper; ++iv)` whose iterations are independent and may
 /// run on different threads (pquant-outline-parallel-loops). The body reads
-/// what it likes but writes only what no other iteration touches.
+/// what it likes but writes only what no other iteration touches; what it
+/// allocates on the stack is private to the iteration.
 void parallelLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value upper,
                   ParallelBody body);
-
-/// Runs `body` (which builds at `b`) in a memref.alloca_scope: what it
-/// allocates on the stack is released when the scope ends, so a loop body
-/// can take a thread-private buffer each iteration.
-void stackScope(mlir::ImplicitLocOpBuilder &b, llvm::function_ref<void()> body);
 
 /// Reads `type` (1-D) from `buffer` at `indices`, the last index running
 /// along the vector; lanes past the buffer's last dimension read `padding`.

@@ -360,8 +360,8 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
 
   parallelLoop(b, index(b, tiles), [&](ImplicitLocOpBuilder &b, Value tile) {
     // Each tile is unpacked once into a stack buffer of the thread running
-    // it, released at the end of the tile; every token reuses it.
-    stackScope(b, [&] {
+    // it (an scf.parallel iteration frees what it allocates); every token
+    // reuses it.
     auto unpackedType = MemRefType::get({rows, words * kPlaneWord}, i8);
     Value unpacked = memref::AllocaOp::create(b, unpackedType,
                                               b.getI64IntegerAttr(64));
@@ -428,7 +428,6 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
                   tokenBlock(b, {m});
                   return SmallVector<Value>{};
                 });
-    });
   });
 }
 

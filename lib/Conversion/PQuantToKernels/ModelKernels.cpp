@@ -166,7 +166,6 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
   };
   // Heads on the threads, each with its own score buffer on its stack.
   parallelLoop(b, index(b, heads), [&](ImplicitLocOpBuilder &b, Value h) {
-    stackScope(b, [&] {
       Value scores = memref::AllocaOp::create(b, MemRefType::get({rows}, f32));
       Value kvHead = arith::DivUIOp::create(b, h, index(b, group));
       forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m,
@@ -203,6 +202,5 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
         vector::StoreOp::create(b, out, y, ValueRange{m, h, index(b, 0)});
         return SmallVector<Value>{};
       });
-    });
   });
 }

@@ -77,7 +77,6 @@ func.func @experts(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<4x16x64xi8
 // UNPACK:         call @pquant_bitlinear_unpackdot_vnni_
 // UNPACK:       func.func private @pquant_bitlinear_unpackdot_vnni_
 // UNPACK:         scf.parallel
-// UNPACK:         memref.alloca_scope
 // UNPACK:         memref.alloca() {alignment = 64 : i64} : memref<4x128xi8>
 // UNPACK:         vector.shuffle
 // UNPACK:         arith.extui {{.*}} : vector<64xi1> to vector<64xi8>

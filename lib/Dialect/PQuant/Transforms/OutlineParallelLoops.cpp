@@ -153,8 +153,25 @@ struct OutlineParallelLoopsPass
         arith::MulIOp::create(b, loc, iterations.getInductionVar(),
                               mapping.lookup(loop.getStep()[0])));
     mapping.map(loop.getInductionVars()[0], iv);
+    // scf.parallel is an automatic allocation scope: what an iteration
+    // allocates on the stack lives until the iteration ends. scf.for is not
+    // one, so the task takes such buffers once, before its loop, and its
+    // iterations reuse them (an iteration never sees another's data: a
+    // fresh alloca's contents are undefined anyway).
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(iterations);
+      for (auto alloca : loop.getBody()->getOps<memref::AllocaOp>()) {
+        if (alloca->getNumOperands() != 0)
+          return alloca.emitOpError(
+              "of a dynamic size in a parallel loop: "
+              "pquant-outline-parallel-loops takes only static buffers");
+        mapping.map(alloca.getResult(), b.clone(*alloca)->getResult(0));
+      }
+    }
     for (Operation &op : loop.getBody()->without_terminator())
-      b.clone(op, mapping);
+      if (!isa<memref::AllocaOp>(op)) // taken before the loop
+        b.clone(op, mapping);
     b.setInsertionPointToEnd(entry);
     func::ReturnOp::create(b, loc);
 

@@ -66,3 +66,36 @@ func.func @two_dimensions(%y: memref<4x4xf32>) {
   }
   return
 }
+
+// -----
+
+// An iteration's stack buffer is taken once per task, before its loop.
+// CHECK-LABEL: func.func private @scratch_task(
+// CHECK:         %[[BUF:.*]] = memref.alloca() : memref<16xf32>
+// CHECK:         scf.for
+// CHECK-NOT:       memref.alloca
+// CHECK:           memref.store %{{.*}}, %[[BUF]]
+func.func private @scratch(%n: index, %f: f32) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %buffer = memref.alloca() : memref<16xf32>
+    memref.store %f, %buffer[%c0] : memref<16xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+func.func private @dynamic_scratch(%n: index, %f: f32) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    // expected-error @+1 {{of a dynamic size in a parallel loop: pquant-outline-parallel-loops takes only static buffers}}
+    %buffer = memref.alloca(%i) : memref<?xf32>
+    memref.store %f, %buffer[%c0] : memref<?xf32>
+    scf.reduce
+  }
+  return
+}

@@ -125,13 +125,17 @@ def OutlineParallelLoops : Pass<"pquant-outline-parallel-loops", "::mlir::Module
     iterations into one contiguous range per thread. The values the body
     uses from above travel in a stack-allocated context struct: memrefs as
     their LLVM descriptors, `index` as `i64`, and integer and float scalars
-    as they are; constants are cloned into the task instead.
+    as they are; constants are cloned into the task instead. A static
+    `memref.alloca` of the loop body (an iteration's private buffer, since
+    `scf.parallel` is an allocation scope) is taken once per task, before
+    its loop; a dynamic one is an error.
 
     A loop with several dimensions or with reductions is an error: kernels
     make neither.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect",
-                           "::mlir::func::FuncDialect", "::mlir::scf::SCFDialect"];
+                           "::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 def LowerDot4 : Pass<"pquant-lower-dot4"> {
