@@ -1,10 +1,11 @@
-"""Benchmark of a whole compiled model on this machine (issue 5).
+"""Benchmark of a whole compiled model on this machine (issues 5 and 7).
 
-In one run: the streaming read bandwidth, pquant-compile's wall time and peak
-memory for the model, its decode tokens/s (after an 8-token prompt) and
-prefill tokens/s (a 512-token prompt) on one thread, and the bytes a decode
-step must read, hence the bandwidth bound on decode tokens/s. Writes
-docs/benchmarks-model.md.
+In one run: the streaming read bandwidth on 1 and on all threads,
+pquant-compile's wall time and peak memory for the model, its decode tokens/s
+(after an 8-token prompt) and prefill tokens/s (a 512-token prompt) on 1 and
+on all threads, and the bytes a decode step must read, hence the bandwidth
+bound on decode tokens/s for each thread count. Writes
+docs/benchmarks-model.md and, with matplotlib, docs/benchmarks-model.png.
 
     /usr/bin/python3 bench/model.py [--preset 1.3b] [--f16] [--build build]
 """
@@ -42,20 +43,45 @@ def decode_bytes(config, table_bytes):
     return config.num_layers * per_layer + 4 * d + d * table_bytes + config.vocab_size * d * table_bytes
 
 
+def plot(path, thread_counts, decode, bound, prefill):
+    """Bars of decode and prefill tokens/s beside the decode bound, per
+    thread count; False (and a note) without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing (apt-get install python3-matplotlib): no plot", file=sys.stderr)
+        return False
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    width = 0.25
+    for i, (label, values) in enumerate([("decode", decode), ("decode bound", bound), ("prefill", prefill)]):
+        ax.bar([x + (i - 1) * width for x in range(len(thread_counts))], [values[t] for t in thread_counts],
+               width, label=label)
+    ax.set_xticks(range(len(thread_counts)), [f"{t} thread{'s' if t > 1 else ''}" for t in thread_counts])
+    ax.set_ylabel("tokens/s")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="1.3b")
     parser.add_argument("--f16", action="store_true", help="f16 embedding and lm_head")
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--out-md", default=os.path.join(ROOT, "docs", "benchmarks-model.md"))
+    parser.add_argument("--out-png", default=os.path.join(ROOT, "docs", "benchmarks-model.png"))
     args = parser.parse_args()
+    thread_counts = sorted({1, os.cpu_count() or 1})
     bin_dir = os.path.join(args.build, "bin")
 
     with tempfile.TemporaryDirectory(prefix="pquant-model-bench.") as work:
         path = lambda name: os.path.join(work, name)
-        run(["clang-22", "-O3", "-march=native", os.path.join(ROOT, "bench", "stream_bandwidth.c"),
-             "-o", path("bw")])
-        bandwidth = float(run([path("bw"), "10"]).stdout)
+        run(["clang-22", "-O3", "-march=native", "-pthread",
+             os.path.join(ROOT, "bench", "stream_bandwidth.c"), "-o", path("bw")])
+        bandwidth = {t: float(run([path("bw"), "10", str(t)]).stdout) for t in thread_counts}
 
         generate = [sys.executable, "-m", "pquant.generate", "--preset", args.preset, "--seed", "0",
                     "-o", path("ckpt")] + (["--f16"] if args.f16 else [])
@@ -71,47 +97,58 @@ def main():
         # This machine's speed varies from run to run (shared hardware): the
         # best of several runs is reported, every run listed.
         speed = re.compile(r"prompt: (\d+) tokens, ([\d.]+) tokens/s; generation: (\d+) tokens, ([\d.]+) tokens/s")
-        decodes = [float(speed.search(run([path("model"), "--tokens", ",".join(["1"] * 8), "-n", "64"])
-                                      .stderr).group(4)) for _ in range(3)]
-        prefills = [float(speed.search(run([path("model"), "--tokens", ",".join(["1"] * 512), "-n", "1"])
-                                       .stderr).group(2)) for _ in range(2)]
-        decode_tps, prefill_tps = max(decodes), max(prefills)
+
+        def measure(prompt, tokens, threads, group):
+            result = run([path("model"), "--tokens", ",".join(["1"] * prompt), "-n", str(tokens),
+                          "--threads", str(threads)])
+            return float(speed.search(result.stderr).group(group))
+
+        decodes = {t: [measure(8, 64, t, 4) for _ in range(3)] for t in thread_counts}
+        prefills = {t: [measure(512, 1, t, 2) for _ in range(2)] for t in thread_counts}
 
     table_bytes = 2 if args.f16 else 4
     step_bytes = decode_bytes(config, table_bytes)
-    bound = bandwidth * 1e9 / step_bytes
+    bound = {t: bandwidth[t] * 1e9 / step_bytes for t in thread_counts}
+    decode = {t: max(runs) for t, runs in decodes.items()}
+    prefill = {t: max(runs) for t, runs in prefills.items()}
     lm_head = config.vocab_size * config.hidden_size * table_bytes
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                "unknown CPU")
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
-    rows = [
-        ("streaming read bandwidth (best of 10 × 1 GiB)", f"{bandwidth:.1f} GB/s"),
-        ("bytes read per decode step", f"{step_bytes / 1e6:.0f} MB (lm_head {lm_head / 1e6:.0f} MB)"),
-        ("bandwidth bound on decode", f"{bound:.1f} tokens/s"),
-        ("**decode**, 1 thread, after an 8-token prompt (best of 3)",
-         f"**{decode_tps:.1f} tokens/s** ({100 * decode_tps / bound:.0f}% of the bound); runs: "
-         + ", ".join(f"{t:.1f}" for t in decodes)),
-        ("**prefill** of 512 tokens, 1 thread (best of 2)",
-         f"**{prefill_tps:.1f} tokens/s** ({prefill_tps / decode_tps:.1f}× decode); runs: "
-         + ", ".join(f"{t:.1f}" for t in prefills)),
+    runs = lambda values: ", ".join(f"{v:.1f}" for v in values)
+    threads = lambda t: f"{t} thread{'s' if t > 1 else ''}"
+    rows = [("bytes read per decode step", f"{step_bytes / 1e6:.0f} MB (lm_head {lm_head / 1e6:.0f} MB)")]
+    for t in thread_counts:
+        rows += [
+            (f"streaming read bandwidth, {threads(t)} (best of 10 × 1 GiB)", f"{bandwidth[t]:.1f} GB/s"),
+            (f"bandwidth bound on decode, {threads(t)}", f"{bound[t]:.1f} tokens/s"),
+            (f"**decode**, {threads(t)}, after an 8-token prompt (best of 3)",
+             f"**{decode[t]:.1f} tokens/s** ({100 * decode[t] / bound[t]:.0f}% of the bound); runs: "
+             + runs(decodes[t])),
+            (f"**prefill** of 512 tokens, {threads(t)} (best of 2)",
+             f"**{prefill[t]:.1f} tokens/s** ({prefill[t] / decode[t]:.1f}× decode); runs: " + runs(prefills[t])),
+        ]
+    rows += [
         ("pquant-compile wall time (code + .pqw)", f"{compile_s:.1f} s"),
         ("pquant-compile peak memory", f"{peak_mb:.0f} MB"),
     ]
     text = [
-        "# Benchmark: a whole model on CPU (issue 5)", "",
+        "# Benchmark: a whole model on CPU", "",
         f"Generated by `/usr/bin/python3 bench/model.py --preset {args.preset}{' --f16' if args.f16 else ''}` "
-        f"on {datetime.date.today()} from pquant {commit or 'unknown'}; {cpu}, one thread.", "",
+        f"on {datetime.date.today()} from pquant {commit or 'unknown'}; {cpu}, {os.cpu_count()} cores.", "",
         f"Model: the `{args.preset}` preset of `pquant.generate` (seeded random weights with trained-model "
         f"statistics): hidden {config.hidden_size}, {config.num_layers} layers, {config.num_heads} heads, "
         f"1-bit FFN {config.ffn_bin_size}, int8 FFN {config.ffn_hp_size} × {config.num_experts} experts "
         f"(top-{config.top_k}), vocab {config.vocab_size}, {'f16' if args.f16 else 'f32'} embedding and "
-        f"lm_head. Compiled with `pquant-compile -target=host` (default strategy).", "",
+        f"lm_head. Compiled with `pquant-compile -target=host` (default strategy); `--threads N` at run time.", "",
         "| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows] + [
         "",
-        "The bound divides the measured bandwidth by the bytes a decode step must read (every packed "
-        "1-bit weight, the top-k experts' int8 weights, the lm_head, norms and scales; KV-cache reads "
-        "are small at this context length).", ""]
+        "Each bound divides the bandwidth measured with that many threads by the bytes a decode step must "
+        "read (every packed 1-bit weight, the top-k experts' int8 weights, the lm_head, norms and scales; "
+        "KV-cache reads are small at this context length).", ""]
+    if plot(args.out_png, thread_counts, decode, bound, prefill):
+        text += [f"![decode and prefill against the bound]({os.path.basename(args.out_png)})", ""]
     with open(args.out_md, "w") as f:
         f.write("\n".join(text))
     print("\n".join(text))
