@@ -16,12 +16,13 @@ alpha = beta = 1, which docs/semantics.md allows (y = alpha * y8 + beta * y1 is 
 output scales); the logits move by float32 rounding only. The default keeps them explicit, as the
 reference does. --format latent writes the float32 latent weights instead, for the loader to quantize.
 
-A state file (`torch.save`) holds {"config": config dict, "arch": "pquant", "model": state_dict};
+A state file (`torch.save`) holds {"config": config.json text, "arch": "pquant", "model": state_dict};
 examples/train_shakespeare.py writes one next to its checkpoint.
 """
 
 import argparse
 import copy
+import json
 import sys
 
 import numpy as np
@@ -90,20 +91,20 @@ def load_state(path, map_location="cpu"):
         state = torch.load(path, map_location=map_location, weights_only=True)
     except TypeError:  # PyTorch < 1.13.1 has no weights_only
         state = torch.load(path, map_location=map_location)
-    config = ckpt.Config.from_dict(state["config"])
+    config = ckpt.Config.from_dict(json.loads(state["config"]), source=path)
     model = pqnn.PQuantLM(config, arch=state.get("arch", "pquant"))
     model.load_state_dict(state["model"])
     return model.eval()
 
 
 def save_state(model, path):
-    torch.save({"config": model.config.to_dict(), "arch": model.arch,
+    torch.save({"config": json.dumps(model.config.to_dict()), "arch": model.arch,
                 "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, path)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m pquant.export", description=__doc__.split("\n\n")[0])
-    parser.add_argument("state", help="state file (torch.save of config, arch and state_dict)")
+    parser.add_argument("state", help="state file (save_state: torch.save of config, arch and state_dict)")
     parser.add_argument("-o", "--output", required=True, help="checkpoint directory to write (created)")
     parser.add_argument("--format", choices=ckpt.FORMATS, default="packed")
     parser.add_argument("--fold-scales", action="store_true", help="fold alpha, beta into the output scales")

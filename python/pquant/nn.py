@@ -34,6 +34,7 @@ Works with PyTorch 1.13 (Debian's python3-torch) and 2.x; only core ops are used
 """
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -438,7 +439,5 @@ class PQuantLM(nn.Module):
 
 def configure_deterministic():
     """Deterministic kernels where PyTorch has them (cuBLAS needs its workspace pinned before first use)."""
-    import os
-
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
