@@ -23,13 +23,12 @@ void forEachChunk(ImplicitLocOpBuilder &b, Value buffer,
   int64_t width = type.getDimSize(1);
   bool inBounds = width % kLanes == 0;
   Value tokens = memref::DimOp::create(b, buffer, 0);
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
     forLoop(b, index(b, width), kLanes, {},
             [&](ImplicitLocOpBuilder &b, Value col, ValueRange) {
               body(b, m, col, inBounds);
               return SmallVector<Value>{};
             });
-    return SmallVector<Value>{};
   });
 }
 
@@ -63,7 +62,7 @@ void pquant::kernels::buildRMSNorm(ImplicitLocOpBuilder &b, ValueRange args,
   VectorType lanes = lanesOf(b);
   auto wideLanes = VectorType::get({kLanes}, f64);
   Value tokens = memref::DimOp::create(b, x, 0);
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
     Value squares = forLoop(
         b, index(b, width), kLanes, {splat(b, wideLanes, 0.0)},
         [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
@@ -94,7 +93,6 @@ void pquant::kernels::buildRMSNorm(ImplicitLocOpBuilder &b, ValueRange args,
               writeVector(b, normed, y, {m, col}, inBounds);
               return SmallVector<Value>{};
             });
-    return SmallVector<Value>{};
   });
 }
 

@@ -76,7 +76,7 @@ void pquant::kernels::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args) {
   Value tokens = memref::DimOp::create(b, x, 0);
   Value width = index(b, k);
 
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
     Value maxAbs = forLoop(
         b, width, kQuantLanes, {splat(b, lanes, 0.0)},
         [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
@@ -111,7 +111,6 @@ void pquant::kernels::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args) {
               writeVector(b, bytes, q, {m, col}, exact);
               return SmallVector<Value>{};
             });
-    return SmallVector<Value>{};
   });
 }
 
@@ -131,7 +130,7 @@ void pquant::kernels::buildBitSerialLinear(ImplicitLocOpBuilder &b,
   // Bit-plane p of token m, word j holds bit p of q[m, 64j .. 64j + 63];
   // built once per token and reused by every output row.
   bool exactWords = k % kPlaneWord == 0;
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
     auto sumLanes = VectorType::get({kPlaneWord}, i32);
     Value sums = forLoop(
         b, index(b, words), 1, {splat(b, sumLanes, 0)},
@@ -157,7 +156,6 @@ void pquant::kernels::buildBitSerialLinear(ImplicitLocOpBuilder &b,
     memref::StoreOp::create(
         b, vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums),
         rowSums, ValueRange{m});
-    return SmallVector<Value>{};
   });
 
   // [tiles, words, rows, 1] -> [tiles, words, rows]: one vector load reads
@@ -353,9 +351,8 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
   Value tokens = memref::DimOp::create(b, q, 0);
 
   // Σ_k q[m, k] once per token.
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
     memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
-    return SmallVector<Value>{};
   });
 
   parallelLoop(b, index(b, tiles), [&](ImplicitLocOpBuilder &b, Value tile) {

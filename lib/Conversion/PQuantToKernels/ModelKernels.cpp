@@ -135,7 +135,7 @@ void pquant::kernels::buildRoPE(ImplicitLocOpBuilder &b, ValueRange args,
   int64_t half = headDim / 2;
   Type f32 = b.getF32Type();
   Value tokens = memref::DimOp::create(b, x, 0);
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
     Value position = arith::SIToFPOp::create(
         b, f32, memref::LoadOp::create(b, positions, ValueRange{m}));
     for (int64_t i = 0; i < half; ++i) {
@@ -161,7 +161,6 @@ void pquant::kernels::buildRoPE(ImplicitLocOpBuilder &b, ValueRange args,
         return SmallVector<Value>{};
       });
     }
-    return SmallVector<Value>{};
   });
 }
 

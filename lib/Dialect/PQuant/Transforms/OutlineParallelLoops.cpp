@@ -73,6 +73,9 @@ struct OutlineParallelLoopsPass
     symbols.insert(declaration);
   }
 
+  /// The last task outlined from each function.
+  llvm::DenseMap<Operation *, Operation *> lastTask;
+
   LogicalResult outline(scf::ParallelOp loop, SymbolTable &symbols,
                         const LLVMTypeConverter &converter,
                         FunctionType taskType) {
@@ -112,8 +115,10 @@ struct OutlineParallelLoopsPass
     auto pointer = LLVM::LLVMPointerType::get(context);
 
     // The task: load the context, then run iterations [begin, end).
+    // Tasks follow their function, in the order of its loops.
     OpBuilder b(context);
-    b.setInsertionPointAfter(parent);
+    Operation *&previous = lastTask[parent];
+    b.setInsertionPointAfter(previous ? previous : parent.getOperation());
     auto task = func::FuncOp::create(b, loc, (parent.getName() + "_task").str(),
                                      taskType);
     task.setPrivate();
@@ -121,6 +126,7 @@ struct OutlineParallelLoopsPass
     task->setAttr("llvm.linkage",
                   LLVM::LinkageAttr::get(context, LLVM::Linkage::Internal));
     symbols.insert(task); // renames it if the name is taken
+    previous = task;
     Block *entry = task.addEntryBlock();
     b.setInsertionPointToStart(entry);
     IRMapping mapping;
