@@ -158,6 +158,19 @@ int link(StringRef object, StringRef output, const pquant::CPUTarget &target,
   // The host links with clang, aarch64 with Debian's cross g++ and its sysroot.
   StringRef driver = target.isAArch64() ? "aarch64-linux-gnu-g++" : "clang++";
   SmallVector<std::string> args = {object.str(), "-o", output.str(), "-L" + libs};
+  // A sanitizer build (cmake -DPQUANT_SANITIZE=ON) instruments the host
+  // runtime libraries: their link needs the sanitizer runtime, which is a
+  // shared library there, so host executables are not static.
+  bool sanitized = false;
+#ifdef PQUANT_HOST_LINK_FLAGS
+  if (!target.isAArch64()) {
+    SmallVector<StringRef> flags;
+    StringRef(PQUANT_HOST_LINK_FLAGS).split(flags, ' ', -1, false);
+    for (StringRef flag : flags)
+      args.push_back(flag.str());
+    sanitized = true;
+  }
+#endif
   if (shared)
     append_range(args, SmallVector<std::string>{
                            "-shared", "-Wl,--whole-archive",
@@ -165,6 +178,8 @@ int link(StringRef object, StringRef output, const pquant::CPUTarget &target,
   else
     append_range(args, SmallVector<std::string>{"-static", "-lpquant_main" + suffix,
                                                 "-lpquant_runtime" + suffix});
+  if (sanitized)
+    llvm::erase(args, "-static");
   args.push_back("-lm");
   return runTool(driver, {PQUANT_LLVM_TOOLS_DIR}, args);
 }
