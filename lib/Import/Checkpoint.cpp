@@ -33,6 +33,36 @@ Error fail(const Twine &message) {
   return createStringError(inconvertibleErrorCode(), message);
 }
 
+/// JSON nests no deeper than this here: config.json is 1 deep and a
+/// safetensors header 3. llvm::json::parse recurses once per level, so a
+/// file of a million '[' would overflow the stack.
+constexpr int kMaxJsonDepth = 32;
+
+/// Parses `text` as JSON after checking that arrays and objects nest at
+/// most kMaxJsonDepth deep.
+Expected<json::Value> parseJson(StringRef text) {
+  int depth = 0;
+  bool inString = false, escaped = false;
+  for (char c : text) {
+    if (inString) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if ((c == '[' || c == '{') && ++depth > kMaxJsonDepth) {
+      return fail("arrays and objects nested more than " +
+                  Twine(kMaxJsonDepth) + " deep");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return json::parse(text);
+}
+
 std::string formatShape(ArrayRef<int64_t> shape) {
   std::string text = "[";
   for (auto [i, dim] : enumerate(shape))
@@ -86,7 +116,7 @@ unsigned pquant::dtypeSize(DType dtype) {
 //===----------------------------------------------------------------------===//
 
 Expected<ModelConfig> ModelConfig::parse(StringRef text, StringRef source) {
-  Expected<json::Value> parsed = json::parse(text);
+  Expected<json::Value> parsed = parseJson(text);
   if (!parsed)
     return fail(source + ": not valid JSON: " + toString(parsed.takeError()));
   const json::Object *object = parsed->getAsObject();
@@ -340,7 +370,7 @@ SafeTensorsFile::open(StringRef path) {
   StringRef headerText(reinterpret_cast<const char *>(bytes.data() + 8),
                        headerSize);
 
-  Expected<json::Value> header = json::parse(headerText);
+  Expected<json::Value> header = parseJson(headerText);
   if (!header)
     return fail(path + ": bad safetensors header: " +
                 toString(header.takeError()));
