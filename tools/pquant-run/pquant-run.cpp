@@ -53,6 +53,8 @@ int main(int argc, char **argv) {
 
   std::string program = std::string("pquant-run ") + model;
   int status = pq_cli_main(program.c_str(), model, argc - 2, argv + 2, &api);
-  dlclose(library);
+  // The model stays loaded: its runtime's worker threads run its code and
+  // wait on its data until the process exits, so unloading it here would
+  // crash them (test/Runtime/pquant-run-exit.test).
   return status;
 }
