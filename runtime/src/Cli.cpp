@@ -26,7 +26,7 @@ struct Options {
   const char *tokens = nullptr; // comma-separated ids
   const char *score = nullptr;  // file to evaluate
   int64_t maxTokens = 64;
-  int threads = 0; // 0: one per online CPU
+  int threads = 0; // 0: the runtime's default
   pq_sampling sampling = {/*temperature=*/0, /*top_p=*/1, /*seed=*/0};
 };
 
@@ -108,7 +108,8 @@ const Flag kFlags[] = {
        options.score = text;
        return nullptr;
      }},
-    {"--threads", "N", "threads to run on (default: one per CPU)",
+    {"--threads", "N",
+     "threads to run on (default: $PQUANT_THREADS, else one per CPU)",
      [](const char *text, Options &options) -> const char * {
        long long count;
        if (!parseInteger(text, 1, 256, count))

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 extern "C" {
@@ -128,7 +129,15 @@ void stopWorkers() {
   pool.threads = 0;
 }
 
-int onlineCPUs() {
+/// $PQUANT_THREADS if it is a count in [1, kMaxThreads], else one thread
+/// per online CPU.
+int defaultThreads() {
+  if (const char *text = getenv("PQUANT_THREADS")) {
+    char *end;
+    long count = strtol(text, &end, 10);
+    if (*text && !*end && count >= 1 && count <= kMaxThreads)
+      return int(count);
+  }
   long count = sysconf(_SC_NPROCESSORS_ONLN);
   return count < 1 ? 1 : count > kMaxThreads ? kMaxThreads : int(count);
 }
@@ -159,7 +168,7 @@ void pquant_parallel_for(void (*task)(void *, int64_t, int64_t), void *context,
     return;
   }
   if (pool.threads == 0)
-    startWorkers(onlineCPUs());
+    startWorkers(defaultThreads());
   int parts = iterations < pool.threads ? int(iterations) : pool.threads;
   if (parts <= 1) {
     pthread_mutex_unlock(&pool.running);
@@ -186,9 +195,9 @@ void pquant_parallel_for(void (*task)(void *, int64_t, int64_t), void *context,
 pq_status pq_set_threads(int threads) {
   if (threads < 0 || threads > kMaxThreads)
     return pq::fail(PQ_ERROR_ARGUMENT,
-                    "threads: %d is not in [0, %d] (0 means one per CPU)",
+                    "threads: %d is not in [0, %d] (0 means the default)",
                     threads, kMaxThreads);
-  int wanted = threads == 0 ? onlineCPUs() : threads;
+  int wanted = threads == 0 ? defaultThreads() : threads;
   pthread_mutex_lock(&pool.running);
   if (pool.threads != wanted) {
     stopWorkers();
@@ -206,7 +215,7 @@ pq_status pq_set_threads(int threads) {
 int pq_threads(void) {
   pthread_mutex_lock(&pool.running);
   if (pool.threads == 0)
-    startWorkers(onlineCPUs());
+    startWorkers(defaultThreads());
   int threads = pool.threads;
   pthread_mutex_unlock(&pool.running);
   return threads;

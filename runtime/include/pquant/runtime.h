@@ -39,6 +39,8 @@ typedef enum pq_status {
   PQ_ERROR_CONTEXT = 7,  /* the tokens do not fit in the KV cache */
   PQ_ERROR_MEMORY = 8,   /* an allocation failed */
   PQ_ERROR_INTERNAL = 9, /* the compiled code returned something unexpected */
+  PQ_ERROR_DEVICE = 10,  /* a GPU model: no usable GPU or CUDA driver, or a
+                            CUDA call failed (the message names it) */
 } pq_status;
 
 /* A short name for a status ("checksum", "format", ...). */
@@ -86,8 +88,9 @@ PQ_API pq_status pq_decode(pq_model *model, int32_t token, float *logits);
 /* --- Threads ------------------------------------------------------------ */
 
 /* Sets how many threads the compiled code of every model in this process
- * runs on, the calling thread included: 0 means one per online CPU, the
- * default. Call it while no model is running. */
+ * runs on, the calling thread included. 0 means the default: the environment
+ * variable PQUANT_THREADS if set to a count, else one per online CPU. Call it
+ * while no model is running. */
 PQ_API pq_status pq_set_threads(int threads);
 /* The number of threads the compiled code runs on. */
 PQ_API int pq_threads(void);
