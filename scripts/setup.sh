@@ -4,6 +4,9 @@
 #
 #   bash scripts/setup.sh            # install + configure + build
 #   PQUANT_BUILD_DIR=out bash scripts/setup.sh
+#   PQUANT_CMAKE_ARGS="-DPQUANT_SANITIZE=ON" bash scripts/setup.sh
+#                                    # extra cmake arguments, used when the
+#                                    # build tree is first configured
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,7 +45,7 @@ if [[ ! -f $build/build.ninja ]]; then
     -DCMAKE_BUILD_TYPE=Release \
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
     -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
-    -DLLVM_USE_LINKER=lld "${launcher[@]}"
+    -DLLVM_USE_LINKER=lld "${launcher[@]}" ${PQUANT_CMAKE_ARGS:-}
 fi
 
 cmake --build "$build"
