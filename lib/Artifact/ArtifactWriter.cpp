@@ -7,6 +7,7 @@
 #include "pquant/Import/Checkpoint.h"
 #include "pquant/Import/ModelImporter.h"
 #include "pquant/Target/CPUTarget.h"
+#include "pquant/Target/GPUTarget.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/Support/FileSystem.h"
@@ -140,7 +141,8 @@ llvm::Error pquant::writeArtifact(llvm::StringRef path,
                                   const WeightsTable &table,
                                   const CPUTarget &target,
                                   const Producer &producer,
-                                  std::function<void(size_t, size_t)> progress) {
+                                  std::function<void(size_t, size_t)> progress,
+                                  const GPUCode *gpu) {
   const ModelConfig &config = checkpoint.getConfig();
   // The header is built twice: with forced defaults every scalar is stored,
   // so its size is known before the data checksum is.
@@ -167,6 +169,13 @@ llvm::Error pquant::writeArtifact(llvm::StringRef path,
         config.ffnHpSize, config.numExperts, config.topK, config.gateWeighting,
         config.subln, config.ropeTheta, config.rmsNormEps, config.maxSeqLen,
         config.tieEmbeddings);
+    flatbuffers::Offset<artifact::GpuCode> gpuCode;
+    if (gpu) {
+      std::vector<std::string> names(gpu->kernels.begin(), gpu->kernels.end());
+      gpuCode = artifact::CreateGpuCode(fb, fb.CreateString(gpu->chip),
+                                        fb.CreateString(gpu->ptx),
+                                        fb.CreateVectorOfStrings(names), gpu->id());
+    }
     auto model = artifact::CreateModelDirect(
         fb, kFormatVersion,
         artifact::CreateProducerDirect(fb, producer.version.c_str(),
@@ -176,7 +185,7 @@ llvm::Error pquant::writeArtifact(llvm::StringRef path,
                                      target.cpu.c_str(),
                                      target.features.c_str()),
         modelConfig, &tensors, dataOffset, uint64_t(table.size), checksum,
-        table.layoutId());
+        table.layoutId(), gpuCode);
     fb.Finish(model, artifact::ModelIdentifier());
     return std::string(reinterpret_cast<const char *>(fb.GetBufferPointer()),
                        fb.GetSize());

@@ -1,6 +1,7 @@
 //===- CPUPipeline.cpp - pquant-cpu-pipeline --------------------------------===//
 
 #include "pquant/Pipelines/Pipelines.h"
+#include "pquant/Pipelines/GPUPipeline.h"
 
 #include "pquant/Conversion/Passes.h"
 #include "pquant/Dialect/PQuant/Transforms/Passes.h"
@@ -94,4 +95,5 @@ void pquant::registerPQuantPipelines() {
         }
         buildCPUPipeline(pm, *target, options.strategy);
       });
+  registerGPUPipeline();
 }

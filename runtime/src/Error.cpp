@@ -56,6 +56,8 @@ const char *pq_status_name(pq_status status) {
     return "out of memory";
   case PQ_ERROR_INTERNAL:
     return "internal error";
+  case PQ_ERROR_DEVICE:
+    return "GPU error";
   }
   return "unknown status";
 }

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Artifact.h"
+#include "CudaModel.h"
 #include "Error.h"
 #include "ModelABI.h"
 #include "Sampling.h"
@@ -19,6 +20,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
+// A GPU model's object defines the GPU entry points instead (CudaModel.h).
+#pragma weak _mlir_ciface_prefill
+#pragma weak _mlir_ciface_decode
+
 struct pq_model {
   pq::Artifact artifact;
   pq::WeightsRef weights;
@@ -26,6 +31,7 @@ struct pq_model {
   void *cache = nullptr; // one mapping: the keys, then the values
   size_t cacheBytes = 0;
   int64_t position = 0;
+  pq::cuda::Model *gpu = nullptr; // set in GPU models: it holds the cache
 };
 
 namespace {
@@ -43,6 +49,10 @@ public:
   ~Logits() { free(ref.allocated); }
 
   pq::LogitsRef *descriptor() { return &ref; }
+  /// Takes `rows` x `vocab` floats from malloc.
+  void adopt(float *rows, int64_t count, int64_t vocab) {
+    ref = {rows, rows, 0, {count, vocab}, {vocab, 1}};
+  }
   const float *row(int64_t i) const {
     return ref.aligned + ref.offset + i * ref.strides[0];
   }
@@ -96,7 +106,13 @@ pq_status run(pq_model *model, Entry entry, const int32_t *tokens,
                     static_cast<long long>(config.max_seq_len));
 
   pq::TokensRef input = {tokens, tokens, 0, {count}, {1}};
-  if (entry == Entry::Prefill)
+  if (model->gpu) {
+    float *rows;
+    if (pq_status status = pq::cuda::runModel(model->gpu, entry == Entry::Decode,
+                                              tokens, count, model->position, rows))
+      return status;
+    logits.adopt(rows, count, config.vocab_size);
+  } else if (entry == Entry::Prefill)
     _mlir_ciface_prefill(logits.descriptor(), &model->weights, &input,
                          model->position, &model->keys, &model->values);
   else
@@ -154,6 +170,13 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
                            artifact))
     return status;
   const pq_config &config = artifact.config;
+  pq::cuda::Model *gpu = nullptr;
+  if (pq::cuda::openModel) { // linked into GPU models only
+    if (pq_status status = pq::cuda::openModel(pqw_path, artifact, gpu)) {
+      pq::closeArtifact(artifact);
+      return status;
+    }
+  }
 
   // The counts are verified >= 1, so only the product can go wrong.
   uint64_t cacheFloats = 2; // keys and values
@@ -166,13 +189,17 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
   uint64_t cacheBytes;
   overflow |= __builtin_mul_overflow(cacheFloats, sizeof(float), &cacheBytes);
   // Anonymous memory is zeroed lazily, so an unused context costs nothing.
-  void *cache = overflow ? MAP_FAILED
-                         : mmap(nullptr, cacheBytes, PROT_READ | PROT_WRITE,
-                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // A GPU model's cache is on the device.
+  void *cache = gpu        ? nullptr
+                : overflow ? MAP_FAILED
+                           : mmap(nullptr, cacheBytes, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   void *memory = cache == MAP_FAILED ? nullptr : malloc(sizeof(pq_model));
   if (!memory) {
-    if (cache != MAP_FAILED)
+    if (cache && cache != MAP_FAILED)
       munmap(cache, cacheBytes);
+    if (gpu)
+      pq::cuda::closeModel(gpu);
     char size[32] = "more than 2^64";
     if (!overflow)
       snprintf(size, sizeof size, "%llu",
@@ -193,6 +220,7 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
   model->artifact = artifact;
   model->cache = cache;
   model->cacheBytes = cacheBytes;
+  model->gpu = gpu;
   model->weights = {artifact.data,
                     artifact.data,
                     0,
@@ -216,7 +244,10 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
 void pq_model_close(pq_model *model) {
   if (!model)
     return;
-  munmap(model->cache, model->cacheBytes);
+  if (model->cache)
+    munmap(model->cache, model->cacheBytes);
+  if (model->gpu)
+    pq::cuda::closeModel(model->gpu);
   pq::closeArtifact(model->artifact);
   model->~pq_model();
   free(model);

@@ -12,8 +12,10 @@
 #include "pquant/Artifact/ArtifactWriter.h"
 #include "pquant/Dialect/PQuant/IR/PQuantDialect.h"
 #include "pquant/Import/Checkpoint.h"
+#include "pquant/Pipelines/GPUPipeline.h"
 #include "pquant/Pipelines/Pipelines.h"
 #include "pquant/Target/CPUTarget.h"
+#include "pquant/Target/GPUTarget.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -49,7 +51,7 @@ using namespace llvm;
 
 namespace {
 
-enum class Emit { Default, MLIR, LLVM, Assembly, Object, Shared, Executable };
+enum class Emit { Default, MLIR, LLVM, Assembly, Object, Shared, Executable, PTX };
 
 cl::OptionCategory compileCategory("pquant-compile options");
 
@@ -61,7 +63,8 @@ cl::opt<std::string> outputFile("o", cl::cat(compileCategory),
 cl::opt<std::string> targetName(
     "target", cl::cat(compileCategory),
     cl::desc("Target: x86_64, aarch64, or host (this machine, its CPU and "
-             "features)"),
+             "features); sm_80 or sm_90 for an NVIDIA GPU (PTX kernels launched "
+             "by x86-64 host code)"),
     cl::init("host"));
 cl::opt<std::string> cpuName(
     "mcpu", cl::cat(compileCategory),
@@ -91,7 +94,9 @@ cl::opt<Emit> emit(
                           "C API, for pquant-run"),
                clEnumValN(Emit::Executable, "executable",
                           "a model's static executable, linked with the "
-                          "runtime (the default for a model)")),
+                          "runtime (the default for a model)"),
+               clEnumValN(Emit::PTX, "ptx",
+                          "the kernels' PTX (GPU targets)")),
     cl::init(Emit::Default));
 
 int fail(const Twine &message) {
@@ -149,7 +154,7 @@ int runTool(StringRef program, ArrayRef<StringRef> directories,
 /// Links `object` into `output`: a shared library of kernels, or for a
 /// model an executable or shared library with the runtime.
 int link(StringRef object, StringRef output, const pquant::CPUTarget &target,
-         bool isModel, bool shared) {
+         bool isModel, bool shared, bool gpu) {
   if (!isModel)
     return runTool("ld.lld", {PQUANT_LLVM_TOOLS_DIR},
                    {"-shared", "-o", output.str(), object.str()});
@@ -171,6 +176,21 @@ int link(StringRef object, StringRef output, const pquant::CPUTarget &target,
     sanitized = true;
   }
 #endif
+  if (gpu) {
+    // GPU models load libcuda.so.1 with dlopen, so they are not static; the
+    // CUDA backend goes in whole (the runtime refers to it weakly).
+    if (shared)
+      append_range(args, SmallVector<std::string>{
+                             "-shared", "-Wl,--whole-archive", "-lpquant_runtime",
+                             "-lpquant_cuda", "-Wl,--no-whole-archive"});
+    else
+      append_range(args, SmallVector<std::string>{
+                             "-Wl,--whole-archive", "-lpquant_cuda",
+                             "-Wl,--no-whole-archive", "-lpquant_main",
+                             "-lpquant_runtime"});
+    append_range(args, SmallVector<std::string>{"-lm", "-ldl"});
+    return runTool(driver, {PQUANT_LLVM_TOOLS_DIR}, args);
+  }
   if (shared)
     append_range(args, SmallVector<std::string>{
                            "-shared", "-Wl,--whole-archive",
@@ -203,11 +223,14 @@ int main(int argc, char **argv) {
   if (optLevel > 3)
     return fail("-O" + Twine(optLevel.getValue()) + " is not 0, 1, 2 or 3");
 
+  // A GPU target's host code is generic x86-64: it only launches kernels.
+  bool gpu = pquant::isGPUTarget(targetName);
   Expected<pquant::CPUTarget> target =
-      pquant::CPUTarget::resolve(targetName, cpuName, featureString);
+      gpu ? pquant::CPUTarget::resolve("x86_64", "x86-64", "")
+          : pquant::CPUTarget::resolve(targetName, cpuName, featureString);
   if (!target)
     return fail(toString(target.takeError()));
-  if (target->cpu.empty())
+  if (!gpu && target->cpu.empty())
     WithColor::warning(errs(), "pquant-compile")
         << "no CPU named for " << targetName
         << ": generating generic code, which can be many times slower; pass "
@@ -240,6 +263,8 @@ int main(int argc, char **argv) {
                                     : Emit::Object;
   if (kind == Emit::Executable && !isModel)
     return fail("--emit=executable needs a model imported by pquant-import");
+  if (kind == Emit::PTX && !gpu)
+    return fail("--emit=ptx needs a GPU target (-target=sm_80 or -target=sm_90)");
   bool writesArtifact =
       isModel && (kind == Emit::Executable || kind == Emit::Shared);
   std::unique_ptr<pquant::Checkpoint> checkpoint;
@@ -262,9 +287,28 @@ int main(int argc, char **argv) {
     return 1;
   mlir::TimingScope timingScope = timing.getRootScope();
   pm.enableTiming(timingScope);
-  pquant::buildCPUPipeline(pm, *target, strategy);
+  if (gpu)
+    pquant::buildGPUPipeline(pm, targetName);
+  else
+    pquant::buildCPUPipeline(pm, *target, strategy);
   if (failed(pm.run(*module)))
     return 1;
+  // GPU kernels: PTX for the .pqw of a model, else for the object itself.
+  std::optional<pquant::GPUCode> gpuCode;
+  if (gpu && kind != Emit::MLIR) {
+    Expected<pquant::GPUCode> code = pquant::takeGPUCode(*module);
+    if (!code)
+      return fail(toString(code.takeError()));
+    gpuCode = std::move(*code);
+  }
+  if (kind == Emit::PTX) {
+    std::unique_ptr<ToolOutputFile> ptx = mlir::openOutputFile(outputFile, &error);
+    if (!ptx)
+      return fail(error);
+    ptx->os() << gpuCode->ptx;
+    ptx->keep();
+    return 0;
+  }
 
   bool linked = kind == Emit::Shared || kind == Emit::Executable;
   if (linked && outputFile == "-")
@@ -299,7 +343,8 @@ int main(int argc, char **argv) {
       }
     };
     if (Error error = pquant::writeArtifact(artifactPath, *checkpoint, *table,
-                                            *target, producer, progress))
+                                            *target, producer, progress,
+                                            gpuCode ? &*gpuCode : nullptr))
       return fail(toString(std::move(error)));
   }
 
@@ -332,11 +377,14 @@ int main(int argc, char **argv) {
                          GlobalValue::ExternalLinkage,
                          ConstantInt::get(i64, value), name);
   }
+  if (gpuCode)
+    pquant::addGPUCodeGlobals(*llvmModule, *gpuCode, /*embed=*/!isModel);
   optimize(*llvmModule, **machine);
 
   switch (kind) {
   case Emit::Default:
   case Emit::MLIR:
+  case Emit::PTX:
     break;
   case Emit::LLVM:
     llvmModule->print(output->os(), nullptr);
@@ -367,7 +415,7 @@ int main(int argc, char **argv) {
         return fail("the target cannot emit object files");
     }
     return link(objectPath, outputFile, *target, isModel,
-                kind == Emit::Shared);
+                kind == Emit::Shared, gpu);
   }
   }
   return 0;

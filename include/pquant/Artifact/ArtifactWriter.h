@@ -21,6 +21,7 @@ namespace pquant {
 
 class Checkpoint;
 struct CPUTarget;
+struct GPUCode;
 
 /// The weights table pquant-externalize-weights records on a module: where
 /// each tensor sits in the data section and the type the code reads it as.
@@ -50,10 +51,13 @@ struct Producer {
 /// Writes the artifact for `table` to `path`, converting each checkpoint
 /// tensor to the type the code reads (1-bit weights are repacked into their
 /// #pquant.packed layout). `progress(done, total)` is called per tensor.
+/// A GPU model's artifact also holds its kernels, `gpu`; `target` is then
+/// the host the code that launches them runs on.
 llvm::Error writeArtifact(llvm::StringRef path, const Checkpoint &checkpoint,
                           const WeightsTable &table, const CPUTarget &target,
                           const Producer &producer,
-                          std::function<void(size_t, size_t)> progress);
+                          std::function<void(size_t, size_t)> progress,
+                          const GPUCode *gpu = nullptr);
 
 } // namespace pquant
 

@@ -57,4 +57,56 @@ def LowerToKernels : Pass<"pquant-lower-to-kernels", "::mlir::ModuleOp"> {
   ];
 }
 
+def LowerToGPU : Pass<"pquant-lower-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Lower pquant entry points to GPU kernels and the host code that launches them";
+  let description = [{
+    Generates, into one `gpu.module @pquant_kernels` with an `#nvvm.target`
+    for `chip`, a kernel for each compute op of the decomposed `pquant`
+    dialect (one per distinct shape), and replaces each public function
+    `@f` by host code `@pquant_gpu_entry_f(%ctx: !llvm.ptr, %count: i64,
+    %buffers: !llvm.ptr)` that launches them in order through the runtime
+    (`pquant_gpu_launch`, `pquant_gpu_scratch`). `%buffers` holds device
+    addresses: the weights data section when the module reads
+    `pquant.weight`, then every argument (an `index` argument is the address
+    of an i64 on the device), then every result. `%count` is the number of
+    tokens where shapes leave it open. Intermediate tensors live in one
+    scratch allocation, reused once their last reader has run.
+
+    Kernels are `gpu.func`s over global pointers with bodies in `scf`,
+    `arith`, `math`, `gpu` (ids, shuffles, barriers), `nvvm` and `llvm`
+    loads and stores, so each access states its width:
+
+    - `bitlinear`: needs the weight packed in 32-bit words, `tile = [8, 4]`
+      (`pquant-pack-weights word=32 tile-rows=8 tile-words=4`): a warp reads
+      4 tiles, 512 contiguous bytes, one 16-byte load per lane. The int8
+      activations of each 32-column word are staged in shared memory with
+      bytes `{i, 8+i, 16+i, 24+i}` in one i32, so `word & (0x01010101 << i)`
+      are the matching weights as bytes 0 or 2^i: `dp4a` accumulates
+      `2^i·Σ_{B=1} q` per i, and `Σ B·q = 2·Σ_{B=1} q − Σ q`. One token per
+      block for M = 1 (decode), four for prefill, each weight load reused by
+      all of them.
+    - `int8_linear`, `expert_linear` (only the selected expert's rows are
+      read): `dp4a` on 16-byte loads of weights and activations.
+    - `quantize`, `rms_norm` (f64 mean of squares), `embedding`,
+      `float_linear` (the lm_head), `rope` (cos and sin evaluated in f64),
+      `attention` (the KV cache written by its own kernel first, then one
+      block per head and token), `router`, `silu_mul`, `combine`, and the
+      residual `arith.addf`.
+
+    The tables of the module: `pquant.weights` as
+    `pquant-externalize-weights` writes it, `pquant.gpu.kernels` (kernel
+    names, in the order the host code numbers them) and `pquant.gpu.chip`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+  let options = [
+    Option<"chip", "chip", "std::string", "\"sm_90\"",
+           "NVIDIA GPU architecture of the kernels: sm_80 or sm_90">,
+  ];
+}
+
 #endif // PQUANT_CONVERSION_PASSES_TD

@@ -1,0 +1,346 @@
+//===- GPUBuilder.cpp - helpers for building GPU kernel bodies --------------===//
+
+#include "GPUBuilder.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace pquant;
+using namespace pquant::gpu;
+
+Value pquant::gpu::i32(ImplicitLocOpBuilder &b, int64_t value) {
+  return arith::ConstantIntOp::create(b, b.getI32Type(), value);
+}
+
+Value pquant::gpu::i64(ImplicitLocOpBuilder &b, int64_t value) {
+  return arith::ConstantIntOp::create(b, b.getI64Type(), value);
+}
+
+Value pquant::gpu::f32(ImplicitLocOpBuilder &b, double value) {
+  return arith::ConstantOp::create(b, b.getF32Type(),
+                                   b.getF32FloatAttr(float(value)));
+}
+
+Value pquant::gpu::f64(ImplicitLocOpBuilder &b, double value) {
+  return arith::ConstantOp::create(b, b.getF64Type(), b.getF64FloatAttr(value));
+}
+
+Value pquant::gpu::threadIdx(ImplicitLocOpBuilder &b) {
+  return arith::IndexCastUIOp::create(
+      b, b.getI32Type(), mlir::gpu::ThreadIdOp::create(b, mlir::gpu::Dimension::x));
+}
+
+Value pquant::gpu::blockIdx(ImplicitLocOpBuilder &b, mlir::gpu::Dimension dim) {
+  return arith::IndexCastUIOp::create(b, b.getI32Type(),
+                                      mlir::gpu::BlockIdOp::create(b, dim));
+}
+
+Value pquant::gpu::toI64(ImplicitLocOpBuilder &b, Value value) {
+  if (value.getType().isInteger(64))
+    return value;
+  return arith::ExtSIOp::create(b, b.getI64Type(), value);
+}
+
+Value pquant::gpu::toI32(ImplicitLocOpBuilder &b, Value value) {
+  if (value.getType().isInteger(32))
+    return value;
+  return arith::TruncIOp::create(b, b.getI32Type(), value);
+}
+
+Value pquant::gpu::elementPtr(ImplicitLocOpBuilder &b, Value base, Type type,
+                              Value index) {
+  return LLVM::GEPOp::create(b, base.getType(), type, base,
+                             ValueRange{toI64(b, index)});
+}
+
+unsigned pquant::gpu::alignOf(Type type) {
+  if (auto vector = dyn_cast<VectorType>(type))
+    return vector.getNumElements() * alignOf(vector.getElementType());
+  return std::max(1u, type.getIntOrFloatBitWidth() / 8);
+}
+
+Value pquant::gpu::load(ImplicitLocOpBuilder &b, Type type, Value base,
+                        Value index, unsigned align, bool invariant) {
+  return LLVM::LoadOp::create(b, type, elementPtr(b, base, type, index), align,
+                              /*isVolatile=*/false, /*isNonTemporal=*/false,
+                              invariant);
+}
+
+void pquant::gpu::store(ImplicitLocOpBuilder &b, Value value, Value base,
+                        Value index, unsigned align) {
+  LLVM::StoreOp::create(b, value,
+                        elementPtr(b, base, value.getType(), index), align);
+}
+
+ValueRange pquant::gpu::forLoop(ImplicitLocOpBuilder &b, Value lower,
+                                Value upper, Value step, ValueRange init,
+                                LoopBody body) {
+  auto loop = scf::ForOp::create(
+      b, lower, upper, step, init,
+      [&](OpBuilder &nested, Location loc, Value iv, ValueRange carried) {
+        ImplicitLocOpBuilder inner(loc, nested);
+        scf::YieldOp::create(inner, body(inner, iv, carried));
+      });
+  return loop.getResults();
+}
+
+void pquant::gpu::ifThen(ImplicitLocOpBuilder &b, Value cond,
+                         llvm::function_ref<void(ImplicitLocOpBuilder &)> then) {
+  scf::IfOp::create(b, cond, [&](OpBuilder &nested, Location loc) {
+    ImplicitLocOpBuilder inner(loc, nested);
+    then(inner);
+    scf::YieldOp::create(inner);
+  });
+}
+
+Value pquant::gpu::ifElse(
+    ImplicitLocOpBuilder &b, Value cond, Type type,
+    llvm::function_ref<Value(ImplicitLocOpBuilder &)> then,
+    llvm::function_ref<Value(ImplicitLocOpBuilder &)> otherwise) {
+  auto op = scf::IfOp::create(
+      b, cond,
+      [&](OpBuilder &nested, Location loc) {
+        ImplicitLocOpBuilder inner(loc, nested);
+        scf::YieldOp::create(inner, then(inner));
+      },
+      [&](OpBuilder &nested, Location loc) {
+        ImplicitLocOpBuilder inner(loc, nested);
+        scf::YieldOp::create(inner, otherwise(inner));
+      });
+  assert(op.getResult(0).getType() == type && "branches yield another type");
+  return op.getResult(0);
+}
+
+Value pquant::gpu::cmp(ImplicitLocOpBuilder &b, arith::CmpIPredicate predicate,
+                       Value lhs, Value rhs) {
+  return arith::CmpIOp::create(b, predicate, lhs, rhs);
+}
+
+Value pquant::gpu::select(ImplicitLocOpBuilder &b, Value cond, Value a,
+                          Value c) {
+  return arith::SelectOp::create(b, cond, a, c);
+}
+
+Value pquant::gpu::shuffleXor(ImplicitLocOpBuilder &b, Value value,
+                              int64_t offset) {
+  auto shuffle32 = [&](Value v) {
+    return mlir::gpu::ShuffleOp::create(b, v, i32(b, offset), i32(b, kWarp),
+                                        mlir::gpu::ShuffleMode::XOR)
+        .getShuffleResult();
+  };
+  Type type = value.getType();
+  if (type.getIntOrFloatBitWidth() == 32)
+    return shuffle32(value);
+  // 64 bits: the two halves separately.
+  Type i64Type = b.getI64Type(), i32Type = b.getI32Type();
+  Value bits = type.isF64() ? Value(arith::BitcastOp::create(b, i64Type, value))
+                            : value;
+  Value low = shuffle32(arith::TruncIOp::create(b, i32Type, bits));
+  Value high = shuffle32(arith::TruncIOp::create(
+      b, i32Type, arith::ShRUIOp::create(b, bits, i64(b, 32))));
+  Value joined = arith::OrIOp::create(
+      b, arith::ExtUIOp::create(b, i64Type, low),
+      arith::ShLIOp::create(b, arith::ExtUIOp::create(b, i64Type, high),
+                            i64(b, 32)));
+  return type.isF64() ? Value(arith::BitcastOp::create(b, type, joined))
+                      : joined;
+}
+
+Value pquant::gpu::combine(ImplicitLocOpBuilder &b, Combine kind, Value lhs,
+                           Value rhs) {
+  switch (kind) {
+  case Combine::AddI:
+    return arith::AddIOp::create(b, lhs, rhs);
+  case Combine::AddF:
+    return arith::AddFOp::create(b, lhs, rhs);
+  case Combine::MaxF:
+    return arith::MaximumFOp::create(b, lhs, rhs);
+  }
+  llvm_unreachable("unknown combine");
+}
+
+Value pquant::gpu::warpReduce(ImplicitLocOpBuilder &b, Combine kind,
+                              Value value, int64_t width) {
+  for (int64_t offset = width / 2; offset >= 1; offset /= 2)
+    value = combine(b, kind, value, shuffleXor(b, value, offset));
+  return value;
+}
+
+Value pquant::gpu::blockReduce(ImplicitLocOpBuilder &b, Combine kind,
+                               Value value, Value scratch, int64_t threads) {
+  Value tid = threadIdx(b);
+  Value lane = arith::AndIOp::create(b, tid, i32(b, kWarp - 1));
+  Value warp = arith::ShRUIOp::create(b, tid, i32(b, 5));
+  value = warpReduce(b, kind, value);
+  mlir::gpu::BarrierOp::create(b);
+  ifThen(b, cmp(b, arith::CmpIPredicate::eq, lane, i32(b, 0)),
+         [&](ImplicitLocOpBuilder &b) {
+           store(b, value, scratch, warp, alignOf(value.getType()));
+         });
+  mlir::gpu::BarrierOp::create(b);
+  Type type = value.getType();
+  Value result = load(b, type, scratch, i32(b, 0), alignOf(type));
+  for (int64_t w = 1; w < (threads + kWarp - 1) / kWarp; ++w)
+    result = combine(b, kind, result,
+                     load(b, type, scratch, i32(b, w), alignOf(type)));
+  mlir::gpu::BarrierOp::create(b);
+  return result;
+}
+
+Value pquant::gpu::sharedMemory(ImplicitLocOpBuilder &b, StringRef name,
+                                int64_t bytes) {
+  auto module = b.getInsertionBlock()
+                    ->getParentOp()
+                    ->getParentOfType<mlir::gpu::GPUModuleOp>();
+  assert(module && "shared memory outside a gpu.module");
+  SymbolTable symbols(module);
+  auto type = LLVM::LLVMArrayType::get(b.getI8Type(), std::max<int64_t>(bytes, 16));
+  auto global = symbols.lookup<LLVM::GlobalOp>(name);
+  if (!global) {
+    OpBuilder top(module.getBodyRegion());
+    top.setInsertionPointToStart(module.getBody());
+    global = LLVM::GlobalOp::create(top, b.getLoc(), type, /*isConstant=*/false,
+                                    LLVM::Linkage::Internal, name, Attribute(),
+                                    /*alignment=*/16, /*addrSpace=*/kShared);
+    symbols.insert(global);
+  }
+  return LLVM::AddressOfOp::create(b, global);
+}
+
+Value pquant::gpu::floor(ImplicitLocOpBuilder &b, Value x) {
+  const char *name = x.getType().isF64() ? "llvm.nvvm.floor.d" : "llvm.nvvm.floor.f";
+  return LLVM::CallIntrinsicOp::create(b, x.getType(), b.getStringAttr(name),
+                                       ValueRange{x})
+      .getResult(0);
+}
+
+Value pquant::gpu::sqrtF32(ImplicitLocOpBuilder &b, Value x) {
+  return LLVM::CallIntrinsicOp::create(b, x.getType(),
+                                       b.getStringAttr("llvm.nvvm.sqrt.rn.f"),
+                                       ValueRange{x})
+      .getResult(0);
+}
+
+Value pquant::gpu::absF32(ImplicitLocOpBuilder &b, Value x) {
+  Type i32Type = b.getI32Type();
+  Value bits = arith::BitcastOp::create(b, i32Type, x);
+  return arith::BitcastOp::create(
+      b, x.getType(), arith::AndIOp::create(b, bits, i32(b, 0x7fffffff)));
+}
+
+Value pquant::gpu::copySignF32(ImplicitLocOpBuilder &b, Value magnitude,
+                               Value sign) {
+  Type i32Type = b.getI32Type();
+  Value m = arith::BitcastOp::create(b, i32Type, magnitude);
+  Value s = arith::AndIOp::create(b, arith::BitcastOp::create(b, i32Type, sign),
+                                  i32(b, int64_t(0x80000000u)));
+  return arith::BitcastOp::create(b, magnitude.getType(),
+                                  arith::OrIOp::create(b, m, s));
+}
+
+Value pquant::gpu::expF32(ImplicitLocOpBuilder &b, Value x) {
+  Type f64Type = b.getF64Type();
+  Value xd = arith::ExtFOp::create(b, f64Type, x);
+  // Beyond ±200 the f32 result is 0 or inf; the clamp keeps 2^k normal.
+  xd = arith::MinimumFOp::create(b, arith::MaximumFOp::create(b, xd, f64(b, -200.0)),
+                                 f64(b, 200.0));
+  // x = k·ln2 + r, |r| <= ln2/2; ln2_hi has 32 trailing zero bits, so
+  // k·ln2_hi is exact (fdlibm's split).
+  Value k = floor(
+      b, arith::AddFOp::create(
+             b, arith::MulFOp::create(b, xd, f64(b, 1.4426950408889634)),
+             f64(b, 0.5)));
+  Value r = arith::SubFOp::create(
+      b,
+      arith::SubFOp::create(
+          b, xd, arith::MulFOp::create(b, k, f64(b, 6.93147180369123816490e-01))),
+      arith::MulFOp::create(b, k, f64(b, 1.90821492927058770002e-10)));
+  // Taylor series to r^13/13!: the remainder is below 1e-17 relative.
+  Value p = f64(b, 1.0 / 6227020800.0); // 1/13!
+  double factorial = 6227020800.0;
+  for (int n = 12; n >= 0; --n) {
+    factorial /= (n + 1);
+    p = arith::AddFOp::create(b, arith::MulFOp::create(b, p, r),
+                              f64(b, 1.0 / factorial));
+  }
+  // 2^k in two halves, each a normal double for |k| <= 289.
+  Type i64Type = b.getI64Type();
+  Value ki = arith::FPToSIOp::create(b, i64Type, k);
+  Value half = arith::ShRSIOp::create(b, ki, i64(b, 1));
+  Value rest = arith::SubIOp::create(b, ki, half);
+  auto power = [&](Value e) -> Value {
+    return arith::BitcastOp::create(
+        b, f64Type,
+        arith::ShLIOp::create(b, arith::AddIOp::create(b, e, i64(b, 1023)),
+                              i64(b, 52)));
+  };
+  Value result = arith::MulFOp::create(
+      b, arith::MulFOp::create(b, p, power(half)), power(rest));
+  return arith::TruncFOp::create(b, b.getF32Type(), result);
+}
+
+std::pair<Value, Value> pquant::gpu::cosSinF32(ImplicitLocOpBuilder &b,
+                                               Value x) {
+  Type f64Type = b.getF64Type(), f32Type = b.getF32Type();
+  Value xd = arith::ExtFOp::create(b, f64Type, x);
+  Value k = floor(
+      b, arith::AddFOp::create(
+             b, arith::MulFOp::create(b, xd, f64(b, 6.36619772367581382433e-01)),
+             f64(b, 0.5)));
+  // pi/2 = P1 + P2 + P3 (fdlibm's pio2_1, pio2_2, pio2_3: 33 significant bits
+  // each for the first two, so k·P1 and k·P2 are exact for |k| < 2^20).
+  Value r = xd;
+  for (double part : {1.57079632673412561417e+00, 6.07710050630396597660e-11,
+                      2.02226624871116645580e-21})
+    r = arith::SubFOp::create(b, r, arith::MulFOp::create(b, k, f64(b, part)));
+  Value z = arith::MulFOp::create(b, r, r);
+  // Taylor series of sin and cos on |r| <= pi/4 to r^17 and r^18.
+  auto series = [&](int first) {
+    // Σ_{n = first, first + 2, ...} (−1)^((n − first)/2) z^((n−first)/2) / n!
+    std::vector<double> coefficients;
+    double factorial = 1;
+    for (int n = 1; n <= first; ++n)
+      factorial *= n;
+    for (int n = first, sign = 1; n <= first + 16; n += 2, sign = -sign) {
+      coefficients.push_back(sign / factorial);
+      factorial *= double(n + 1) * double(n + 2);
+    }
+    Value p = f64(b, coefficients.back());
+    for (int i = int(coefficients.size()) - 2; i >= 0; --i)
+      p = arith::AddFOp::create(b, arith::MulFOp::create(b, p, z),
+                                f64(b, coefficients[i]));
+    return p;
+  };
+  Value s = arith::MulFOp::create(b, r, series(1));
+  Value c = series(0);
+  Type i64Type = b.getI64Type();
+  Value q = arith::FPToSIOp::create(b, i64Type, k);
+  auto bit = [&](Value v, int64_t mask) {
+    return cmp(b, arith::CmpIPredicate::ne,
+               arith::AndIOp::create(b, v, i64(b, mask)), i64(b, 0));
+  };
+  Value swap = bit(q, 1);
+  Value sv = select(b, swap, c, s), cv = select(b, swap, s, c);
+  Value sinNeg = bit(q, 2);
+  Value cosNeg = bit(arith::AddIOp::create(b, q, i64(b, 1)), 2);
+  Value sinD = select(b, sinNeg, arith::NegFOp::create(b, sv), sv);
+  Value cosD = select(b, cosNeg, arith::NegFOp::create(b, cv), cv);
+  return {arith::TruncFOp::create(b, f32Type, cosD),
+          arith::TruncFOp::create(b, f32Type, sinD)};
+}
+
+Value pquant::gpu::dot4(ImplicitLocOpBuilder &b, Value a, bool unsignedA,
+                        Value c, Value acc) {
+  auto bytes = VectorType::get({4}, b.getI8Type());
+  auto kind = [&](bool isUnsigned) {
+    return NVVM::DotAccumulateTypeAttr::get(
+        b.getContext(), isUnsigned ? NVVM::DotAccumulateType::UNSIGNED
+                                   : NVVM::DotAccumulateType::SIGNED);
+  };
+  return NVVM::DotAccumulate4WayOp::create(
+      b, b.getI32Type(), LLVM::BitcastOp::create(b, bytes, a), kind(unsignedA),
+      LLVM::BitcastOp::create(b, bytes, c), kind(false), acc);
+}

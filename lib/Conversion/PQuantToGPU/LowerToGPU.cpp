@@ -1,0 +1,777 @@
+//===- LowerToGPU.cpp - pquant entry points to GPU kernels and host code ----===//
+//
+// Each public function becomes host code that launches kernels this pass
+// generates into one gpu.module:
+//
+//   func.func @pquant_gpu_entry_<name>(%ctx: !llvm.ptr, %count: i64,
+//                                      %buffers: !llvm.ptr)
+//
+// `buffers` holds the device addresses of the weights data section (when
+// the module reads pquant.weight), of every argument (an `index` argument
+// is the address of an i64 on the device) and of every result, in that
+// order; `count` is the number of tokens M where shapes leave it open.
+// The host code asks the runtime for scratch memory once
+// (pquant_gpu_scratch) and launches each kernel through pquant_gpu_launch
+// with 8-byte parameters.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GPUBuilder.h"
+#include "Kernels.h"
+
+#include "pquant/Conversion/Passes.h"
+#include "pquant/Dialect/PQuant/IR/PQuantOps.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
+
+namespace pquant {
+#define GEN_PASS_DEF_LOWERTOGPU
+#include "pquant/Conversion/Passes.h.inc"
+} // namespace pquant
+
+using namespace mlir;
+using namespace pquant;
+using namespace pquant::gpu;
+
+namespace {
+
+/// Alignment of weights in the data section (as pquant-externalize-weights).
+constexpr int64_t kWeightAlignment = 64;
+/// Scratch buffers: fixed ones at 256-byte offsets; per-token ones at
+/// offsets that are multiples of 16 bytes per token, scaled by M rounded up
+/// to 64, so 1024-byte aligned.
+constexpr int64_t kFixedAlignment = 256, kPerTokenAlignment = 16,
+                  kTokenRounding = 64;
+/// Shared memory a kernel may declare statically.
+constexpr int64_t kMaxAttentionRows = 8192;
+
+std::string hexBits(float value) {
+  return llvm::formatv("{0:x8}", llvm::bit_cast<uint32_t>(value)).str();
+}
+
+int64_t byteSize(ShapedType type, int64_t tokens) {
+  int64_t elements = 1;
+  for (auto [i, dim] : llvm::enumerate(type.getShape()))
+    elements *= ShapedType::isDynamic(dim) ? (i == 0 ? tokens : 1) : dim;
+  return elements * type.getElementTypeBitWidth() / 8;
+}
+
+/// Where a tensor lives on the device.
+struct Location {
+  enum Kind { Slot, Scratch } kind = Slot;
+  int64_t slot = 0;   // index into the buffers array
+  int64_t offset = 0; // bytes after the slot's address
+  int64_t scratch = -1;
+};
+
+struct ScratchBuffer {
+  bool perToken;
+  int64_t bytes; // per token when perToken
+  int64_t first = -1, last = -1;
+  int64_t offset = 0;
+};
+
+/// One kernel launch: the buffers it reads and writes, in the kernel's
+/// parameter order, and the value whose first dimension is M.
+struct Launch {
+  int64_t kernel;
+  SmallVector<Value> buffers;
+  Value tokensOf;
+};
+
+/// The kernels of the module, created once per name.
+class KernelSet {
+public:
+  KernelSet(ModuleOp module, mlir::gpu::GPUModuleOp kernels)
+      : module(module), kernels(kernels) {}
+
+  using Body = llvm::function_ref<LaunchShape(ImplicitLocOpBuilder &, ValueRange)>;
+
+  int64_t get(StringRef name, int64_t buffers, Body body) {
+    auto it = index.find(name);
+    if (it != index.end())
+      return it->second;
+    MLIRContext *context = module.getContext();
+    SmallVector<Type> params(buffers, LLVM::LLVMPointerType::get(context, kGlobal));
+    params.push_back(IntegerType::get(context, 64));
+    OpBuilder builder(kernels.getBodyRegion());
+    builder.setInsertionPointToEnd(kernels.getBody());
+    auto func = mlir::gpu::GPUFuncOp::create(
+        builder, module.getLoc(), name, builder.getFunctionType(params, {}));
+    func->setAttr(mlir::gpu::GPUDialect::getKernelFuncAttrName(),
+                  builder.getUnitAttr());
+    Block &entry = func.getBody().front();
+    ImplicitLocOpBuilder b(module.getLoc(), builder);
+    b.setInsertionPointToStart(&entry);
+    LaunchShape shape = body(b, entry.getArguments());
+    mlir::gpu::ReturnOp::create(b);
+    func.setKnownBlockSizeAttr(
+        b.getDenseI32ArrayAttr({int32_t(shape.block), 1, 1}));
+    names.push_back(name.str());
+    shapes.push_back(shape);
+    index[name] = names.size() - 1;
+    return names.size() - 1;
+  }
+
+  const LaunchShape &shape(int64_t kernel) const { return shapes[kernel]; }
+  ArrayRef<std::string> getNames() const { return names; }
+
+private:
+  ModuleOp module;
+  mlir::gpu::GPUModuleOp kernels;
+  llvm::StringMap<int64_t> index;
+  std::vector<std::string> names;
+  std::vector<LaunchShape> shapes;
+};
+
+/// The weights table of the module: one 64-byte aligned offset per (name,
+/// type), shared by every entry point, recorded as `pquant.weights` in the
+/// format of pquant-externalize-weights.
+class WeightsTable {
+public:
+  int64_t offsetOf(WeightOp weight) {
+    auto key = std::make_pair(weight.getNameAttr(), weight.getType());
+    auto [it, inserted] = offsets.try_emplace(key, size);
+    if (inserted) {
+      auto type = cast<RankedTensorType>(weight.getType());
+      size = llvm::alignTo(size + byteSize(type, 0), kWeightAlignment);
+    }
+    return it->second;
+  }
+
+  void record(ModuleOp module) {
+    if (offsets.empty())
+      return;
+    Builder attrs(module.getContext());
+    SmallVector<Attribute> tensors;
+    for (auto [key, offset] : offsets)
+      tensors.push_back(attrs.getDictionaryAttr({
+          attrs.getNamedAttr("name", key.first),
+          attrs.getNamedAttr("offset", attrs.getI64IntegerAttr(offset)),
+          attrs.getNamedAttr("type", TypeAttr::get(key.second)),
+      }));
+    module->setAttr("pquant.weights",
+                    attrs.getDictionaryAttr({
+                        attrs.getNamedAttr("size", attrs.getI64IntegerAttr(size)),
+                        attrs.getNamedAttr("tensors", attrs.getArrayAttr(tensors)),
+                    }));
+  }
+
+private:
+  llvm::MapVector<std::pair<StringAttr, Type>, int64_t> offsets;
+  int64_t size = 0;
+};
+
+/// Lowers one entry function.
+class EntryLowering {
+public:
+  EntryLowering(func::FuncOp func, KernelSet &kernels, WeightsTable &weights,
+                bool hasWeightsSlot)
+      : func(func), kernels(kernels), weights(weights),
+        firstArgSlot(hasWeightsSlot ? 1 : 0) {}
+
+  LogicalResult run() {
+    if (failed(assignSlots()))
+      return failure();
+    for (Operation &op : func.getBody().front())
+      if (failed(lower(&op)))
+        return failure();
+    allocateScratch();
+    emitHost();
+    return success();
+  }
+
+private:
+  Value root(Value value) {
+    for (auto it = aliases.find(value); it != aliases.end();
+         it = aliases.find(value))
+      value = it->second;
+    return value;
+  }
+
+  LogicalResult assignSlots() {
+    if (!func.getBody().hasOneBlock())
+      return func.emitError("pquant-lower-to-gpu: entry points must have one block");
+    int64_t slot = firstArgSlot;
+    for (BlockArgument arg : func.getArguments()) {
+      Type type = arg.getType();
+      auto tensor = dyn_cast<RankedTensorType>(type);
+      if (tensor) {
+        for (auto [i, dim] : llvm::enumerate(tensor.getShape()))
+          if (ShapedType::isDynamic(dim) && i != 0)
+            return func.emitError("pquant-lower-to-gpu: argument of type ")
+                   << type << " has a dynamic dimension other than the first "
+                   "(tokens)";
+      } else if (auto memref = dyn_cast<MemRefType>(type)) {
+        if (!memref.hasStaticShape() || !memref.getLayout().isIdentity())
+          return func.emitError("pquant-lower-to-gpu: memref argument ")
+                 << type << " must have a static shape and identity layout";
+      } else if (!type.isIndex()) {
+        return func.emitError("pquant-lower-to-gpu: unsupported argument type ")
+               << type;
+      }
+      locations[arg] = {Location::Slot, slot++};
+    }
+    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+    for (Value result : ret.getOperands()) {
+      if (!isa<RankedTensorType>(result.getType()) || isa<BlockArgument>(result) ||
+          resultSlots.count(result))
+        return func.emitError("pquant-lower-to-gpu: results must be distinct "
+                              "tensors computed by the function");
+      resultSlots[result] = slot++;
+    }
+    numSlots = slot;
+    return success();
+  }
+
+  /// The device location of the tensor `value` produced by `op`: the result
+  /// slot if it is returned, else a new scratch buffer.
+  void define(Value value) {
+    if (auto it = resultSlots.find(value); it != resultSlots.end()) {
+      locations[value] = {Location::Slot, it->second};
+      return;
+    }
+    auto type = cast<ShapedType>(value.getType());
+    bool perToken = type.getRank() > 0 && type.isDynamicDim(0);
+    int64_t bytes = byteSize(type, 1);
+    int64_t aligned = int64_t(
+        llvm::alignTo(bytes, perToken ? kPerTokenAlignment : kFixedAlignment));
+    scratch.push_back({perToken, aligned});
+    locations[value] = {Location::Scratch, 0, 0, int64_t(scratch.size() - 1)};
+  }
+
+  void launch(int64_t kernel, ArrayRef<Value> buffers, Value tokensOf) {
+    Launch l{kernel, {}, tokensOf};
+    for (Value buffer : buffers)
+      l.buffers.push_back(buffer);
+    launches.push_back(std::move(l));
+  }
+
+  /// Defines the results of `op` and launches `kernel` on `operands` then
+  /// the results (and any `extra` buffers after the results).
+  void launchOp(Operation *op, int64_t kernel, ValueRange operands,
+                Value tokensOf) {
+    for (Value result : op->getResults())
+      define(result);
+    SmallVector<Value> buffers(operands.begin(), operands.end());
+    append_range(buffers, op->getResults());
+    launch(kernel, buffers, tokensOf);
+  }
+
+  static int64_t dim(Value value, int64_t i) {
+    return cast<ShapedType>(value.getType()).getDimSize(i);
+  }
+
+  static bool isF16(Value value) {
+    return cast<ShapedType>(value.getType()).getElementType().isF16();
+  }
+
+  LogicalResult lower(Operation *op) {
+    return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+        .Case([&](func::ReturnOp) { return success(); })
+        // Shapes: the host code knows every size, M included.
+        .Case([&](tensor::DimOp) { return success(); })
+        .Case([&](WeightOp weight) {
+          locations[weight.getResult()] = {Location::Slot, 0,
+                                           weights.offsetOf(weight)};
+          return success();
+        })
+        .Case([&](tensor::ExpandShapeOp expand) {
+          return alias(expand.getResult(), expand.getSrc());
+        })
+        .Case([&](tensor::CollapseShapeOp collapse) {
+          return alias(collapse.getResult(), collapse.getSrc());
+        })
+        .Case([&](tensor::GenerateOp generate) { return lowerPositions(generate); })
+        .Case([&](arith::ConstantOp constant) -> LogicalResult {
+          if (isa<RankedTensorType>(constant.getType()) && !constant->use_empty())
+            return constant.emitOpError(
+                       "is a tensor constant, which the GPU target cannot "
+                       "place yet")
+                       .attachNote()
+                   << "pass weights as pquant.weight references (import "
+                      "without --inline-weights) or as arguments";
+          return success();
+        })
+        .Case([&](arith::AddFOp addf) -> LogicalResult {
+          auto type = dyn_cast<RankedTensorType>(addf.getType());
+          if (!type || type.getRank() != 2 || !type.getElementType().isF32())
+            return addf.emitOpError("on the GPU target must add f32 matrices");
+          int64_t width = type.getDimSize(1);
+          int64_t kernel = kernels.get(
+              "add_" + std::to_string(width), 3,
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                return buildAdd(b, args, width);
+              });
+          launchOp(op, kernel, {addf.getLhs(), addf.getRhs()}, addf.getLhs());
+          return success();
+        })
+        .Case([&](QuantizeOp quantize) {
+          int64_t k = dim(quantize.getInput(), 1);
+          int64_t kernel = kernels.get(
+              "quantize_" + std::to_string(k), 3,
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                return buildQuantize(b, args, k);
+              });
+          launchOp(op, kernel, {quantize.getInput()}, quantize.getInput());
+          return success();
+        })
+        .Case([&](BitLinearOp linear) -> LogicalResult {
+          PackedLayoutAttr layout = getPackedLayout(linear.getWeight().getType());
+          if (!layout || layout.getWord() != kWordBits ||
+              layout.getTileRows() != kTileRows ||
+              layout.getTileWords() != kTileWords ||
+              layout.getBitOrder() != BitOrder::LsbFirst)
+            return linear.emitOpError(
+                       "needs its weight packed in 32-bit words, lsb_first, "
+                       "tile = [8, 4] for the GPU BitLinear kernels")
+                       .attachNote()
+                   << "run pquant-pack-weights with word=32 tile-rows=8 "
+                      "tile-words=4 first";
+          BitLinearConfig config;
+          config.n = layout.getRows();
+          config.k = layout.getCols();
+          config.perRowScale = dim(linear.getWeightScale(), 0) != 1;
+          config.tokens = dim(linear.getInput(), 0) == 1 ? 1 : 4;
+          config.residual = false;
+          int64_t kernel = kernels.get(
+              config.name(), 5, [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                return buildBitLinear(b, args, config);
+              });
+          launchOp(op, kernel, linear->getOperands(), linear.getInput());
+          return success();
+        })
+        .Case([&](Int8LinearOp linear) {
+          int64_t n = dim(linear.getWeight(), 0), k = dim(linear.getWeight(), 1);
+          int64_t kernel = kernels.get(
+              llvm::formatv("int8_linear_{0}x{1}", n, k).str(), 5,
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                return buildInt8Linear(b, args, n, k, 1, std::nullopt, 1);
+              });
+          launchOp(op, kernel, linear->getOperands(), linear.getInput());
+          return success();
+        })
+        .Case([&](ExpertLinearOp linear) {
+          int64_t e = dim(linear.getWeight(), 0), n = dim(linear.getWeight(), 1),
+                  k = dim(linear.getWeight(), 2);
+          int64_t topK = dim(linear.getExperts(), 1), slot = linear.getSlot();
+          int64_t kernel = kernels.get(
+              llvm::formatv("expert_linear_{0}x{1}x{2}_k{3}_slot{4}", e, n, k, topK, slot)
+                  .str(),
+              6, [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                return buildInt8Linear(b, args, n, k, e, slot, topK);
+              });
+          launchOp(op, kernel, linear->getOperands(), linear.getInput());
+          return success();
+        })
+        .Case([&](FloatLinearOp linear) {
+          int64_t n = dim(linear.getWeight(), 0), k = dim(linear.getWeight(), 1);
+          bool f16 = isF16(linear.getWeight());
+          int64_t tokens = dim(linear.getInput(), 0) == 1 ? 1 : 4;
+          int64_t kernel = kernels.get(
+              llvm::formatv("float_linear_{0}x{1}_{2}_t{3}", n, k, f16 ? "f16" : "f32",
+                            tokens)
+                  .str(),
+              3, [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                return buildFloatLinear(b, args, n, k, f16, tokens);
+              });
+          launchOp(op, kernel, linear->getOperands(), linear.getInput());
+          return success();
+        })
+        .Case([&](EmbeddingOp embedding) {
+          int64_t v = dim(embedding.getTable(), 0), d = dim(embedding.getTable(), 1);
+          bool f16 = isF16(embedding.getTable());
+          int64_t kernel = kernels.get(
+              llvm::formatv("embedding_{0}x{1}_{2}", v, d, f16 ? "f16" : "f32").str(), 3,
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                return buildEmbedding(b, args, v, d, f16);
+              });
+          launchOp(op, kernel, embedding->getOperands(), embedding.getTokens());
+          return success();
+        })
+        .Case([&](RMSNormOp norm) {
+          int64_t d = dim(norm.getInput(), 1);
+          bool hasWeight = static_cast<bool>(norm.getWeight());
+          bool f16 = hasWeight && isF16(norm.getWeight());
+          float eps = norm.getEps().convertToFloat();
+          int64_t kernel = kernels.get(
+              llvm::formatv("rms_norm_{0}_{1}_eps{2}", d,
+                            hasWeight ? (f16 ? "wf16" : "wf32") : "nw", hexBits(eps))
+                  .str(),
+              hasWeight ? 3 : 2, [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                return buildRMSNorm(b, args, d, hasWeight, f16, eps);
+              });
+          launchOp(op, kernel, norm->getOperands(), norm.getInput());
+          return success();
+        })
+        .Case([&](RoPEOp rope) {
+          int64_t heads = dim(rope.getInput(), 1), headDim = dim(rope.getInput(), 2);
+          double theta = rope.getTheta().convertToDouble();
+          std::string name = llvm::formatv("rope_{0}x{1}_theta{2}", heads, headDim,
+                                           hexBits(float(theta)))
+                                 .str();
+          int64_t kernel = kernels.get(name, 3, [&](ImplicitLocOpBuilder &b,
+                                                    ValueRange args) {
+            return buildRoPE(b, args, name, heads, headDim, theta);
+          });
+          launchOp(op, kernel, rope->getOperands(), rope.getInput());
+          return success();
+        })
+        .Case([&](AttentionOp attention) { return lowerAttention(attention); })
+        .Case([&](SiluMulOp silu) {
+          int64_t f = dim(silu.getGate(), 1);
+          int64_t kernel = kernels.get(
+              "silu_mul_" + std::to_string(f), 3,
+              [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                return buildSiluMul(b, args, f);
+              });
+          launchOp(op, kernel, silu->getOperands(), silu.getGate());
+          return success();
+        })
+        .Case([&](RouterOp router) {
+          int64_t d = dim(router.getInput(), 1), e = dim(router.getWeight(), 0);
+          int64_t topK = router.getTopK();
+          std::string name = llvm::formatv("router_{0}x{1}_k{2}", e, d, topK).str();
+          int64_t kernel = kernels.get(name, 4, [&](ImplicitLocOpBuilder &b,
+                                                    ValueRange args) {
+            return buildRouter(b, args, name, d, e, topK);
+          });
+          launchOp(op, kernel, router->getOperands(), router.getInput());
+          return success();
+        })
+        .Case([&](CombineOp combine) {
+          int64_t d = dim(combine.getBinary(), 1);
+          int64_t count = combine.getExperts().size();
+          bool weighted = combine.getGateWeighting();
+          float alpha = combine.getAlpha().convertToFloat();
+          float beta = combine.getBeta().convertToFloat();
+          SmallVector<Value> operands = {combine.getBinary()};
+          append_range(operands, combine.getExperts());
+          if (weighted)
+            operands.push_back(combine.getGates());
+          int64_t kernel = kernels.get(
+              llvm::formatv("combine_{0}_n{1}_a{2}_b{3}{4}", d, count, hexBits(alpha),
+                            hexBits(beta), weighted ? "_gated" : "")
+                  .str(),
+              operands.size() + 1, [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                return buildCombine(b, args, d, count, weighted, alpha, beta);
+              });
+          launchOp(op, kernel, operands, combine.getBinary());
+          return success();
+        })
+        .Default([](Operation *op) {
+          return op->emitOpError("has no lowering to the GPU target");
+        });
+  }
+
+  LogicalResult alias(Value result, Value source) {
+    if (resultSlots.count(result))
+      return result.getDefiningOp()->emitOpError(
+          "returns a reshaped tensor, which the GPU target does not support");
+    aliases[result] = source;
+    return success();
+  }
+
+  /// tensor.generate of `start + m` (the positions pquant-import makes).
+  LogicalResult lowerPositions(tensor::GenerateOp generate) {
+    auto type = cast<RankedTensorType>(generate.getType());
+    Block &body = generate.getBody().front();
+    auto yield = cast<tensor::YieldOp>(body.getTerminator());
+    auto indexCast = yield.getValue().getDefiningOp<arith::IndexCastOp>();
+    auto addi = indexCast ? indexCast.getIn().getDefiningOp<arith::AddIOp>() : nullptr;
+    Value start;
+    if (addi && type.getRank() == 1 && type.getElementType().isInteger(32)) {
+      if (addi.getLhs() == body.getArgument(0))
+        start = addi.getRhs();
+      else if (addi.getRhs() == body.getArgument(0))
+        start = addi.getLhs();
+    }
+    auto startArg = dyn_cast_or_null<BlockArgument>(start);
+    if (!startArg || startArg.getOwner() != &func.getBody().front())
+      return generate.emitOpError(
+          "has no GPU lowering: only `start + i` positions (an index argument "
+          "plus the token index) are supported");
+    int64_t kernel = kernels.get("positions", 2, [&](ImplicitLocOpBuilder &b,
+                                                     ValueRange args) {
+      return buildPositions(b, args);
+    });
+    define(generate.getResult());
+    launch(kernel, {startArg, generate.getResult()}, generate.getResult());
+    return success();
+  }
+
+  LogicalResult lowerAttention(AttentionOp attention) {
+    auto cacheType = cast<MemRefType>(attention.getKeyCache().getType());
+    if (!cacheType.getElementType().isF32())
+      return attention.emitOpError("on the GPU target needs an f32 KV cache");
+    AttentionConfig config;
+    config.heads = dim(attention.getQuery(), 1);
+    config.kvHeads = cacheType.getDimSize(2);
+    config.headDim = cacheType.getDimSize(3);
+    config.rows = cacheType.getDimSize(1);
+    config.layer = attention.getLayer();
+    if (config.rows > kMaxAttentionRows)
+      return attention.emitOpError("on the GPU target supports at most ")
+             << kMaxAttentionRows << " cache rows (max_seq_len), not "
+             << config.rows;
+    auto position = dyn_cast<BlockArgument>(attention.getPosition());
+    if (!position || position.getOwner() != &func.getBody().front())
+      return attention.emitOpError(
+          "on the GPU target needs its position to be an entry argument");
+    std::string shape = llvm::formatv("{0}x{1}x{2}_s{3}_l{4}", config.heads,
+                                      config.kvHeads, config.headDim, config.rows,
+                                      config.layer)
+                            .str();
+    int64_t write = kernels.get(
+        "cache_write_" + shape, 5, [&](ImplicitLocOpBuilder &b, ValueRange args) {
+          return buildCacheWrite(b, args, config);
+        });
+    launch(write,
+           {attention.getKey(), attention.getValue(), attention.getKeyCache(),
+            attention.getValueCache(), position},
+           attention.getKey());
+    std::string name = "attention_" + shape;
+    int64_t kernel = kernels.get(name, 5, [&](ImplicitLocOpBuilder &b,
+                                              ValueRange args) {
+      return buildAttention(b, args, name, config);
+    });
+    launchOp(attention, kernel,
+             {attention.getQuery(), attention.getKeyCache(),
+              attention.getValueCache(), position},
+             attention.getQuery());
+    return success();
+  }
+
+  void allocateScratch() {
+    for (auto [i, launch] : llvm::enumerate(launches))
+      for (Value value : launch.buffers) {
+        const Location &location = locations.lookup(root(value));
+        if (location.kind != Location::Scratch)
+          continue;
+        ScratchBuffer &buffer = scratch[location.scratch];
+        if (buffer.first < 0)
+          buffer.first = i;
+        buffer.last = i;
+      }
+    // First fit over two arenas, fixed and per token; a buffer is free after
+    // the last launch that uses it (launches run in order on one stream).
+    for (bool perToken : {false, true}) {
+      std::vector<std::pair<int64_t, int64_t>> live; // (offset, end), sorted
+      std::vector<std::pair<int64_t, int64_t>> freeAfter;
+      int64_t size = 0;
+      SmallVector<int64_t> order;
+      for (auto [i, buffer] : llvm::enumerate(scratch))
+        if (buffer.perToken == perToken && buffer.first >= 0)
+          order.push_back(i);
+      llvm::stable_sort(order, [&](int64_t a, int64_t c) {
+        return scratch[a].first < scratch[c].first;
+      });
+      SmallVector<int64_t> active;
+      for (int64_t id : order) {
+        ScratchBuffer &buffer = scratch[id];
+        llvm::erase_if(active, [&](int64_t other) {
+          return scratch[other].last < buffer.first;
+        });
+        SmallVector<std::pair<int64_t, int64_t>> used;
+        for (int64_t other : active)
+          used.push_back({scratch[other].offset,
+                          scratch[other].offset + scratch[other].bytes});
+        llvm::sort(used);
+        int64_t offset = 0;
+        for (auto [begin, end] : used) {
+          if (offset + buffer.bytes <= begin)
+            break;
+          offset = std::max(offset, end);
+        }
+        buffer.offset = offset;
+        size = std::max(size, offset + buffer.bytes);
+        active.push_back(id);
+      }
+      (perToken ? perTokenSize : fixedSize) = size;
+    }
+  }
+
+  void emitHost() {
+    MLIRContext *context = func.getContext();
+    auto module = func->getParentOfType<ModuleOp>();
+    Type ptr = LLVM::LLVMPointerType::get(context);
+    Type i64Type = IntegerType::get(context, 64), i32Type = IntegerType::get(context, 32);
+    OpBuilder top(func);
+    ImplicitLocOpBuilder b(func.getLoc(), top);
+    auto launchFn = declare(module, "pquant_gpu_launch",
+                            b.getFunctionType({ptr, i32Type, i64Type, i64Type, i64Type,
+                                               i64Type, i64Type, i64Type, i64Type,
+                                               i32Type, ptr},
+                                              {}));
+    auto scratchFn = declare(module, "pquant_gpu_scratch",
+                             b.getFunctionType({ptr, i64Type}, {i64Type}));
+    auto host = func::FuncOp::create(
+        b, ("pquant_gpu_entry_" + func.getSymName()).str(),
+        b.getFunctionType({ptr, i64Type, ptr}, {}));
+    Block *entry = host.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    Value ctx = entry->getArgument(0), count = entry->getArgument(1),
+          slots = entry->getArgument(2);
+
+    int64_t maxParams = 1;
+    for (const Launch &l : launches)
+      maxParams = std::max<int64_t>(maxParams, l.buffers.size() + 1);
+    Value params = LLVM::AllocaOp::create(b, ptr, i64Type, i64(b, maxParams), 8);
+
+    SmallVector<Value> slotAddresses;
+    for (int64_t slot = 0; slot < numSlots; ++slot)
+      slotAddresses.push_back(load(b, i64Type, slots, i64(b, slot), 8));
+    Value rounded = arith::MulIOp::create(
+        b,
+        arith::DivUIOp::create(
+            b, arith::AddIOp::create(b, count, i64(b, kTokenRounding - 1)),
+            i64(b, kTokenRounding)),
+        i64(b, kTokenRounding));
+    Value scratchBase;
+    if (fixedSize || perTokenSize) {
+      Value bytes = arith::AddIOp::create(
+          b, i64(b, fixedSize),
+          arith::MulIOp::create(b, rounded, i64(b, perTokenSize)));
+      scratchBase =
+          func::CallOp::create(b, scratchFn, ValueRange{ctx, bytes}).getResult(0);
+    }
+    auto address = [&](Value value) -> Value {
+      const Location &location = locations.lookup(root(value));
+      if (location.kind == Location::Slot) {
+        Value base = slotAddresses[location.slot];
+        return location.offset ? Value(arith::AddIOp::create(b, base, i64(b, location.offset)))
+                               : base;
+      }
+      const ScratchBuffer &buffer = scratch[location.scratch];
+      if (!buffer.perToken)
+        return arith::AddIOp::create(b, scratchBase, i64(b, buffer.offset));
+      return arith::AddIOp::create(
+          b, scratchBase,
+          arith::AddIOp::create(
+              b, i64(b, fixedSize),
+              arith::MulIOp::create(b, rounded, i64(b, buffer.offset))));
+    };
+
+    for (const Launch &l : launches) {
+      const LaunchShape &shape = kernels.shape(l.kernel);
+      int64_t staticTokens = dim(l.tokensOf, 0);
+      Value tokens = ShapedType::isDynamic(staticTokens) ? count : i64(b, staticTokens);
+      auto grid = [&](int64_t base, int64_t perBlock) -> Value {
+        if (!perBlock)
+          return i64(b, base);
+        Value blocks = arith::DivUIOp::create(
+            b, arith::AddIOp::create(b, tokens, i64(b, perBlock - 1)), i64(b, perBlock));
+        return arith::MulIOp::create(b, blocks, i64(b, base));
+      };
+      Value gridX = grid(shape.gridX, shape.tokensPerBlockX);
+      Value gridY = grid(shape.gridY, shape.tokensPerBlockY);
+      for (auto [i, buffer] : llvm::enumerate(l.buffers))
+        store(b, address(buffer), params, i64(b, i), 8);
+      store(b, tokens, params, i64(b, l.buffers.size()), 8);
+      func::CallOp::create(
+          b, launchFn,
+          ValueRange{ctx, i32(b, l.kernel), gridX, gridY, i64(b, 1), i64(b, shape.block),
+                     i64(b, 1), i64(b, 1), i64(b, 0), i32(b, l.buffers.size() + 1),
+                     params});
+    }
+    func::ReturnOp::create(b);
+  }
+
+  static func::FuncOp declare(ModuleOp module, StringRef name, FunctionType type) {
+    if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+      return existing;
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToStart(module.getBody());
+    auto fn = func::FuncOp::create(b, module.getLoc(), name, type);
+    fn.setPrivate();
+    return fn;
+  }
+
+  func::FuncOp func;
+  KernelSet &kernels;
+  WeightsTable &weights;
+  int64_t firstArgSlot;
+  int64_t numSlots = 0;
+  DenseMap<Value, Value> aliases;
+  DenseMap<Value, Location> locations;
+  DenseMap<Value, int64_t> resultSlots;
+  std::vector<ScratchBuffer> scratch;
+  std::vector<Launch> launches;
+  int64_t fixedSize = 0, perTokenSize = 0;
+};
+
+struct LowerToGPUPass : pquant::impl::LowerToGPUBase<LowerToGPUPass> {
+  using LowerToGPUBase::LowerToGPUBase;
+
+  void getDependentDialects(DialectRegistry &registry) const override {
+    LowerToGPUBase::getDependentDialects(registry);
+    // What pquant-gpu-pipeline's later passes need, whichever tool runs it:
+    // the NVVM target and the translations to LLVM IR that serialize PTX.
+    NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+    registerLLVMDialectTranslation(registry);
+    registerNVVMDialectTranslation(registry);
+    registerGPUDialectTranslation(registry);
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (chip != "sm_80" && chip != "sm_90") {
+      module.emitError("pquant-lower-to-gpu: unknown chip '")
+          << chip << "', expected sm_80 or sm_90";
+      return signalPassFailure();
+    }
+    MLIRContext *context = &getContext();
+    SmallVector<func::FuncOp> entries;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isDeclaration())
+        continue;
+      if (func.isPrivate()) {
+        func.emitError("pquant-lower-to-gpu: private functions are not "
+                       "supported; entry points must be public");
+        return signalPassFailure();
+      }
+      entries.push_back(func);
+    }
+    bool usesWeights = false;
+    module.walk([&](WeightOp) { usesWeights = true; });
+
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToEnd(module.getBody());
+    auto target = NVVM::NVVMTargetAttr::get(context, /*optLevel=*/3,
+                                            "nvptx64-nvidia-cuda", chip);
+    auto kernelModule = mlir::gpu::GPUModuleOp::create(
+        b, module.getLoc(), "pquant_kernels", ArrayRef<Attribute>{target});
+    module->setAttr(mlir::gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+    KernelSet kernels(module, kernelModule);
+    WeightsTable weights;
+    for (func::FuncOp func : entries) {
+      EntryLowering lowering(func, kernels, weights, usesWeights);
+      if (failed(lowering.run()))
+        return signalPassFailure();
+    }
+    for (func::FuncOp func : entries)
+      func.erase();
+    weights.record(module);
+    SmallVector<Attribute> names;
+    for (const std::string &name : kernels.getNames())
+      names.push_back(b.getStringAttr(name));
+    module->setAttr("pquant.gpu.kernels", b.getArrayAttr(names));
+    module->setAttr("pquant.gpu.chip", b.getStringAttr(chip));
+  }
+};
+
+} // namespace

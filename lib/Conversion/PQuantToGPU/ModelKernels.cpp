@@ -1,0 +1,480 @@
+//===- ModelKernels.cpp - norms, RoPE, attention, routing GPU kernels -------===//
+
+#include "GPUBuilder.h"
+#include "Kernels.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace pquant;
+using namespace pquant::gpu;
+using arith::CmpIPredicate;
+using mlir::gpu::Dimension;
+
+namespace {
+
+Value lt(ImplicitLocOpBuilder &b, Value a, Value c) {
+  return cmp(b, CmpIPredicate::slt, a, c);
+}
+Value mul(ImplicitLocOpBuilder &b, Value a, Value c) {
+  return arith::MulIOp::create(b, a, c);
+}
+Value add(ImplicitLocOpBuilder &b, Value a, Value c) {
+  return arith::AddIOp::create(b, a, c);
+}
+
+/// One block per token (grid x = M).
+LaunchShape perToken(int64_t block = kThreads) {
+  LaunchShape shape;
+  shape.tokensPerBlockX = 1;
+  shape.block = block;
+  return shape;
+}
+
+/// `body(col)` for col = threadIdx.x, + block, ... < width.
+void forColumns(ImplicitLocOpBuilder &b, int64_t width,
+                llvm::function_ref<void(ImplicitLocOpBuilder &, Value)> body,
+                int64_t block = kThreads) {
+  forLoop(b, threadIdx(b), i32(b, width), i32(b, block), {},
+          [&](ImplicitLocOpBuilder &b, Value col, ValueRange) {
+            body(b, col);
+            return SmallVector<Value>{};
+          });
+}
+
+/// A read-only table of f32 constants in the kernel's gpu.module.
+Value constantTable(ImplicitLocOpBuilder &b, StringRef name,
+                    ArrayRef<float> values) {
+  auto module = b.getInsertionBlock()
+                    ->getParentOp()
+                    ->getParentOfType<mlir::gpu::GPUModuleOp>();
+  SymbolTable symbols(module);
+  auto type = LLVM::LLVMArrayType::get(b.getF32Type(), values.size());
+  auto global = symbols.lookup<LLVM::GlobalOp>(name);
+  if (!global) {
+    OpBuilder top(module.getBodyRegion());
+    top.setInsertionPointToStart(module.getBody());
+    auto data = DenseElementsAttr::get(
+        RankedTensorType::get({int64_t(values.size())}, b.getF32Type()), values);
+    global = LLVM::GlobalOp::create(top, b.getLoc(), type, /*isConstant=*/true,
+                                    LLVM::Linkage::Internal, name, data,
+                                    /*alignment=*/16, /*addrSpace=*/kGlobal);
+    symbols.insert(global);
+  }
+  return LLVM::AddressOfOp::create(b, global);
+}
+
+Value toF32(ImplicitLocOpBuilder &b, Value v) {
+  return v.getType().isF32() ? v : Value(arith::ExtFOp::create(b, b.getF32Type(), v));
+}
+
+} // namespace
+
+LaunchShape pquant::gpu::buildEmbedding(ImplicitLocOpBuilder &b, ValueRange args,
+                                        int64_t vocab, int64_t width, bool f16) {
+  Value table = args[0], tokens = args[1], y = args[2];
+  Value m = toI64(b, blockIdx(b, Dimension::x));
+  Value token = load(b, b.getI32Type(), tokens, m, 4);
+  token = arith::MinSIOp::create(b, arith::MaxSIOp::create(b, token, i32(b, 0)),
+                                 i32(b, vocab - 1));
+  Value source = mul(b, toI64(b, token), i64(b, width));
+  Value target = mul(b, m, i64(b, width));
+  Type element = f16 ? Type(b.getF16Type()) : Type(b.getF32Type());
+  forColumns(b, width, [&](ImplicitLocOpBuilder &b, Value d) {
+    Value v = load(b, element, table, add(b, source, toI64(b, d)), f16 ? 2 : 4, true);
+    store(b, toF32(b, v), y, add(b, target, toI64(b, d)), 4);
+  });
+  return perToken();
+}
+
+LaunchShape pquant::gpu::buildRMSNorm(ImplicitLocOpBuilder &b, ValueRange args,
+                                      int64_t width, bool hasWeight,
+                                      bool f16Weight, float eps) {
+  Value x = args[0], weight = hasWeight ? args[1] : Value();
+  Value y = args[hasWeight ? 2 : 1];
+  Type f32Type = b.getF32Type(), f64Type = b.getF64Type();
+  Value row = mul(b, toI64(b, blockIdx(b, Dimension::x)), i64(b, width));
+  Value red = sharedMemory(b, "rms_norm_red", 8 * 8);
+  Value squares = forLoop(
+      b, threadIdx(b), i32(b, width), i32(b, kThreads), {f64(b, 0.0)},
+      [&](ImplicitLocOpBuilder &b, Value d, ValueRange acc) {
+        Value v = arith::ExtFOp::create(
+            b, f64Type, load(b, f32Type, x, add(b, row, toI64(b, d)), 4));
+        return SmallVector<Value>{
+            arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, v, v))};
+      })[0];
+  Value sum = blockReduce(b, Combine::AddF, squares, red, kThreads);
+  Value meanSquare = arith::TruncFOp::create(
+      b, f32Type, arith::DivFOp::create(b, sum, f64(b, double(width))));
+  Value rms = sqrtF32(
+      b, arith::AddFOp::create(b, meanSquare, f32(b, eps)));
+  forColumns(b, width, [&](ImplicitLocOpBuilder &b, Value d) {
+    Value index = add(b, row, toI64(b, d));
+    Value normed = arith::DivFOp::create(b, load(b, f32Type, x, index, 4), rms);
+    if (weight) {
+      Type element = f16Weight ? Type(b.getF16Type()) : f32Type;
+      normed = arith::MulFOp::create(
+          b, normed, toF32(b, load(b, element, weight, d, f16Weight ? 2 : 4, true)));
+    }
+    store(b, normed, y, index, 4);
+  });
+  return perToken();
+}
+
+LaunchShape pquant::gpu::buildPositions(ImplicitLocOpBuilder &b, ValueRange args) {
+  Value start = args[0], positions = args[1];
+  Value count = toI32(b, args[2]);
+  Value first = toI32(b, load(b, b.getI64Type(), start, i32(b, 0), 8));
+  forLoop(b, threadIdx(b), count, i32(b, kThreads), {},
+          [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+            store(b, add(b, first, m), positions, m, 4);
+            return SmallVector<Value>{};
+          });
+  return LaunchShape();
+}
+
+LaunchShape pquant::gpu::buildRoPE(ImplicitLocOpBuilder &b, ValueRange args,
+                                   StringRef name, int64_t heads,
+                                   int64_t headDim, double theta) {
+  Value x = args[0], positions = args[1], y = args[2];
+  const int64_t half = headDim / 2;
+  // theta^(−2i/Dh) in double, rounded once, as the reference does.
+  SmallVector<float> inverse;
+  for (int64_t i = 0; i < half; ++i)
+    inverse.push_back(float(std::pow(theta, -2.0 * double(i) / double(headDim))));
+  Value table = constantTable(b, (name + "_inv_freq").str(), inverse);
+  Type f32Type = b.getF32Type();
+  Value m = toI64(b, blockIdx(b, Dimension::x));
+  Value position = arith::SIToFPOp::create(
+      b, f32Type, load(b, b.getI32Type(), positions, m, 4));
+  Value row = mul(b, m, i64(b, heads * headDim));
+  forColumns(b, heads * half, [&](ImplicitLocOpBuilder &b, Value pair) {
+    Value h = arith::DivUIOp::create(b, pair, i32(b, half));
+    Value i = arith::RemUIOp::create(b, pair, i32(b, half));
+    Value angle = arith::MulFOp::create(b, position, load(b, f32Type, table, i, 4));
+    auto [cos, sin] = cosSinF32(b, angle);
+    Value first = add(b, row, toI64(b, add(b, mul(b, h, i32(b, headDim)), i)));
+    Value second = add(b, first, i64(b, half));
+    Value a = load(b, f32Type, x, first, 4), c = load(b, f32Type, x, second, 4);
+    store(b,
+          arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
+                                arith::MulFOp::create(b, c, sin)),
+          y, first, 4);
+    store(b,
+          arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
+                                arith::MulFOp::create(b, a, sin)),
+          y, second, 4);
+  });
+  return perToken();
+}
+
+LaunchShape pquant::gpu::buildCacheWrite(ImplicitLocOpBuilder &b, ValueRange args,
+                                         const AttentionConfig &config) {
+  Value k = args[0], v = args[1], keys = args[2], values = args[3],
+        start = args[4];
+  const int64_t rowWidth = config.kvHeads * config.headDim;
+  Value m = toI64(b, blockIdx(b, Dimension::x));
+  Value row = add(b, load(b, b.getI64Type(), start, i32(b, 0), 8), m);
+  ifThen(b, lt(b, row, i64(b, config.rows)), [&](ImplicitLocOpBuilder &b) {
+    Value target = mul(b, add(b, i64(b, config.layer * config.rows), row),
+                       i64(b, rowWidth));
+    Value source = mul(b, m, i64(b, rowWidth));
+    forColumns(b, rowWidth, [&](ImplicitLocOpBuilder &b, Value d) {
+      Value offset = toI64(b, d);
+      for (auto [from, to] : {std::pair{k, keys}, {v, values}})
+        store(b, load(b, b.getF32Type(), from, add(b, source, offset), 4), to,
+              add(b, target, offset), 4);
+    });
+  });
+  return perToken();
+}
+
+LaunchShape pquant::gpu::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
+                                        StringRef name,
+                                        const AttentionConfig &config) {
+  Value q = args[0], keys = args[1], values = args[2], start = args[3],
+        y = args[4];
+  constexpr int64_t threads = 128;
+  const int64_t headDim = config.headDim, rows = config.rows;
+  const int64_t group = config.heads / config.kvHeads;
+  Type f32Type = b.getF32Type(), f64Type = b.getF64Type();
+  // Threads split the value sum over rows in `parts` interleaved parts of
+  // headDim threads each.
+  const int64_t parts = headDim <= threads && threads % headDim == 0
+                            ? threads / headDim
+                            : 1;
+  Value queryRow = sharedMemory(b, (name + "_q").str(), headDim * 4);
+  Value scores = sharedMemory(b, (name + "_scores").str(), rows * 4);
+  Value red = sharedMemory(b, (name + "_red").str(), 4 * 8);
+  Value partSums = sharedMemory(b, (name + "_parts").str(), parts * headDim * 4);
+
+  Value tid = threadIdx(b);
+  Value h = blockIdx(b, Dimension::x);
+  Value m = blockIdx(b, Dimension::y);
+  Value kvHead = arith::DivUIOp::create(b, h, i32(b, group));
+  Value position = add(b, load(b, b.getI64Type(), start, i32(b, 0), 8), toI64(b, m));
+  Value visible = toI32(
+      b, arith::MinSIOp::create(b, add(b, position, i64(b, 1)), i64(b, rows)));
+  Value qBase = mul(b, toI64(b, add(b, mul(b, m, i32(b, config.heads)), h)),
+                    i64(b, headDim));
+  forColumns(
+      b, headDim,
+      [&](ImplicitLocOpBuilder &b, Value d) {
+        store(b, load(b, f32Type, q, add(b, qBase, toI64(b, d)), 4), queryRow, d, 4);
+      },
+      threads);
+  mlir::gpu::BarrierOp::create(b);
+
+  // Row t of this layer and kv head, in elements.
+  auto cacheRow = [&](ImplicitLocOpBuilder &b, Value t) {
+    Value r = add(b, toI64(b, t), i64(b, config.layer * rows));
+    return mul(b, add(b, mul(b, r, i64(b, config.kvHeads)), toI64(b, kvHead)),
+               i64(b, headDim));
+  };
+  float scale = float(1.0 / std::sqrt(double(headDim)));
+  auto quadType = VectorType::get({4}, f32Type);
+  Value localMax = forLoop(
+      b, tid, visible, i32(b, threads), {f32(b, -INFINITY)},
+      [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
+        Value base = cacheRow(b, t);
+        Value dot = f32(b, 0.0);
+        if (headDim % 4 == 0) {
+          Value quadBase = arith::DivUIOp::create(b, base, i64(b, 4));
+          for (int64_t d = 0; d < headDim; d += 4) {
+            Value kv = load(b, quadType, keys, add(b, quadBase, i64(b, d / 4)), 16);
+            Value qv = load(b, quadType, queryRow, i32(b, d / 4), 16);
+            for (int64_t e = 0; e < 4; ++e)
+              dot = math::FmaOp::create(
+                  b, vector::ExtractOp::create(b, qv, ArrayRef<int64_t>{e}),
+                  vector::ExtractOp::create(b, kv, ArrayRef<int64_t>{e}), dot);
+          }
+        } else {
+          for (int64_t d = 0; d < headDim; ++d)
+            dot = math::FmaOp::create(
+                b, load(b, f32Type, queryRow, i32(b, d), 4),
+                load(b, f32Type, keys, add(b, base, i64(b, d)), 4), dot);
+        }
+        Value score = arith::MulFOp::create(b, dot, f32(b, scale));
+        store(b, score, scores, t, 4);
+        return SmallVector<Value>{arith::MaximumFOp::create(b, carried[0], score)};
+      })[0];
+  Value max = blockReduce(b, Combine::MaxF, localMax, red, threads);
+  // Softmax as the reference: exp(x − max) divided by the f64 sum rounded once.
+  Value localSum = forLoop(
+      b, tid, visible, i32(b, threads), {f64(b, 0.0)},
+      [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
+        Value e = expF32(b, arith::SubFOp::create(b, load(b, f32Type, scores, t, 4), max));
+        store(b, e, scores, t, 4);
+        return SmallVector<Value>{
+            arith::AddFOp::create(b, carried[0], arith::ExtFOp::create(b, f64Type, e))};
+      })[0];
+  Value total = arith::TruncFOp::create(
+      b, f32Type, blockReduce(b, Combine::AddF, localSum, red, threads));
+  forLoop(b, tid, visible, i32(b, threads), {},
+          [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
+            store(b, arith::DivFOp::create(b, load(b, f32Type, scores, t, 4), total),
+                  scores, t, 4);
+            return SmallVector<Value>{};
+          });
+  mlir::gpu::BarrierOp::create(b);
+
+  if (parts > 1 || headDim == threads) {
+    Value part = arith::DivUIOp::create(b, tid, i32(b, headDim));
+    Value d = arith::RemUIOp::create(b, tid, i32(b, headDim));
+    Value acc = forLoop(
+        b, part, visible, i32(b, parts), {f32(b, 0.0)},
+        [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
+          Value v = load(b, f32Type, values, add(b, cacheRow(b, t), toI64(b, d)), 4);
+          return SmallVector<Value>{
+              math::FmaOp::create(b, load(b, f32Type, scores, t, 4), v, carried[0])};
+        })[0];
+    store(b, acc, partSums, tid, 4);
+    mlir::gpu::BarrierOp::create(b);
+    ifThen(b, lt(b, tid, i32(b, headDim)), [&](ImplicitLocOpBuilder &b) {
+      Value sum = load(b, f32Type, partSums, tid, 4);
+      for (int64_t p = 1; p < parts; ++p)
+        sum = arith::AddFOp::create(
+            b, sum, load(b, f32Type, partSums, add(b, tid, i32(b, p * headDim)), 4));
+      store(b, sum, y, add(b, qBase, toI64(b, tid)), 4);
+    });
+  } else {
+    forColumns(
+        b, headDim,
+        [&](ImplicitLocOpBuilder &b, Value d) {
+          Value acc = forLoop(
+              b, i32(b, 0), visible, i32(b, 1), {f32(b, 0.0)},
+              [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
+                Value v = load(b, f32Type, values,
+                               add(b, cacheRow(b, t), toI64(b, d)), 4);
+                return SmallVector<Value>{math::FmaOp::create(
+                    b, load(b, f32Type, scores, t, 4), v, carried[0])};
+              })[0];
+          store(b, acc, y, add(b, qBase, toI64(b, d)), 4);
+        },
+        threads);
+  }
+  LaunchShape shape;
+  shape.gridX = config.heads;
+  shape.tokensPerBlockY = 1;
+  shape.block = threads;
+  return shape;
+}
+
+LaunchShape pquant::gpu::buildAdd(ImplicitLocOpBuilder &b, ValueRange args,
+                                  int64_t width) {
+  Value a = args[0], c = args[1], y = args[2];
+  Value row = mul(b, toI64(b, blockIdx(b, Dimension::x)), i64(b, width));
+  Type f32Type = b.getF32Type();
+  forColumns(b, width, [&](ImplicitLocOpBuilder &b, Value d) {
+    Value index = add(b, row, toI64(b, d));
+    store(b,
+          arith::AddFOp::create(b, load(b, f32Type, a, index, 4),
+                                load(b, f32Type, c, index, 4)),
+          y, index, 4);
+  });
+  return perToken();
+}
+
+LaunchShape pquant::gpu::buildSiluMul(ImplicitLocOpBuilder &b, ValueRange args,
+                                      int64_t width) {
+  Value gate = args[0], up = args[1], y = args[2];
+  Value row = mul(b, toI64(b, blockIdx(b, Dimension::x)), i64(b, width));
+  Type f32Type = b.getF32Type();
+  forColumns(b, width, [&](ImplicitLocOpBuilder &b, Value d) {
+    Value index = add(b, row, toI64(b, d));
+    Value g = load(b, f32Type, gate, index, 4);
+    // g / (1 + exp(−g)); exp overflows to inf for g < −88, giving −0.
+    Value denominator = arith::AddFOp::create(
+        b, f32(b, 1.0), expF32(b, arith::NegFOp::create(b, g)));
+    Value silu = arith::DivFOp::create(b, g, denominator);
+    store(b, arith::MulFOp::create(b, silu, load(b, f32Type, up, index, 4)), y,
+          index, 4);
+  });
+  return perToken();
+}
+
+LaunchShape pquant::gpu::buildRouter(ImplicitLocOpBuilder &b, ValueRange args,
+                                     StringRef name, int64_t width,
+                                     int64_t experts, int64_t topK) {
+  Value h = args[0], w = args[1], ids = args[2], gates = args[3];
+  Type f32Type = b.getF32Type(), f64Type = b.getF64Type(), i32Type = b.getI32Type();
+  Value probs = sharedMemory(b, (name + "_probs").str(), experts * 4);
+  Value tid = threadIdx(b);
+  Value lane = arith::AndIOp::create(b, tid, i32(b, 31));
+  Value warp = arith::ShRUIOp::create(b, tid, i32(b, 5));
+  Value m = blockIdx(b, Dimension::x);
+  Value row = mul(b, toI64(b, m), i64(b, width));
+  // Logits accumulated in f64 and rounded once, one warp per expert.
+  forLoop(b, warp, i32(b, experts), i32(b, kThreads / kWarp), {},
+          [&](ImplicitLocOpBuilder &b, Value e, ValueRange) {
+            Value weights = mul(b, toI64(b, e), i64(b, width));
+            Value dot = forLoop(
+                b, lane, i32(b, width), i32(b, kWarp), {f64(b, 0.0)},
+                [&](ImplicitLocOpBuilder &b, Value d, ValueRange acc) {
+                  Value x = arith::ExtFOp::create(
+                      b, f64Type, load(b, f32Type, h, add(b, row, toI64(b, d)), 4));
+                  Value c = arith::ExtFOp::create(
+                      b, f64Type,
+                      load(b, f32Type, w, add(b, weights, toI64(b, d)), 4, true));
+                  return SmallVector<Value>{
+                      arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, x, c))};
+                })[0];
+            dot = warpReduce(b, Combine::AddF, dot);
+            ifThen(b, cmp(b, CmpIPredicate::eq, lane, i32(b, 0)),
+                   [&](ImplicitLocOpBuilder &b) {
+                     store(b, arith::TruncFOp::create(b, f32Type, dot), probs, e, 4);
+                   });
+            return SmallVector<Value>{};
+          });
+  mlir::gpu::BarrierOp::create(b);
+  ifThen(b, cmp(b, CmpIPredicate::eq, tid, i32(b, 0)), [&](ImplicitLocOpBuilder &b) {
+    Value count = i32(b, experts);
+    Value max = forLoop(b, i32(b, 0), count, i32(b, 1), {f32(b, -INFINITY)},
+                        [&](ImplicitLocOpBuilder &b, Value e, ValueRange acc) {
+                          return SmallVector<Value>{arith::MaximumFOp::create(
+                              b, acc[0], load(b, f32Type, probs, e, 4))};
+                        })[0];
+    Value sum = forLoop(
+        b, i32(b, 0), count, i32(b, 1), {f64(b, 0.0)},
+        [&](ImplicitLocOpBuilder &b, Value e, ValueRange acc) {
+          Value v = expF32(b, arith::SubFOp::create(b, load(b, f32Type, probs, e, 4), max));
+          store(b, v, probs, e, 4);
+          return SmallVector<Value>{
+              arith::AddFOp::create(b, acc[0], arith::ExtFOp::create(b, f64Type, v))};
+        })[0];
+    Value total = arith::TruncFOp::create(b, f32Type, sum);
+    forLoop(b, i32(b, 0), count, i32(b, 1), {},
+            [&](ImplicitLocOpBuilder &b, Value e, ValueRange) {
+              store(b, arith::DivFOp::create(b, load(b, f32Type, probs, e, 4), total),
+                    probs, e, 4);
+              return SmallVector<Value>{};
+            });
+    // Slot j takes the most probable expert ordered after slot j − 1's
+    // (lower probability, or equal probability and a higher index).
+    Value previousIndex = i32(b, -1);
+    Value previousProb = f32(b, INFINITY);
+    for (int64_t slot = 0; slot < topK; ++slot) {
+      ValueRange best = forLoop(
+          b, i32(b, 0), count, i32(b, 1), {i32(b, -1), f32(b, -1.0)},
+          [&](ImplicitLocOpBuilder &b, Value e, ValueRange carried) {
+            Value p = load(b, f32Type, probs, e, 4);
+            Value after = arith::OrIOp::create(
+                b,
+                arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, p, previousProb),
+                arith::AndIOp::create(
+                    b,
+                    arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, p, previousProb),
+                    cmp(b, CmpIPredicate::sgt, e, previousIndex)));
+            Value better = arith::AndIOp::create(
+                b, after,
+                arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, p, carried[1]));
+            return SmallVector<Value>{select(b, better, e, carried[0]),
+                                      select(b, better, p, carried[1])};
+          });
+      Value index = add(b, mul(b, toI64(b, m), i64(b, topK)), i64(b, slot));
+      store(b, best[0], ids, index, 4);
+      store(b, best[1], gates, index, 4);
+      previousIndex = best[0];
+      previousProb = best[1];
+    }
+    (void)i32Type;
+  });
+  return perToken();
+}
+
+LaunchShape pquant::gpu::buildCombine(ImplicitLocOpBuilder &b, ValueRange args,
+                                      int64_t width, int64_t count,
+                                      bool gateWeighting, float alpha,
+                                      float beta) {
+  Value binary = args[0];
+  ValueRange experts = args.slice(1, count);
+  Value gates = gateWeighting ? args[1 + count] : Value();
+  Value y = args[1 + count + (gateWeighting ? 1 : 0)];
+  Type f32Type = b.getF32Type();
+  Value m = toI64(b, blockIdx(b, Dimension::x));
+  Value row = mul(b, m, i64(b, width));
+  forColumns(b, width, [&](ImplicitLocOpBuilder &b, Value d) {
+    Value index = add(b, row, toI64(b, d));
+    // y8 = Σ_j g_j · y_j from zero in slot order, as the reference sums.
+    Value mixed = f32(b, 0.0);
+    for (auto [slot, expert] : llvm::enumerate(experts)) {
+      Value term = load(b, f32Type, expert, index, 4);
+      if (gates)
+        term = arith::MulFOp::create(
+            b,
+            load(b, f32Type, gates,
+                 add(b, mul(b, m, i64(b, count)), i64(b, int64_t(slot))), 4),
+            term);
+      mixed = arith::AddFOp::create(b, mixed, term);
+    }
+    Value result = arith::AddFOp::create(
+        b, arith::MulFOp::create(b, f32(b, alpha), mixed),
+        arith::MulFOp::create(b, f32(b, beta), load(b, f32Type, binary, index, 4)));
+    store(b, result, y, index, 4);
+  });
+  return perToken();
+}

@@ -1,0 +1,235 @@
+//===- CudaDevice.cpp - A GPU, its kernels, and how compiled code launches ---===//
+
+#include "CudaDevice.h"
+
+#include "Error.h"
+
+#include <new>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+using namespace pq::cuda;
+
+namespace {
+
+/// "sm_90" -> 90; 0 if it is not of that form.
+int chipVersion(const char *chip) {
+  if (!chip || strncmp(chip, "sm_", 3) != 0)
+    return 0;
+  char *end;
+  long version = strtol(chip + 3, &end, 10);
+  return *end == '\0' && version > 0 && version < 1000 ? int(version) : 0;
+}
+
+} // namespace
+
+pq_status pq::cuda::openDevice(const char *what, const char *ptx,
+                               const char *chip, const char *const *names,
+                               int32_t count, Device *&out) {
+  out = nullptr;
+  const Driver *driver;
+  if (pq_status status = loadDriver(driver)) {
+    char message[1024];
+    snprintf(message, sizeof message, "%s", pq_last_error());
+    return failIn(what, status, "%s", message);
+  }
+  void *memory = malloc(sizeof(Device));
+  if (!memory)
+    return failIn(what, PQ_ERROR_MEMORY, "cannot allocate the GPU state");
+  Device *device = new (memory) Device();
+  device->driver = driver;
+  auto fail = [&](pq_status status) {
+    char message[1024];
+    snprintf(message, sizeof message, "%s", pq_last_error());
+    closeDevice(device);
+    return failIn(what, status, "%s", message);
+  };
+
+  int devices = 0;
+  if (pq_status status = check(driver->cuDeviceGetCount(&devices), "cuDeviceGetCount"))
+    return fail(status);
+  if (devices < 1) {
+    closeDevice(device);
+    return failIn(what, PQ_ERROR_DEVICE, "no CUDA device found");
+  }
+  if (pq_status status = check(driver->cuDeviceGet(&device->device, 0), "cuDeviceGet"))
+    return fail(status);
+  if (pq_status status = check(
+          driver->cuDeviceGetName(device->name, sizeof device->name - 1, device->device),
+          "cuDeviceGetName"))
+    return fail(status);
+  if (pq_status status =
+          check(driver->cuDeviceGetAttribute(
+                    &device->major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                    device->device),
+                "cuDeviceGetAttribute"))
+    return fail(status);
+  if (pq_status status =
+          check(driver->cuDeviceGetAttribute(
+                    &device->minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                    device->device),
+                "cuDeviceGetAttribute"))
+    return fail(status);
+  int required = chipVersion(chip);
+  if (chip && !required) {
+    closeDevice(device);
+    return failIn(what, PQ_ERROR_FORMAT, "unknown GPU architecture '%.32s'", chip);
+  }
+  if (required > device->major * 10 + device->minor) {
+    int major = device->major, minor = device->minor;
+    char name[sizeof device->name];
+    memcpy(name, device->name, sizeof name);
+    closeDevice(device);
+    return failIn(what, PQ_ERROR_MISMATCH,
+                  "compiled for %s, but GPU 0 (%s) is sm_%d%d: recompile with "
+                  "-target=sm_%d%d",
+                  chip, name, major, minor, major, minor);
+  }
+  if (pq_status status = check(
+          driver->cuDevicePrimaryCtxRetain(&device->context, device->device),
+          "cuDevicePrimaryCtxRetain"))
+    return fail(status);
+  if (pq_status status =
+          check(driver->cuCtxSetCurrent(device->context), "cuCtxSetCurrent"))
+    return fail(status);
+  if (pq_status status = check(
+          driver->cuStreamCreate(&device->stream, CU_STREAM_NON_BLOCKING),
+          "cuStreamCreate"))
+    return fail(status);
+
+  // The driver compiles the PTX for this GPU; its log explains a failure.
+  static char errorLog[8192];
+  errorLog[0] = '\0';
+  int options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void *values[] = {errorLog, reinterpret_cast<void *>(sizeof errorLog - 1)};
+  CUresult loaded = driver->cuModuleLoadDataEx(&device->module, ptx, 2, options, values);
+  if (loaded != CUDA_SUCCESS) {
+    check(loaded, "cuModuleLoadDataEx (compiling the PTX for this GPU)");
+    char message[1024];
+    snprintf(message, sizeof message, "%s%s%.600s", pq_last_error(),
+             errorLog[0] ? "; the JIT log: " : "", errorLog);
+    closeDevice(device);
+    return failIn(what, PQ_ERROR_DEVICE, "%s", message);
+  }
+  device->functions =
+      static_cast<CUfunction *>(calloc(count > 0 ? count : 1, sizeof(CUfunction)));
+  if (!device->functions) {
+    closeDevice(device);
+    return failIn(what, PQ_ERROR_MEMORY, "cannot allocate %d kernel handles", count);
+  }
+  device->count = count;
+  for (int32_t i = 0; i < count; ++i) {
+    CUresult result =
+        driver->cuModuleGetFunction(&device->functions[i], device->module, names[i]);
+    if (result != CUDA_SUCCESS) {
+      char call[200];
+      snprintf(call, sizeof call, "cuModuleGetFunction(\"%.120s\")", names[i]);
+      check(result, call);
+      return fail(PQ_ERROR_DEVICE);
+    }
+  }
+  out = device;
+  return PQ_OK;
+}
+
+void pq::cuda::closeDevice(Device *device) {
+  if (!device)
+    return;
+  const Driver *driver = device->driver;
+  if (device->module)
+    driver->cuModuleUnload(device->module);
+  if (device->stream)
+    driver->cuStreamDestroy(device->stream);
+  if (device->context)
+    driver->cuDevicePrimaryCtxRelease(device->device);
+  free(device->functions);
+  device->~Device();
+  free(device);
+}
+
+void pq::cuda::releaseArena(LaunchContext &context) {
+  if (context.arena.base && context.device)
+    context.device->driver->cuMemFree(context.arena.base);
+  context.arena = Arena();
+}
+
+void pquant_gpu_launch(void *ctx, int32_t kernel, int64_t gridX, int64_t gridY,
+                       int64_t gridZ, int64_t blockX, int64_t blockY,
+                       int64_t blockZ, int64_t sharedBytes, int32_t count,
+                       const uint64_t *params) {
+  auto *context = static_cast<LaunchContext *>(ctx);
+  if (!context || context->status)
+    return;
+  Device *device = context->device;
+  constexpr int32_t kMaxParams = 64;
+  auto within = [](int64_t value, int64_t low, int64_t high) {
+    return value >= low && value <= high;
+  };
+  if (kernel < 0 || kernel >= device->count || count < 0 || count > kMaxParams ||
+      !within(gridX, 1, 0x7fffffff) || !within(gridY, 1, 65535) ||
+      !within(gridZ, 1, 65535) || !within(blockX, 1, 1024) ||
+      !within(blockY, 1, 1024) || !within(blockZ, 1, 64) ||
+      !within(sharedBytes, 0, 1 << 20)) {
+    context->status = pq::fail(
+        PQ_ERROR_INTERNAL,
+        "compiled code launched kernel %d of %d with grid %lld x %lld x %lld, "
+        "block %lld x %lld x %lld and %d parameters: is the runtime from the "
+        "same pquant?",
+        kernel, device->count, static_cast<long long>(gridX),
+        static_cast<long long>(gridY), static_cast<long long>(gridZ),
+        static_cast<long long>(blockX), static_cast<long long>(blockY),
+        static_cast<long long>(blockZ), count);
+    return;
+  }
+  void *pointers[kMaxParams];
+  for (int32_t i = 0; i < count; ++i)
+    pointers[i] = const_cast<uint64_t *>(&params[i]);
+  CUresult result = device->driver->cuLaunchKernel(
+      device->functions[kernel], unsigned(gridX), unsigned(gridY), unsigned(gridZ),
+      unsigned(blockX), unsigned(blockY), unsigned(blockZ), unsigned(sharedBytes),
+      device->stream, pointers, nullptr);
+  if (result != CUDA_SUCCESS) {
+    char what[96];
+    snprintf(what, sizeof what, "cuLaunchKernel(kernel %d)", kernel);
+    context->status = check(result, what);
+  }
+}
+
+uint64_t pquant_gpu_scratch(void *ctx, int64_t bytes) {
+  auto *context = static_cast<LaunchContext *>(ctx);
+  if (!context || context->status)
+    return 0;
+  Arena &arena = context->arena;
+  if (bytes <= 0)
+    bytes = 1;
+  if (size_t(bytes) <= arena.size)
+    return arena.base;
+  if (arena.frozen) {
+    context->status = pq::fail(PQ_ERROR_INTERNAL,
+                               "compiled code asked for %lld bytes of scratch while a "
+                               "captured graph holds %zu",
+                               static_cast<long long>(bytes), arena.size);
+    return 0;
+  }
+  const Driver *driver = context->device->driver;
+  // Earlier work may still read the old scratch.
+  if ((context->status = check(driver->cuStreamSynchronize(context->device->stream),
+                               "cuStreamSynchronize")))
+    return 0;
+  if (arena.base)
+    driver->cuMemFree(arena.base);
+  arena = Arena();
+  size_t size = (size_t(bytes) + (1u << 20) - 1) & ~size_t((1u << 20) - 1);
+  CUdeviceptr base = 0;
+  CUresult result = driver->cuMemAlloc(&base, size);
+  if (result != CUDA_SUCCESS) {
+    char what[96];
+    snprintf(what, sizeof what, "cuMemAlloc(%zu bytes of scratch)", size);
+    context->status = check(result, what);
+    return 0;
+  }
+  arena.base = base;
+  arena.size = size;
+  return base;
+}

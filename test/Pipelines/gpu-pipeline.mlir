@@ -1,0 +1,50 @@
+// pquant-gpu-pipeline: the kernels' PTX for sm_90 (and sm_80), with the
+// instructions the kernels are built on: 16-byte loads of packed weights
+// (read-only: ld.global.nc), activations permuted in shared memory read 16
+// bytes at a time, dp4a with unsigned weight bytes for BitLinear and signed
+// ones for the int8 linear; the host code is plain LLVM calling the runtime.
+
+// RUN: pquant-compile %s -target=sm_90 --emit=ptx -o - | FileCheck %s
+// RUN: pquant-compile %s -target=sm_80 --emit=ptx -o - | FileCheck %s --check-prefix=SM80
+// RUN: pquant-opt %s --pquant-gpu-pipeline="chip=sm_90" | FileCheck %s --check-prefix=HOST
+// RUN: not pquant-opt %s --pquant-gpu-pipeline="chip=sm_70" 2>&1 | FileCheck %s --check-prefix=CHIP
+// RUN: not pquant-compile %s -target=host --emit=ptx -o - 2>&1 | FileCheck %s --check-prefix=NOPTX
+
+// CHECK: .target sm_90
+// CHECK-LABEL: .visible .entry bitlinear_2048x2048_t1(
+// CHECK: .maxntid 256, 1, 1
+// CHECK: ld.global.nc.v4.b32
+// CHECK: ld.shared.v4.b32
+// CHECK: dp4a.u32.s32
+// CHECK: shfl.sync.bfly.b32
+// CHECK-LABEL: .visible .entry bitlinear_2048x2048_t4(
+// CHECK: dp4a.u32.s32
+// CHECK-LABEL: .visible .entry int8_linear_256x2048(
+// CHECK: ld.global.v4.b32
+// CHECK: dp4a.s32.s32
+// CHECK-NOT: __nv_
+
+// SM80: .target sm_80
+// SM80: .entry bitlinear_2048x2048_t1(
+
+// CHIP: error: pquant-lower-to-gpu: unknown chip 'sm_70', expected sm_80 or sm_90
+// NOPTX: error: --emit=ptx needs a GPU target (-target=sm_80 or -target=sm_90)
+
+// HOST-LABEL: llvm.func @pquant_gpu_entry_decode(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: !llvm.ptr)
+// HOST: llvm.call @pquant_gpu_launch
+// HOST-LABEL: llvm.func @pquant_gpu_entry_prefill(
+// HOST: llvm.call @pquant_gpu_scratch
+// HOST: gpu.binary @pquant_kernels  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90">, {{.*}}assembly = "
+
+!w = tensor<256x16x8x4xi32, #pquant.packed<rows = 2048, cols = 2048, word = 32, tile = [8, 4], bit_order = lsb_first>>
+func.func @decode(%q: tensor<1x2048xi8>, %s: tensor<1xf32>, %w: !w, %ws: tensor<1xf32>) -> tensor<1x2048xf32> {
+  %y = pquant.bitlinear %q, %s, %w, %ws : tensor<1x2048xi8>, tensor<1xf32>, !w, tensor<1xf32> -> tensor<1x2048xf32>
+  return %y : tensor<1x2048xf32>
+}
+func.func @prefill(%q: tensor<?x2048xi8>, %s: tensor<?xf32>, %w: !w, %ws: tensor<1xf32>,
+                   %w8: tensor<256x2048xi8>, %ws8: tensor<256xf32>) -> tensor<?x256xf32> {
+  %y = pquant.bitlinear %q, %s, %w, %ws : tensor<?x2048xi8>, tensor<?xf32>, !w, tensor<1xf32> -> tensor<?x2048xf32>
+  %q2, %s2 = pquant.quantize %y : tensor<?x2048xf32> -> tensor<?x2048xi8>, tensor<?xf32>
+  %z = pquant.int8_linear %q2, %s2, %w8, %ws8 : tensor<?x2048xi8>, tensor<?xf32>, tensor<256x2048xi8>, tensor<256xf32> -> tensor<?x256xf32>
+  return %z : tensor<?x256xf32>
+}
