@@ -45,9 +45,6 @@ config.environment["PYTHONPATH"] = os.path.join(config.pquant_src_root, "python"
 # Compiled code runs on one thread unless a test asks for more: lit already
 # runs tests side by side, and the pool's spinning workers would compete.
 config.environment["PQUANT_THREADS"] = "1"
-# Compiled code runs on one thread unless a test asks for more: lit already
-# runs tests side by side, and the pool's spinning workers would compete.
-config.environment["PQUANT_THREADS"] = "1"
 config.substitutions.append(("%pqgen", f"{config.python_executable} -m pquant.generate"))
 config.substitutions.append(("%pquant_src", config.pquant_src_root))
 config.substitutions.append(

@@ -77,6 +77,17 @@ llvm::Expected<std::vector<char>> tensorData(const Checkpoint &checkpoint,
   const TensorView &view = checkpoint.get(entry.name);
   llvm::ArrayRef<char> raw(reinterpret_cast<const char *>(view.bytes.data()),
                            view.bytes.size());
+  if (!entry.quantization.empty()) {
+    auto [values, scales] = quantizeRowsInt8(view);
+    const std::vector<uint8_t> &data =
+        entry.quantization == "int8_rows" ? values : scales;
+    if (view.shape.size() != 2 || data.size() != size_t(entry.bytes()))
+      return fail(llvm::formatv("tensor '{0}': a {1}-dimensional tensor of "
+                                "{2} bytes has no {3} form of {4} bytes",
+                                entry.name, view.shape.size(), raw.size(),
+                                entry.quantization, entry.bytes()));
+    return std::vector<char>(data.begin(), data.end());
+  }
   if (PackedLayoutAttr layout = getPackedLayout(entry.type)) {
     PackedLayoutAttr stored = checkpointLayout(
         entry.type.getContext(), layout.getRows(), layout.getCols());
@@ -117,10 +128,15 @@ llvm::Expected<WeightsTable> WeightsTable::fromModule(ModuleOp module) {
     auto name = entry ? entry.getAs<StringAttr>("name") : StringAttr();
     auto offset = entry ? entry.getAs<IntegerAttr>("offset") : IntegerAttr();
     auto type = entry ? entry.getAs<TypeAttr>("type") : TypeAttr();
-    if (!name || !offset || !type || !isa<RankedTensorType>(type.getValue()))
+    auto quantization =
+        entry ? entry.getAs<StringAttr>("quantization") : StringAttr();
+    if (!name || !offset || !type || !isa<RankedTensorType>(type.getValue()) ||
+        (quantization && quantization.getValue() != "int8_rows" &&
+         quantization.getValue() != "int8_row_scales"))
       return fail("malformed pquant.weights entry");
-    result.entries.push_back({name.str(), offset.getInt(),
-                              cast<RankedTensorType>(type.getValue())});
+    result.entries.push_back(
+        {name.str(), offset.getInt(), cast<RankedTensorType>(type.getValue()),
+         quantization ? quantization.str() : std::string()});
   }
   return result;
 }
@@ -132,6 +148,7 @@ uint64_t WeightsTable::layoutId() const {
     hash.addText(entry.name);
     hash.addNumber(uint64_t(entry.offset));
     hash.addText(typeString(entry.type));
+    hash.addText(entry.quantization);
   }
   return hash.hash;
 }
@@ -161,7 +178,8 @@ llvm::Error pquant::writeArtifact(llvm::StringRef path,
                                  entry.type.getShape().end());
       tensors.push_back(artifact::CreateTensorDirect(
           fb, entry.name.c_str(), *artifactDType(entry.type.getElementType()),
-          &shape, packed, entry.offset, entry.bytes()));
+          &shape, packed, entry.offset, entry.bytes(),
+          entry.quantization.empty() ? nullptr : entry.quantization.c_str()));
     }
     auto modelConfig = artifact::CreateModelConfig(
         fb, config.vocabSize, config.hiddenSize, config.numLayers,

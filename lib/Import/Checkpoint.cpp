@@ -2,6 +2,7 @@
 
 #include "pquant/Import/Checkpoint.h"
 
+#include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -89,6 +90,14 @@ int64_t numElements(ArrayRef<int64_t> shape) {
 float loadF32(ArrayRef<uint8_t> bytes, size_t index) {
   return llvm::bit_cast<float>(
       support::endian::read32le(bytes.data() + 4 * index));
+}
+
+/// Element `index` of an F32 or F16 tensor.
+float loadFloat(const TensorView &tensor, size_t index) {
+  if (tensor.dtype != DType::F16)
+    return loadF32(tensor.bytes, index);
+  APInt bits(16, support::endian::read16le(tensor.bytes.data() + 2 * index));
+  return APFloat(APFloat::IEEEhalf(), bits).convertToFloat();
 }
 
 } // namespace
@@ -508,19 +517,19 @@ binarizeLatent(const TensorView &latent) {
   return {std::move(bits), std::move(scale)};
 }
 
-/// Per-row int8 absmax quantization (the activation rule applied to weight
-/// rows), all in float: s = max|w| / 127, q = clamp(round_half_away(w / s)).
+} // namespace
+
 std::pair<std::vector<uint8_t>, std::vector<uint8_t>>
-quantizeLatentInt8(const TensorView &latent) {
+pquant::quantizeRowsInt8(const TensorView &latent) {
   int64_t k = latent.shape.back(), rows = numElements(latent.shape) / k;
   std::vector<uint8_t> values(rows * k), scales(rows * 4);
   for (int64_t row = 0; row < rows; ++row) {
     float maxAbs = 0.0f;
     for (int64_t col = 0; col < k; ++col)
-      maxAbs = std::max(maxAbs, std::fabs(loadF32(latent.bytes, row * k + col)));
+      maxAbs = std::max(maxAbs, std::fabs(loadFloat(latent, row * k + col)));
     float scale = maxAbs == 0.0f ? 1.0f : maxAbs / 127.0f;
     for (int64_t col = 0; col < k; ++col) {
-      float x = loadF32(latent.bytes, row * k + col) / scale;
+      float x = loadFloat(latent, row * k + col) / scale;
       float rounded = std::copysign(std::floor(std::fabs(x) + 0.5f), x);
       values[row * k + col] =
           uint8_t(int8_t(std::clamp(rounded, -127.0f, 127.0f)));
@@ -530,8 +539,6 @@ quantizeLatentInt8(const TensorView &latent) {
   }
   return {std::move(values), std::move(scales)};
 }
-
-} // namespace
 
 Expected<std::unique_ptr<Checkpoint>> Checkpoint::load(StringRef directory,
                                                       bool allowLatent) {
@@ -631,7 +638,7 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::load(StringRef directory,
       const TensorView &latent = *weights.lookup(spec.name);
       auto [values, scales] = spec.kind == WeightKind::Binary
                                   ? binarizeLatent(latent)
-                                  : quantizeLatentInt8(latent);
+                                  : quantizeRowsInt8(latent);
       SmallVector<int64_t, 4> valueShape, scaleShape;
       if (spec.kind == WeightKind::Binary) {
         valueShape = {spec.shape[0], int64_t(divideCeil(spec.shape[1], 8))};

@@ -25,7 +25,9 @@ int64_t pquant::packedTileRows(const CPUTarget &target) {
 }
 
 void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
-                              StringRef strategy) {
+                              StringRef strategy, bool int8LMHead) {
+  if (int8LMHead)
+    pm.addPass(createQuantizeLMHead());
   pm.addPass(createDecomposeDecoupled());
   pm.addPass(createCSEPass());
   PackWeightsOptions pack;
@@ -93,7 +95,14 @@ void pquant::registerPQuantPipelines() {
                        << llvm::toString(target.takeError()) << "\n";
           return;
         }
-        buildCPUPipeline(pm, *target, options.strategy);
+        if (options.lmHead != "f32" && options.lmHead != "int8") {
+          llvm::errs() << "pquant-cpu-pipeline: lm-head must be f32 or int8, "
+                          "not '"
+                       << options.lmHead << "'\n";
+          return;
+        }
+        buildCPUPipeline(pm, *target, options.strategy,
+                         options.lmHead == "int8");
       });
   registerGPUPipeline();
 }

@@ -307,12 +307,17 @@ class Model:
     `prefill` and `decode` append to the cache from the current position `pos`; `reset` empties it.
     """
 
-    def __init__(self, config, weights):
-        """`weights` is the decoded form of checkpoint.load_checkpoint: +-1 bits, float32 floats."""
+    def __init__(self, config, weights, int8_lm_head=False):
+        """`weights` is the decoded form of checkpoint.load_checkpoint: +-1 bits, float32 floats.
+
+        With `int8_lm_head` the logits are those of pquant-compile --lm-head=int8: the lm_head's rows
+        quantized with quant8, the normed activations too, then int8_linear.
+        """
         self.config = config
         self.embed = np.asarray(weights["embed.weight"], F32)
         self.norm = np.asarray(weights["norm.weight"], F32)
         self.lm_head = self.embed if config.tie_embeddings else np.asarray(weights["lm_head.weight"], F32)
+        self.lm_head_int8 = quant8(self.lm_head) if int8_lm_head else None
         self.layers = [
             _decoder_layer(weights, f"layers.{i}.", config.num_experts) for i in range(config.num_layers)
         ]
@@ -345,7 +350,10 @@ class Model:
                 h, layer.ffn, top_k=c.top_k, gate_weighting=c.gate_weighting, subln=c.subln, eps=c.rms_norm_eps
             )
         self.pos += len(tokens)
-        return _matmul(rmsnorm(x, self.norm, c.rms_norm_eps), self.lm_head)
+        h = rmsnorm(x, self.norm, c.rms_norm_eps)
+        if self.lm_head_int8 is not None:
+            return int8_linear(*quant8(h), *self.lm_head_int8)
+        return _matmul(h, self.lm_head)
 
     def decode(self, token):
         """Run one token at position pos and return its logits [V]."""

@@ -83,6 +83,16 @@ cl::opt<std::string> strategy(
              "popcount where 64-bit vector popcount is fast, else unpack + dot "
              "product where the CPU has one), bitserial, or unpack-dot"),
     cl::init("auto"));
+enum class LMHead { F32, Int8 };
+cl::opt<LMHead> lmHead(
+    "lm-head", cl::cat(compileCategory),
+    cl::desc("How the lm_head runs (CPU targets)"),
+    cl::values(clEnumValN(LMHead::F32, "f32",
+                          "on the checkpoint's f32 or f16 weights (default)"),
+               clEnumValN(LMHead::Int8, "int8",
+                          "on int8 weights quantized per row, with int8 "
+                          "activations: a quarter of the bytes of f32")),
+    cl::init(LMHead::F32));
 cl::opt<Emit> emit(
     "emit", cl::cat(compileCategory), cl::desc("What to write"),
     cl::values(clEnumValN(Emit::MLIR, "mlir", "MLIR in the LLVM dialect"),
@@ -290,7 +300,7 @@ int main(int argc, char **argv) {
   if (gpu)
     pquant::buildGPUPipeline(pm, targetName);
   else
-    pquant::buildCPUPipeline(pm, *target, strategy);
+    pquant::buildCPUPipeline(pm, *target, strategy, lmHead == LMHead::Int8);
   if (failed(pm.run(*module)))
     return 1;
   // GPU kernels: PTX for the .pqw of a model, else for the object itself.

@@ -30,6 +30,10 @@ struct WeightsTable {
     std::string name;
     int64_t offset;
     mlir::RankedTensorType type;
+    /// Set when the code reads a quantized form of the checkpoint tensor
+    /// (`pquant.weight ... quantized int8_rows`): "int8_rows" or
+    /// "int8_row_scales".
+    std::string quantization;
     int64_t bytes() const;
   };
   int64_t size = 0;
@@ -38,7 +42,8 @@ struct WeightsTable {
   /// Reads the `pquant.weights` attribute of `module`.
   static llvm::Expected<WeightsTable> fromModule(mlir::ModuleOp module);
 
-  /// FNV-1a 64 of the table: names, offsets and types. The compiled code
+  /// FNV-1a 64 of the table: names, offsets, types and quantized forms. The
+  /// compiled code
   /// exports it and the artifact records it, so a .pqw is only ever used
   /// with the code it was written for.
   uint64_t layoutId() const;

@@ -118,6 +118,13 @@ private:
   std::deque<std::vector<uint8_t>> ownedBuffers;
 };
 
+/// Per-row int8 absmax quantization of an F32 or F16 tensor [..., K] (the
+/// activation rule applied to weight rows), all in float: s = max|w| / 127,
+/// q = clamp(round_half_away(w / s), -127, 127). Returns the int8 values and
+/// the F32 scales (little-endian), one scale per row.
+std::pair<std::vector<uint8_t>, std::vector<uint8_t>>
+quantizeRowsInt8(const TensorView &tensor);
+
 } // namespace pquant
 
 #endif // PQUANT_IMPORT_CHECKPOINT_H

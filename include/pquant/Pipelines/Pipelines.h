@@ -36,6 +36,11 @@ struct CPUPipelineOptions : mlir::PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("BitLinear kernel strategy: auto (a cost model per "
                      "target), bitserial or unpack-dot"),
       llvm::cl::init("auto")};
+  Option<std::string> lmHead{
+      *this, "lm-head",
+      llvm::cl::desc("f32 (the checkpoint's lm_head), or int8: weights "
+                     "quantized per row, activations per token"),
+      llvm::cl::init("f32")};
 };
 
 /// Rows per packed tile for `target`: one vector register of 64-bit words.
@@ -43,8 +48,9 @@ int64_t packedTileRows(const CPUTarget &target);
 
 /// Appends the CPU pipeline for an already resolved `target`: decompose,
 /// pack weights, lower to kernels, bufferize, lower to the LLVM dialect.
+/// `int8LMHead` runs the lm_head on per-row int8 weights.
 void buildCPUPipeline(mlir::OpPassManager &pm, const CPUTarget &target,
-                      llvm::StringRef strategy);
+                      llvm::StringRef strategy, bool int8LMHead = false);
 
 /// Registers `pquant-cpu-pipeline`.
 void registerPQuantPipelines();

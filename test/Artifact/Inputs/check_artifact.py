@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from pquant import checkpoint as ckpt
+from pquant import reference as ref
 
 DTYPES = {"F32": np.float32, "F16": np.float16, "I8": np.int8, "I64": np.uint64}
 
@@ -65,7 +66,11 @@ def main():
         chunk = data[tensor["offset"]:tensor["offset"] + tensor["size"]]
         array = np.frombuffer(chunk, DTYPES[tensor["dtype"]]).reshape(tensor["shape"])
         expected = weights[tensor["name"]]
-        if "packed" in tensor:
+        if "quantization" in tensor:  # --lm-head=int8: quant8 of each row
+            rows, scales = ref.quant8(expected)
+            expected = rows if tensor["quantization"] == "int8_rows" else scales
+            got, kind = array, f"{tensor['quantization']} of {tensor['name']}"
+        elif "packed" in tensor:
             got, kind = unpack(array, tensor["packed"]), "packed 1-bit"
         else:
             got, kind = array.astype(expected.dtype), tensor["dtype"]

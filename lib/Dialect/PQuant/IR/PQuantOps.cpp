@@ -254,6 +254,23 @@ LogicalResult CombineOp::verify() {
 LogicalResult WeightOp::verify() {
   if (getName().empty())
     return emitOpError("needs a non-empty checkpoint tensor name");
+  std::optional<WeightQuantization> quantization = getQuantization();
+  if (!quantization)
+    return success();
+  auto type = cast<RankedTensorType>(getType());
+  switch (*quantization) {
+  case WeightQuantization::Int8Rows:
+    if (type.getRank() != 2 || !type.getElementType().isInteger(8))
+      return emitOpError("quantized int8_rows must be an [N, K] i8 tensor, not ")
+             << type;
+    break;
+  case WeightQuantization::Int8RowScales:
+    if (type.getRank() != 1 || !type.getElementType().isF32())
+      return emitOpError(
+                 "quantized int8_row_scales must be an [N] f32 tensor, not ")
+             << type;
+    break;
+  }
   return success();
 }
 

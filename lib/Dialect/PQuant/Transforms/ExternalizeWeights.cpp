@@ -29,11 +29,13 @@ struct ExternalizeWeightsPass
     ModuleOp module = getOperation();
     MLIRContext *context = &getContext();
     Builder attrs(context);
-    // One offset per (name, type), shared by every entry point.
-    llvm::MapVector<std::pair<StringAttr, Type>, int64_t> offsets;
+    // One offset per (name, type, quantization), shared by every entry point.
+    using Key = std::tuple<StringAttr, Type, Attribute>;
+    llvm::MapVector<Key, int64_t> offsets;
     int64_t size = 0;
     auto offsetOf = [&](WeightOp weight) {
-      auto key = std::make_pair(weight.getNameAttr(), weight.getType());
+      Key key{weight.getNameAttr(), weight.getType(),
+              weight.getQuantizationAttr()};
       auto [it, inserted] = offsets.try_emplace(key, size);
       if (inserted) {
         auto type = cast<RankedTensorType>(weight.getType());
@@ -93,12 +95,19 @@ struct ExternalizeWeightsPass
       return;
 
     SmallVector<Attribute> tensors;
-    for (auto [key, offset] : offsets)
-      tensors.push_back(attrs.getDictionaryAttr({
-          attrs.getNamedAttr("name", key.first),
+    for (auto [key, offset] : offsets) {
+      auto [name, type, quantization] = key;
+      SmallVector<NamedAttribute> entry{
+          attrs.getNamedAttr("name", name),
           attrs.getNamedAttr("offset", attrs.getI64IntegerAttr(offset)),
-          attrs.getNamedAttr("type", TypeAttr::get(key.second)),
-      }));
+          attrs.getNamedAttr("type", TypeAttr::get(type)),
+      };
+      if (auto form = dyn_cast_or_null<WeightQuantizationAttr>(quantization))
+        entry.push_back(attrs.getNamedAttr(
+            "quantization",
+            attrs.getStringAttr(stringifyWeightQuantization(form.getValue()))));
+      tensors.push_back(attrs.getDictionaryAttr(entry));
+    }
     module->setAttr("pquant.weights",
                     attrs.getDictionaryAttr({
                         attrs.getNamedAttr("size", attrs.getI64IntegerAttr(size)),

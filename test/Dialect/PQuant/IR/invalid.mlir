@@ -385,3 +385,19 @@ func.func @unknown_op(%x: tensor<4x64xf32>) {
   %y = pquant.frobnicate %x : tensor<4x64xf32>
   return
 }
+
+// -----
+
+func.func @weight_int8_rows_not_i8() -> tensor<4x8xf32> {
+  // expected-error @+1 {{quantized int8_rows must be an [N, K] i8 tensor, not 'tensor<4x8xf32>'}}
+  %w = pquant.weight "lm_head.weight" quantized int8_rows : tensor<4x8xf32>
+  return %w : tensor<4x8xf32>
+}
+
+// -----
+
+func.func @weight_row_scales_not_vector() -> tensor<4x8xf32> {
+  // expected-error @+1 {{quantized int8_row_scales must be an [N] f32 tensor, not 'tensor<4x8xf32>'}}
+  %w = pquant.weight "lm_head.weight" quantized int8_row_scales : tensor<4x8xf32>
+  return %w : tensor<4x8xf32>
+}

@@ -89,6 +89,10 @@ func.func @decoder_ops(%tok: tensor<4xi32>, %pos: tensor<4xi32>, %start: index,
   // CHECK: pquant.weight "embed.weight" : tensor<256x64xf16>
   %table = pquant.weight "embed.weight" : tensor<256x64xf16>
   %nw = pquant.weight "layers.0.attn_norm.weight" : tensor<64xf32>
+  // CHECK: pquant.weight "lm_head.weight" quantized int8_rows : tensor<256x64xi8>
+  %hq = pquant.weight "lm_head.weight" quantized int8_rows : tensor<256x64xi8>
+  // CHECK: pquant.weight "lm_head.weight" quantized int8_row_scales : tensor<256xf32>
+  %hs = pquant.weight "lm_head.weight" quantized int8_row_scales : tensor<256xf32>
   // CHECK: pquant.embedding %{{.*}}, %{{.*}} : tensor<256x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
   %x = pquant.embedding %table, %tok : tensor<256x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
   // CHECK: pquant.rms_norm %{{.*}} weight(%{{.*}}) {eps = 9.99999997E-7 : f32} : tensor<4x64xf32>, tensor<64xf32>

@@ -16,6 +16,14 @@ def PQuant_BitOrder : I32EnumAttr<"BitOrder", "order of weight columns inside a 
   let genSpecializedAttr = 0;
 }
 
+def PQuant_WeightQuantization : I32EnumAttr<"WeightQuantization",
+    "a quantized form of a checkpoint tensor, computed when the artifact is written", [
+    I32EnumAttrCase<"Int8Rows", 0, "int8_rows">,
+    I32EnumAttrCase<"Int8RowScales", 1, "int8_row_scales">
+  ]> {
+  let cppNamespace = "::pquant";
+}
+
 def PQuant_PackedLayoutAttr : AttrDef<PQuant_Dialect, "PackedLayout",
     [DeclareAttrInterfaceMethods<VerifiableTensorEncoding>]> {
   let mnemonic = "packed";

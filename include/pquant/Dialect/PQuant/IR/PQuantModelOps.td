@@ -3,6 +3,7 @@
 #ifndef PQUANT_DIALECT_PQUANT_IR_PQUANTMODELOPS_TD
 #define PQUANT_DIALECT_PQUANT_IR_PQUANTMODELOPS_TD
 
+include "pquant/Dialect/PQuant/IR/PQuantAttributes.td"
 include "pquant/Dialect/PQuant/IR/PQuantDialect.td"
 include "pquant/Dialect/PQuant/IR/PQuantTypeConstraints.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -14,13 +15,27 @@ def PQuant_WeightOp : PQuant_Op<"weight", [Pure]> {
     out of the IR keeps the `.mlir` of a large model small; the compiler reads
     the data when it packs weights or writes the artifact.
 
+    With `quantized`, the result is a form of the tensor computed when the
+    artifact is written: `int8_rows` quantizes each row of an `[N, K]` float
+    tensor to int8 with its absmax (`s = max|w| / 127`,
+    `q = clamp(round_half_away(w / s), -127, 127)`, the rule of int8
+    activations) and `int8_row_scales` is the `[N]` f32 vector of those `s`.
+
     ```mlir
     %w = pquant.weight "layers.0.attn.q.weight" : tensor<64x64xi1>
+    %q = pquant.weight "lm_head.weight" quantized int8_rows : tensor<256x64xi8>
+    %s = pquant.weight "lm_head.weight" quantized int8_row_scales : tensor<256xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name,
+                       OptionalAttr<PQuant_WeightQuantization>:$quantization);
   let results = (outs AnyStaticShapeTensor:$result);
-  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let assemblyFormat = "$name (`quantized` $quantization^)? attr-dict `:` type($result)";
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$type, "::llvm::StringRef":$name), [{
+      build($_builder, $_state, type, name, WeightQuantizationAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

@@ -36,6 +36,24 @@ def DecomposeDecoupled : Pass<"pquant-decompose-decoupled"> {
   let dependentDialects = ["::pquant::PQuantDialect", "::mlir::tensor::TensorDialect"];
 }
 
+def QuantizeLMHead : Pass<"pquant-quantize-lm-head"> {
+  let summary = "Run the lm_head on int8 weights quantized per row";
+  let description = [{
+    Rewrites each `pquant.float_linear` whose weight is a `pquant.weight`
+    into a `pquant.quantize` of its input and a `pquant.int8_linear` with the
+    weight `quantized int8_rows` and its `int8_row_scales`: per-row absmax
+    int8 weights, per-token absmax int8 activations, i32 dot products. The
+    lm_head then reads a quarter of the bytes of an f32 one (half of f16),
+    and its logits move by the two roundings; `docs/semantics.md` gives the
+    formula and `docs/benchmarks-model.md` the measured effect.
+
+    A float linear whose weight is a constant (a model imported with
+    `--inline-weights`) is an error: its weight is not read from the
+    checkpoint when the artifact is written.
+  }];
+  let dependentDialects = ["::pquant::PQuantDialect"];
+}
+
 def PackWeights : Pass<"pquant-pack-weights"> {
   let summary = "Repack the 1-bit weights of every pquant.bitlinear into a target layout";
   let description = [{
