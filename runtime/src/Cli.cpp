@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,6 +344,12 @@ char *defaultWeights(const char *modelPath) {
 
 int pq_cli_main(const char *program, const char *model_path, int argc,
                 char **argv, const pq_api *api) {
+  // The compiled code mallocs its activations on every call ([tokens, ffn]
+  // floats: megabytes in a prefill). Above glibc's mmap threshold each would
+  // be mapped, faulted in page by page and unmapped again every time; the
+  // program running a model keeps them in its heap instead.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   Options options;
   switch (parseFlags(program, argc, argv, options)) {
   case Parse::Help:
