@@ -42,8 +42,8 @@ enum class DotInstruction {
 void buildUnpackDotLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                           PackedLayoutAttr layout, DotInstruction dot);
 /// The scratch buffers buildUnpackDotLinear takes: the activation sums
-/// [M] i32. Each tile's unpacked bytes live on the stack of the thread
-/// running it.
+/// [M] i32 and the partial sums [M, tiles · R] i32 between column chunks.
+/// Each chunk's unpacked bytes live on the stack of the thread running it.
 llvm::SmallVector<mlir::MemRefType, 2>
 unpackDotScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
 

@@ -17,6 +17,9 @@ constexpr int64_t kQuantLanes = 16;
 /// Bits per word of the bit-serial kernel: one word per 64 activations.
 constexpr int64_t kPlaneWord = 64;
 constexpr int64_t kBitPlanes = 8;
+/// Words per row of the column chunk the unpack-dot kernel unpacks at a
+/// time: 2 KB of bytes per row, so 8 rows fit in L1 beside the activations.
+constexpr int64_t kUnpackChunkWords = 32;
 
 /// The weight scales of the tile of `rows` rows from `firstRow`: one per
 /// row from `ws`, or its single per-tensor scale.
@@ -340,15 +343,18 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
                                            PackedLayoutAttr layout,
                                            DotInstruction dot) {
   Value q = args[0], s = args[1], w = args[2], ws = args[3], y = args[4];
-  Value rowSums = args[5];
+  Value rowSums = args[5], partial = args[6];
   int64_t n = layout.getRows(), k = layout.getCols();
   int64_t rows = layout.getTileRows(), words = layout.getWordsPerRow();
   int64_t tiles = layout.getStorageShape()[0];
   bool exactWords = k % kPlaneWord == 0, exactRows = n % rows == 0;
   Type i8 = b.getI8Type(), i32 = b.getI32Type();
   auto bytes = VectorType::get({kPlaneWord}, i8);
+  auto tileSums = VectorType::get({rows}, i32);
   VectorType accType = dotAccumulatorType(b.getContext(), dot);
   Value tokens = memref::DimOp::create(b, q, 0);
+  int64_t chunkWords = std::min(words, kUnpackChunkWords);
+  int64_t chunks = llvm::divideCeil(words, chunkWords);
 
   // Σ_k q[m, k] once per token.
   parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
@@ -356,80 +362,114 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
   });
 
   parallelLoop(b, index(b, tiles), [&](ImplicitLocOpBuilder &b, Value tile) {
-    // Each tile is unpacked once into a stack buffer of the thread running
-    // it (an scf.parallel iteration frees what it allocates); every token
-    // reuses it.
-    auto unpackedType = MemRefType::get({rows, words * kPlaneWord}, i8);
-    Value unpacked = memref::AllocaOp::create(b, unpackedType,
-                                              b.getI64IntegerAttr(64));
-    for (int64_t row = 0; row < rows; ++row)
-      forLoop(b, index(b, words), 1, {},
-              [&](ImplicitLocOpBuilder &b, Value j, ValueRange) {
-                Value word = memref::LoadOp::create(
-                    b, w, ValueRange{tile, j, index(b, row), index(b, 0)});
-                Value col = arith::MulIOp::create(b, j, index(b, kPlaneWord));
-                vector::StoreOp::create(b, unpackWord(b, word), unpacked,
-                                        ValueRange{index(b, row), col});
-                return SmallVector<Value>{};
-              });
     Value firstRow = arith::MulIOp::create(b, tile, index(b, rows));
-    Value scale = tileScale(b, ws, rows, firstRow, exactRows);
-    // Tokens in blocks: each unpacked weight vector, once loaded, serves
-    // every token of the block (as many as the accumulators let registers
-    // hold), then the remaining tokens one by one.
-    auto tokenBlock = [&](ImplicitLocOpBuilder &b, ArrayRef<Value> ms) {
-      int64_t count = ms.size();
-      SmallVector<Value> zeros(rows * count, splat(b, accType, 0));
-      ValueRange accs = forLoop(
-          b, index(b, words), 1, zeros,
-          [&](ImplicitLocOpBuilder &b, Value j, ValueRange carried) {
-            Value col = arith::MulIOp::create(b, j, index(b, kPlaneWord));
-            SmallVector<Value> activations;
-            for (Value m : ms)
-              activations.push_back(
-                  readVector(b, bytes, q, {m, col}, 0, exactWords));
-            SmallVector<Value> next(carried.begin(), carried.end());
-            for (int64_t row = 0; row < rows; ++row) {
-              Value weights = vector::LoadOp::create(
-                  b, bytes, unpacked, ValueRange{index(b, row), col});
-              for (int64_t t = 0; t < count; ++t)
-                next[row * count + t] = accumulateDot(
-                    b, dot, next[row * count + t], weights, activations[t]);
-            }
-            return next;
-          });
-      for (auto [t, m] : llvm::enumerate(ms)) {
-        SmallVector<Value> totals;
-        for (int64_t row = 0; row < rows; ++row)
-          totals.push_back(vector::ReductionOp::create(
-              b, vector::CombiningKind::ADD, accs[row * count + t]));
-        Value ones = vector::FromElementsOp::create(
-            b, VectorType::get({rows}, i32), totals);
-        storeBitLinearTile(b, ones, rowSums, s, scale, y, m, firstRow,
-                           exactRows);
-      }
-    };
-    int64_t block = rows <= 4 ? 4 : 2;
-    Value blocked = arith::MulIOp::create(
-        b, arith::DivUIOp::create(b, tokens, index(b, block)), index(b, block));
-    forLoop(b, blocked, block, {}, [&](ImplicitLocOpBuilder &b, Value m,
-                                       ValueRange) {
-      SmallVector<Value> ms;
-      for (int64_t t = 0; t < block; ++t)
-        ms.push_back(arith::AddIOp::create(b, m, index(b, t)));
-      tokenBlock(b, ms);
+    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+      vector::StoreOp::create(b, splat(b, tileSums, 0), partial,
+                              ValueRange{m, firstRow});
       return SmallVector<Value>{};
     });
-    forLoopFrom(b, blocked, tokens, 1, {},
-                [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-                  tokenBlock(b, {m});
-                  return SmallVector<Value>{};
-                });
+    // The tile's columns in chunks: a chunk is unpacked into a stack buffer
+    // of the thread running the tile (rows × 2 KB, so it stays in L1) and
+    // used by every token before the next; the partial sums of each (token,
+    // row) wait in `partial` between chunks.
+    auto unpackedType = MemRefType::get({rows, chunkWords * kPlaneWord}, i8);
+    Value unpacked = memref::AllocaOp::create(b, unpackedType,
+                                              b.getI64IntegerAttr(64));
+    forLoop(b, index(b, chunks), 1, {}, [&](ImplicitLocOpBuilder &b,
+                                            Value chunk, ValueRange) {
+      Value firstWord = arith::MulIOp::create(b, chunk, index(b, chunkWords));
+      Value chunkEnd = arith::MinSIOp::create(
+          b, arith::AddIOp::create(b, firstWord, index(b, chunkWords)),
+          index(b, words));
+      Value count = arith::SubIOp::create(b, chunkEnd, firstWord);
+      for (int64_t row = 0; row < rows; ++row)
+        forLoop(b, count, 1, {}, [&](ImplicitLocOpBuilder &b, Value j,
+                                     ValueRange) {
+          Value word = memref::LoadOp::create(
+              b, w,
+              ValueRange{tile, arith::AddIOp::create(b, firstWord, j),
+                         index(b, row), index(b, 0)});
+          Value col = arith::MulIOp::create(b, j, index(b, kPlaneWord));
+          vector::StoreOp::create(b, unpackWord(b, word), unpacked,
+                                  ValueRange{index(b, row), col});
+          return SmallVector<Value>{};
+        });
+      // Tokens in blocks: each unpacked weight vector, once loaded, serves
+      // every token of the block (as many as the accumulators let registers
+      // hold), then the remaining tokens one by one.
+      auto tokenBlock = [&](ImplicitLocOpBuilder &b, ArrayRef<Value> ms) {
+        int64_t blockSize = ms.size();
+        SmallVector<Value> zeros(rows * blockSize, splat(b, accType, 0));
+        ValueRange accs = forLoop(
+            b, count, 1, zeros,
+            [&](ImplicitLocOpBuilder &b, Value j, ValueRange carried) {
+              Value col = arith::MulIOp::create(b, j, index(b, kPlaneWord));
+              Value qCol = arith::MulIOp::create(
+                  b, arith::AddIOp::create(b, firstWord, j),
+                  index(b, kPlaneWord));
+              SmallVector<Value> activations;
+              for (Value m : ms)
+                activations.push_back(
+                    readVector(b, bytes, q, {m, qCol}, 0, exactWords));
+              SmallVector<Value> next(carried.begin(), carried.end());
+              for (int64_t row = 0; row < rows; ++row) {
+                Value weights = vector::LoadOp::create(
+                    b, bytes, unpacked, ValueRange{index(b, row), col});
+                for (int64_t t = 0; t < blockSize; ++t)
+                  next[row * blockSize + t] =
+                      accumulateDot(b, dot, next[row * blockSize + t],
+                                    weights, activations[t]);
+              }
+              return next;
+            });
+        for (auto [t, m] : llvm::enumerate(ms)) {
+          SmallVector<Value> totals;
+          for (int64_t row = 0; row < rows; ++row)
+            totals.push_back(vector::ReductionOp::create(
+                b, vector::CombiningKind::ADD, accs[row * blockSize + t]));
+          Value sum = arith::AddIOp::create(
+              b,
+              vector::LoadOp::create(b, tileSums, partial,
+                                     ValueRange{m, firstRow}),
+              vector::FromElementsOp::create(b, tileSums, totals));
+          vector::StoreOp::create(b, sum, partial, ValueRange{m, firstRow});
+        }
+      };
+      int64_t block = rows <= 4 ? 4 : 2;
+      Value blocked = arith::MulIOp::create(
+          b, arith::DivUIOp::create(b, tokens, index(b, block)),
+          index(b, block));
+      forLoop(b, blocked, block, {}, [&](ImplicitLocOpBuilder &b, Value m,
+                                         ValueRange) {
+        SmallVector<Value> ms;
+        for (int64_t t = 0; t < block; ++t)
+          ms.push_back(arith::AddIOp::create(b, m, index(b, t)));
+        tokenBlock(b, ms);
+        return SmallVector<Value>{};
+      });
+      forLoopFrom(b, blocked, tokens, 1, {},
+                  [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+                    tokenBlock(b, {m});
+                    return SmallVector<Value>{};
+                  });
+      return SmallVector<Value>{};
+    });
+    Value scale = tileScale(b, ws, rows, firstRow, exactRows);
+    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+      Value ones = vector::LoadOp::create(b, tileSums, partial,
+                                          ValueRange{m, firstRow});
+      storeBitLinearTile(b, ones, rowSums, s, scale, y, m, firstRow,
+                         exactRows);
+      return SmallVector<Value>{};
+    });
   });
 }
 
 SmallVector<MemRefType, 2>
 pquant::kernels::unpackDotScratch(MLIRContext *context,
                                   PackedLayoutAttr layout) {
-  return {MemRefType::get({ShapedType::kDynamic}, IntegerType::get(context, 32))};
+  Type i32 = IntegerType::get(context, 32);
+  int64_t paddedRows = layout.getStorageShape()[0] * layout.getTileRows();
+  return {MemRefType::get({ShapedType::kDynamic}, i32),
+          MemRefType::get({ShapedType::kDynamic, paddedRows}, i32)};
 }
