@@ -162,12 +162,10 @@ int runTool(StringRef program, ArrayRef<StringRef> directories,
 }
 
 /// Links `object` into `output`: a shared library of kernels, or for a
-/// model an executable or shared library with the runtime.
+/// model an executable or shared library with the runtime. Kernels call the
+/// runtime's thread pool, so a library of kernels takes that part of it.
 int link(StringRef object, StringRef output, const pquant::CPUTarget &target,
          bool isModel, bool shared, bool gpu) {
-  if (!isModel)
-    return runTool("ld.lld", {PQUANT_LLVM_TOOLS_DIR},
-                   {"-shared", "-o", output.str(), object.str()});
   std::string libs = PQUANT_RUNTIME_LIB_DIR;
   std::string suffix = target.isAArch64() ? "_aarch64" : "";
   // The host links with clang, aarch64 with Debian's cross g++ and its sysroot.
@@ -186,6 +184,11 @@ int link(StringRef object, StringRef output, const pquant::CPUTarget &target,
     sanitized = true;
   }
 #endif
+  if (!isModel) {
+    append_range(args, SmallVector<std::string>{"-shared",
+                                                "-lpquant_runtime" + suffix});
+    return runTool(driver, {PQUANT_LLVM_TOOLS_DIR}, args);
+  }
   if (gpu) {
     // GPU models load libcuda.so.1 with dlopen, so they are not static; the
     // CUDA backend goes in whole (the runtime refers to it weakly).
