@@ -177,6 +177,11 @@ pq_status checkTensors(const char *path, const Model &model) {
                         tensor.dtype());
     if (!tensor.shape())
       return pq::failIn(path, PQ_ERROR_FORMAT, "%s: no shape", what);
+    // The FlatBuffers verifier checks the alignment of a vector's length,
+    // not of its 8-byte elements; reading misaligned ones is undefined.
+    if (reinterpret_cast<uintptr_t>(tensor.shape()->data()) % alignof(int64_t))
+      return pq::failIn(path, PQ_ERROR_FORMAT,
+                        "%s: shape is not 8-byte aligned", what);
     uint64_t bytes = elementSize;
     for (int64_t dim : *tensor.shape()) {
       if (dim < 0)
