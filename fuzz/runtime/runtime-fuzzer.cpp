@@ -277,7 +277,9 @@ int runProgram(const uint8_t *data, size_t size) {
       expect(status, inVocab(tokens), "pq_score");
       if (!status && (predicted < 0 || !(nll >= 0)))
         die("pq_score returned a negative count or NLL");
-      if (pq_model_position(model) != 0)
+      // It leaves the cache reset, or untouched when it refused the input.
+      if (pq_model_position(model) != 0 &&
+          (!status || pq_model_position(model) != before))
         die("pq_score left tokens in the cache");
       break;
     }
