@@ -2,14 +2,15 @@
 //
 // pquant-outline-parallel-loops turns each parallel loop of a kernel into a
 // call of pquant_parallel_for(task, context, iterations). One process-wide
-// pool serves it: the calling thread and (threads - 1) workers each run one
-// contiguous range of the iterations.
+// pool serves it: the iterations are cut into a few chunks per thread, and
+// the calling thread and (threads - 1) workers claim chunks until none is
+// left. A worker that the system has not scheduled yet simply finds nothing
+// to claim, so a busy machine slows a loop down instead of stalling it.
 //
 // A decode step makes a few hundred such calls of some tens of microseconds
 // each, so waking a worker through the kernel every time would cost as much
-// as the work: workers spin on a generation counter for a while after each
-// job and only then sleep on a condition variable. Nothing on this path
-// allocates.
+// as the work: workers spin on the job state for a while after each job and
+// only then sleep on a condition variable. Nothing on this path allocates.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +36,8 @@ pquant_parallel_for(void (*task)(void *, int64_t, int64_t), void *context,
 namespace {
 
 constexpr int kMaxThreads = 256;
+/// Chunks per thread: enough for a late thread to matter little.
+constexpr int64_t kChunksPerThread = 4;
 /// Spin iterations before a worker sleeps: about 100 µs.
 constexpr int kSpinsBeforeSleep = 20000;
 /// Spin iterations of a caller waiting for the workers before it yields.
@@ -48,84 +51,118 @@ inline void cpuRelax() {
 #endif
 }
 
+/// The job state is one word: the job's generation in the high half, the
+/// next chunk to claim in the low half. kClosed there means the job is being
+/// set up (nothing can be claimed).
+constexpr uint64_t kClosed = 0xffffffffu;
+inline uint32_t generationOf(uint64_t state) { return uint32_t(state >> 32); }
+inline uint32_t chunkOf(uint64_t state) { return uint32_t(state); }
+inline uint64_t stateOf(uint32_t generation, uint64_t chunk) {
+  return uint64_t(generation) << 32 | chunk;
+}
+
 struct Pool {
   /// Held by the thread running a job: one job at a time. A second caller
   /// (another model on another thread) runs its loop on its own thread.
   pthread_mutex_t running = PTHREAD_MUTEX_INITIALIZER;
   pthread_mutex_t sleep = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-  std::atomic<uint64_t> generation{0};
+  std::atomic<uint64_t> state{stateOf(0, kClosed)};
+  std::atomic<int64_t> completed{0}; // chunks of the current job run
   std::atomic<int> sleepers{0};
-  std::atomic<int> pending{0};
   bool stop = false;
 
-  // The current job; written before `generation` is bumped.
+  // The current job: written while the state is closed, read only after
+  // claiming one of its chunks.
   void (*task)(void *, int64_t, int64_t) = nullptr;
   void *context = nullptr;
-  int64_t iterations = 0;
-  int parts = 0;
+  int64_t iterations = 0, chunkSize = 0, chunks = 0;
 
   int threads = 0; // 0: not started
-  uint64_t startGeneration = 0; // what new workers have already seen
   pthread_t workers[kMaxThreads];
-  int workerIndex[kMaxThreads];
 };
 
 Pool pool;
 
-void runPart(int part) {
-  if (part >= pool.parts)
-    return;
-  int64_t begin = pool.iterations * part / pool.parts;
-  int64_t end = pool.iterations * (part + 1) / pool.parts;
-  pool.task(pool.context, begin, end);
+/// Claims and runs chunks of job `generation` until none is left.
+void runChunks(uint32_t generation) {
+  uint64_t state = pool.state.load(std::memory_order_acquire);
+  for (;;) {
+    if (generationOf(state) != generation || chunkOf(state) == kClosed ||
+        int64_t(chunkOf(state)) >= pool.chunks)
+      return;
+    // Claiming proves the job is still `generation` and open, so the fields
+    // read above and below are this job's.
+    if (!pool.state.compare_exchange_weak(state, state + 1,
+                                          std::memory_order_acq_rel))
+      continue;
+    int64_t begin = int64_t(chunkOf(state)) * pool.chunkSize;
+    int64_t end = begin + pool.chunkSize < pool.iterations
+                      ? begin + pool.chunkSize
+                      : pool.iterations;
+    pool.task(pool.context, begin, end);
+    pool.completed.fetch_add(1, std::memory_order_acq_rel);
+    state = pool.state.load(std::memory_order_acquire);
+  }
 }
 
-void *worker(void *argument) {
-  const int part = *static_cast<int *>(argument);
-  uint64_t seen = pool.startGeneration;
+/// Whether `state` is an open job newer than generation `seen`.
+bool newJob(uint64_t state, uint32_t seen) {
+  return generationOf(state) != seen && chunkOf(state) != kClosed;
+}
+
+void *worker(void *) {
+  uint32_t seen = generationOf(pool.state.load());
   for (;;) {
-    uint64_t now = pool.generation.load(std::memory_order_acquire);
-    for (int spin = 0; now == seen && spin < kSpinsBeforeSleep; ++spin) {
+    uint64_t state = pool.state.load(std::memory_order_acquire);
+    for (int spin = 0; !newJob(state, seen) && spin < kSpinsBeforeSleep;
+         ++spin) {
       cpuRelax();
-      now = pool.generation.load(std::memory_order_acquire);
+      state = pool.state.load(std::memory_order_acquire);
     }
-    if (now == seen) {
+    if (!newJob(state, seen)) {
       pthread_mutex_lock(&pool.sleep);
       pool.sleepers.fetch_add(1);
-      while ((now = pool.generation.load()) == seen)
+      while (!newJob(state = pool.state.load(), seen))
         pthread_cond_wait(&pool.wake, &pool.sleep);
       pool.sleepers.fetch_sub(1);
       pthread_mutex_unlock(&pool.sleep);
     }
-    seen = now;
+    seen = generationOf(state);
     if (pool.stop)
       return nullptr;
-    runPart(part);
-    pool.pending.fetch_sub(1, std::memory_order_acq_rel);
+    runChunks(seen);
   }
 }
 
-/// Publishes the job in `pool` (or the stop request) to every worker.
-void publish() {
-  pool.generation.fetch_add(1);
+/// Opens a new job (its fields already written) to every worker; returns
+/// its generation.
+uint32_t publish() {
+  uint32_t generation = generationOf(pool.state.load()) + 1;
+  pool.state.store(stateOf(generation, 0));
   if (pool.sleepers.load() > 0) {
     pthread_mutex_lock(&pool.sleep);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.sleep);
   }
+  return generation;
+}
+
+/// Closes the state so the job fields can be rewritten.
+void closeJob() {
+  pool.state.store(stateOf(generationOf(pool.state.load()), kClosed));
 }
 
 void stopWorkers() {
-  if (pool.threads <= 1) {
-    pool.threads = 0;
-    return;
+  if (pool.threads > 1) {
+    closeJob();
+    pool.stop = true;
+    pool.chunks = 0;
+    publish();
+    for (int i = 1; i < pool.threads; ++i)
+      pthread_join(pool.workers[i], nullptr);
+    pool.stop = false;
   }
-  pool.stop = true;
-  publish();
-  for (int i = 1; i < pool.threads; ++i)
-    pthread_join(pool.workers[i], nullptr);
-  pool.stop = false;
   pool.threads = 0;
 }
 
@@ -146,11 +183,8 @@ int defaultThreads() {
 /// threads the pool has: fewer if the system refused to create some.
 int startWorkers(int threads) {
   pool.threads = 1;
-  pool.startGeneration = pool.generation.load();
   for (int i = 1; i < threads; ++i) {
-    pool.workerIndex[i] = i;
-    if (pthread_create(&pool.workers[i], nullptr, worker,
-                       &pool.workerIndex[i]) != 0)
+    if (pthread_create(&pool.workers[i], nullptr, worker, nullptr) != 0)
       break;
     pool.threads = i + 1;
   }
@@ -169,22 +203,27 @@ void pquant_parallel_for(void (*task)(void *, int64_t, int64_t), void *context,
   }
   if (pool.threads == 0)
     startWorkers(defaultThreads());
-  int parts = iterations < pool.threads ? int(iterations) : pool.threads;
-  if (parts <= 1) {
+  if (pool.threads == 1 || iterations == 1) {
     pthread_mutex_unlock(&pool.running);
     task(context, 0, iterations);
     return;
   }
+  closeJob();
+  int64_t chunks = pool.threads * kChunksPerThread;
+  if (chunks > iterations)
+    chunks = iterations;
   pool.task = task;
   pool.context = context;
   pool.iterations = iterations;
-  pool.parts = parts;
-  pool.pending.store(pool.threads - 1, std::memory_order_relaxed);
-  publish();
-  runPart(0);
-  // A worker whose core is taken by another process finishes late: after a
-  // short spin, give the core away rather than burn the time slice.
-  for (int spin = 0; pool.pending.load(std::memory_order_acquire) != 0; ++spin)
+  pool.chunkSize = (iterations + chunks - 1) / chunks;
+  pool.chunks = (iterations + pool.chunkSize - 1) / pool.chunkSize;
+  pool.completed.store(0, std::memory_order_relaxed);
+  runChunks(publish());
+  // A worker may still run a chunk it claimed. After a short spin, give the
+  // core away rather than burn the time slice, in case the system has
+  // taken the worker's core for something else.
+  for (int spin = 0;
+       pool.completed.load(std::memory_order_acquire) != pool.chunks; ++spin)
     if (spin < kSpinsBeforeYield)
       cpuRelax();
     else
