@@ -3,12 +3,15 @@
  * the same run.
  *
  * For each shape N x K: the packed weights (N x K bits in pquant's GPU
- * layout) are replicated into enough copies to overflow the L2 cache, one
- * GEMV per copy is captured in a CUDA graph, and the graph is replayed;
- * time per GEMV = elapsed / launches, effective bandwidth = (weight bytes +
- * activations + outputs) / time. Before timing, one GEMV's outputs are
- * checked exactly against a plain C computation. Also prints the same with
- * one copy (weights resident in L2) for reference.
+ * layout) are replicated into enough copies to overflow the L2 cache and
+ * the compiled layer runs once per copy, from a CUDA graph: two kernels, one
+ * that lays out the int8 activations for BitLinear (in a model the quantize
+ * kernel does it) and the GEMV. A second graph launches only the first
+ * kernel (found by name; one block of 1024 threads, as the compiler launches
+ * it), so the GEMV's time is the difference; effective bandwidth = (weight
+ * bytes + activations + outputs) / GEMV time. Also the same with one copy
+ * (weights resident in L2). Before timing, one GEMV's outputs are checked
+ * exactly against a plain C computation.
  *
  * Built by bench/gpu_bitlinear.py; run it on the GPU machine.
  */
@@ -30,6 +33,11 @@
   } while (0)
 
 typedef void (*Gemv)(void *, int64_t, const uint64_t *);
+/* How compiled host code launches a kernel (runtime/src/CudaDevice.h). */
+void pquant_gpu_launch(void *ctx, int32_t kernel, int64_t gridX, int64_t gridY,
+                       int64_t gridZ, int64_t blockX, int64_t blockY,
+                       int64_t blockZ, int64_t sharedBytes, int32_t count,
+                       const uint64_t *params);
 struct Shape {
   int64_t n, k;
   Gemv gemv;
@@ -69,8 +77,8 @@ int main(void) {
   printf("device: %s\n", pq_gpu_name(gpu));
   double copy = copyBandwidth(gpu);
   printf("device-to-device copy: %.0f GB/s (bytes read + written)\n", copy / 1e9);
-  printf("%-12s %10s %10s %10s %8s %12s %10s\n", "N x K", "bytes", "us", "GB/s",
-         "of copy", "L2-hot us", "L2 GB/s");
+  printf("%-12s %10s %10s %10s %8s %12s %12s\n", "N x K", "bytes", "GEMV us", "GB/s",
+         "of copy", "L2-hot us", "layer us");
   const struct Shape shapes[] = {PQ_BENCH_SHAPES};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
     const int64_t n = shapes[s].n, k = shapes[s].k;
@@ -132,30 +140,54 @@ int main(void) {
       return 1;
     }
     double bytes = (double)weightBytes + k + 4.0 * n + 8;
-    double times[2];
-    for (int hot = 0; hot < 2; ++hot) {
+    /* The kernel that lays out the activations, launched on its own. */
+    char prepareName[64];
+    snprintf(prepareName, sizeof prepareName, "bitlinear_prepare_%lld", (long long)k);
+    int32_t prepare = -1;
+    for (int32_t i = 0; i < pquant_gpu_kernel_count; ++i)
+      if (strcmp(pquant_gpu_kernel_names[i], prepareName) == 0)
+        prepare = i;
+    if (prepare < 0) {
+      fprintf(stderr, "gpu_bitlinear: no kernel %s\n", prepareName);
+      return 1;
+    }
+    uint64_t act, sums;
+    CHECK(pq_gpu_alloc(gpu, groups * 128, &act));
+    CHECK(pq_gpu_alloc(gpu, 4, &sums));
+    /* Seconds per call of graph slot `slot`, replayed 20 times. */
+    double perCall[4];
+    for (int variant = 0; variant < 4; ++variant) {
+      int hot = variant & 1, prepareOnly = variant >> 1;
       CHECK(pq_gpu_capture_begin(gpu));
       for (int c = 0; c < copies; ++c) {
         uint64_t b[5] = {dq, ds, w[hot ? 0 : c], dws, dy};
-        shapes[s].gemv(pq_gpu_context(gpu), 1, b);
+        if (prepareOnly) {
+          const uint64_t params[4] = {dq, act, sums, 1};
+          pquant_gpu_launch(pq_gpu_context(gpu), prepare, 1, 1, 1, 1024, 1, 1, 0, 4, params);
+        } else {
+          shapes[s].gemv(pq_gpu_context(gpu), 1, b);
+        }
       }
-      CHECK(pq_gpu_capture_end(gpu, hot));
+      CHECK(pq_gpu_capture_end(gpu, variant));
       for (int i = 0; i < 3; ++i)
-        CHECK(pq_gpu_replay(gpu, hot));
+        CHECK(pq_gpu_replay(gpu, variant));
       const int reps = 20;
       CHECK(pq_gpu_record(gpu, 2));
       for (int i = 0; i < reps; ++i)
-        CHECK(pq_gpu_replay(gpu, hot));
+        CHECK(pq_gpu_replay(gpu, variant));
       CHECK(pq_gpu_record(gpu, 3));
       float ms;
       CHECK(pq_gpu_elapsed(gpu, 2, 3, &ms));
-      times[hot] = ms * 1e-3 / ((double)reps * copies);
+      perCall[variant] = ms * 1e-3 / ((double)reps * copies);
     }
+    double times[2] = {perCall[0] - perCall[2], perCall[1] - perCall[3]};
+    pq_gpu_free(gpu, act);
+    pq_gpu_free(gpu, sums);
     char name[32];
     snprintf(name, sizeof name, "%lldx%lld", (long long)n, (long long)k);
-    printf("%-12s %10.0f %10.2f %10.0f %7.0f%% %12.2f %10.0f\n", name, bytes, times[0] * 1e6,
+    printf("%-12s %10.0f %10.2f %10.0f %7.0f%% %12.2f %12.2f\n", name, bytes, times[0] * 1e6,
            bytes / times[0] / 1e9, 100.0 * bytes / times[0] / copy, times[1] * 1e6,
-           bytes / times[1] / 1e9);
+           perCall[0] * 1e6);
     for (int c = 0; c < copies; ++c)
       pq_gpu_free(gpu, w[c]);
     pq_gpu_free(gpu, dq);

@@ -157,6 +157,10 @@ def device(args):
                     line += f" ({100 * rate * read / copy:.0f}% of the bound)"
                 print(line)
                 print("    " + result.stderr.strip().replace("\n", "\n    "))
+            # Where the time goes: every launch timed with events (no graph).
+            result = run([os.path.join(out, "model"), "--weights", pqw, "--tokens", PROMPT, "-n", "32"],
+                         capture_output=True, text=True, env=dict(os.environ, PQUANT_CUDA_PROFILE="1"))
+            print("    " + result.stderr.strip().replace("\n", "\n    "))
 
 
 def main():

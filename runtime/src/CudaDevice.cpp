@@ -182,6 +182,16 @@ void pquant_gpu_launch(void *ctx, int32_t kernel, int64_t gridX, int64_t gridY,
         static_cast<long long>(blockZ), count);
     return;
   }
+  Profile *profile = context->profile;
+  if (profile && profile->pending < Profile::kMaxLaunches) {
+    int32_t i = profile->pending;
+    CUevent *pair = &profile->events[2 * i];
+    if (!pair[0])
+      device->driver->cuEventCreate(&pair[0], 0);
+    if (!pair[1])
+      device->driver->cuEventCreate(&pair[1], 0);
+    device->driver->cuEventRecord(pair[0], device->stream);
+  }
   void *pointers[kMaxParams];
   for (int32_t i = 0; i < count; ++i)
     pointers[i] = const_cast<uint64_t *>(&params[i]);
@@ -194,6 +204,84 @@ void pquant_gpu_launch(void *ctx, int32_t kernel, int64_t gridX, int64_t gridY,
     snprintf(what, sizeof what, "cuLaunchKernel(kernel %d)", kernel);
     context->status = check(result, what);
   }
+  if (profile && profile->pending < Profile::kMaxLaunches) {
+    device->driver->cuEventRecord(profile->events[2 * profile->pending + 1],
+                                  device->stream);
+    profile->kernels[profile->pending++] = kernel;
+  }
+}
+
+pq_status pq::cuda::startProfile(LaunchContext &context) {
+  int32_t count = context.device->count;
+  void *memory = calloc(1, sizeof(Profile));
+  double *ms = static_cast<double *>(calloc(count + 1, sizeof(double)));
+  int64_t *calls = static_cast<int64_t *>(calloc(count + 1, sizeof(int64_t)));
+  if (!memory || !ms || !calls) {
+    free(memory);
+    free(ms);
+    free(calls);
+    return fail(PQ_ERROR_MEMORY, "cannot allocate the kernel profile");
+  }
+  context.profile = new (memory) Profile();
+  context.profile->milliseconds = ms;
+  context.profile->calls = calls;
+  return PQ_OK;
+}
+
+void pq::cuda::collectProfile(LaunchContext &context) {
+  Profile *profile = context.profile;
+  if (!profile)
+    return;
+  const Driver &driver = *context.device->driver;
+  for (int32_t i = 0; i < profile->pending; ++i) {
+    float ms = 0;
+    driver.cuEventSynchronize(profile->events[2 * i + 1]);
+    driver.cuEventElapsedTime(&ms, profile->events[2 * i], profile->events[2 * i + 1]);
+    profile->milliseconds[profile->kernels[i]] += ms;
+    profile->calls[profile->kernels[i]] += 1;
+  }
+  profile->pending = 0;
+}
+
+void pq::cuda::reportProfile(LaunchContext &context, const char *const *names,
+                             const char *title) {
+  Profile *profile = context.profile;
+  if (!profile)
+    return;
+  int32_t count = context.device->count;
+  double total = 0;
+  int64_t launches = 0;
+  for (int32_t i = 0; i < count; ++i) {
+    total += profile->milliseconds[i];
+    launches += profile->calls[i];
+  }
+  fprintf(stderr, "%s: %lld launches, %.3f ms of kernel time\n", title,
+          static_cast<long long>(launches), total);
+  // Largest first: a selection over the few kernels of a model.
+  bool *shown = static_cast<bool *>(calloc(count + 1, sizeof(bool)));
+  for (int32_t rank = 0; shown && rank < count; ++rank) {
+    int32_t best = -1;
+    for (int32_t i = 0; i < count; ++i)
+      if (!shown[i] && profile->calls[i] &&
+          (best < 0 || profile->milliseconds[i] > profile->milliseconds[best]))
+        best = i;
+    if (best < 0)
+      break;
+    shown[best] = true;
+    fprintf(stderr, "  %8.3f ms %5.1f%% %7lld x %7.2f us  %s\n",
+            profile->milliseconds[best], 100.0 * profile->milliseconds[best] / total,
+            static_cast<long long>(profile->calls[best]),
+            1e3 * profile->milliseconds[best] / profile->calls[best], names[best]);
+  }
+  free(shown);
+  for (CUevent event : profile->events)
+    if (event)
+      context.device->driver->cuEventDestroy(event);
+  free(profile->milliseconds);
+  free(profile->calls);
+  profile->~Profile();
+  free(profile);
+  context.profile = nullptr;
 }
 
 uint64_t pquant_gpu_scratch(void *ctx, int64_t bytes) {

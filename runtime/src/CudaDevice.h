@@ -44,12 +44,32 @@ struct Arena {
   bool frozen = false;
 };
 
+/// Kernel timings (PQUANT_CUDA_PROFILE=1): an event before and after each
+/// launch, summed per kernel when the work is done.
+struct Profile {
+  static constexpr int32_t kMaxLaunches = 8192;
+  CUevent events[2 * kMaxLaunches] = {};
+  int32_t kernels[kMaxLaunches] = {};
+  int32_t pending = 0;
+  double *milliseconds = nullptr; // per kernel
+  int64_t *calls = nullptr;
+};
+
 /// What compiled code receives as its `ctx`.
 struct LaunchContext {
   Device *device = nullptr;
   Arena arena;
   pq_status status = PQ_OK; ///< the first failure, with pq_last_error()
+  Profile *profile = nullptr; ///< set to time every launch
 };
+
+/// Starts timing every launch of `context` (PQUANT_CUDA_PROFILE=1).
+pq_status startProfile(LaunchContext &context);
+/// Adds the timings of the finished launches (after a synchronization).
+void collectProfile(LaunchContext &context);
+/// Prints the time per kernel, largest first, to stderr, and frees it.
+void reportProfile(LaunchContext &context, const char *const *names,
+                   const char *title);
 
 /// Frees the arena of `context`.
 void releaseArena(LaunchContext &context);

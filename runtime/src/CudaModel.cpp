@@ -35,6 +35,8 @@ struct pq::cuda::Model {
   void *pinned = nullptr;
   CUgraphExec graph = nullptr;
   bool useGraphs = true;
+  /// Kernel names, for the profile (PQUANT_CUDA_PROFILE=1).
+  const char **names = nullptr;
   int64_t decodes = 0;
 };
 
@@ -103,12 +105,13 @@ pq_status pq::cuda::openModel(const char *path, const pq::Artifact &artifact,
   Device *device;
   pq_status status = openDevice(path, gpu->ptx()->c_str(), gpu->chip()->c_str(),
                                 names, count, device);
-  free(names);
   if (status) {
+    free(names);
     free(memory);
     return status;
   }
   Model *model = new (memory) Model();
+  model->names = names; // they point into the mapped artifact
   model->device = device;
   model->prefill.device = model->decode.device = device;
   const pq_config &config = artifact.config;
@@ -117,6 +120,15 @@ pq_status pq::cuda::openModel(const char *path, const pq::Artifact &artifact,
   const char *graphs = getenv("PQUANT_CUDA_GRAPHS");
   model->useGraphs = !(graphs && strcmp(graphs, "0") == 0);
   const Driver &driver = *device->driver;
+  // Timing every launch: no graphs then.
+  const char *profile = getenv("PQUANT_CUDA_PROFILE");
+  if (profile && strcmp(profile, "0") != 0) {
+    model->useGraphs = false;
+    if ((status = startProfile(model->prefill)) || (status = startProfile(model->decode))) {
+      closeModel(model);
+      return status;
+    }
+  }
 
   auto fail = [&](pq_status status) {
     char message[1024];
@@ -157,6 +169,11 @@ void pq::cuda::closeModel(Model *model) {
     return;
   const Driver &driver = *model->device->driver;
   driver.cuStreamSynchronize(model->device->stream);
+  collectProfile(model->prefill);
+  collectProfile(model->decode);
+  reportProfile(model->prefill, model->names, "GPU profile, prefill");
+  reportProfile(model->decode, model->names, "GPU profile, decode");
+  free(model->names);
   if (model->graph)
     driver.cuGraphExecDestroy(model->graph);
   for (CUdeviceptr buffer : {model->weights, model->cache, model->tokens, model->position,
@@ -266,10 +283,12 @@ pq_status pq::cuda::runModel(Model *model, bool decode, const int32_t *tokens,
                    "cuMemcpyDtoHAsync (the logits)");
     if (!status)
       status = check(driver.cuStreamSynchronize(stream), "running the decode step");
+    collectProfile(context);
     if (!status)
       memcpy(result, hostLogits, rowBytes);
   } else {
     status = check(driver.cuStreamSynchronize(stream), "running the prefill");
+    collectProfile(context);
     if (!status)
       status = check(driver.cuMemcpyDtoH(result, out, rowBytes * count),
                      "cuMemcpyDtoH (the logits)");

@@ -8,11 +8,13 @@
 #include <new>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 using namespace pq::cuda;
 
 struct pq_gpu {
   LaunchContext context;
+  const char *const *names = nullptr;
   CUevent events[16] = {};
   CUgraphExec graphs[8] = {};
   char name[192] = {};
@@ -39,6 +41,7 @@ pq_status pq_gpu_open(const char *ptx, const char *chip,
   }
   pq_gpu *gpu = new (memory) pq_gpu();
   gpu->context.device = device;
+  gpu->names = kernels;
   snprintf(gpu->name, sizeof gpu->name, "%s (sm_%d%d)", device->name,
            device->major, device->minor);
   *out = gpu;
@@ -56,6 +59,7 @@ void pq_gpu_close(pq_gpu *gpu) {
   for (CUgraphExec graph : gpu->graphs)
     if (graph)
       driver.cuGraphExecDestroy(graph);
+  pq_gpu_profile_stop(gpu);
   releaseArena(gpu->context);
   closeDevice(gpu->context.device);
   gpu->~pq_gpu();
@@ -159,4 +163,45 @@ pq_status pq_gpu_replay(pq_gpu *gpu, int slot) {
     return pq::fail(PQ_ERROR_ARGUMENT, "no graph in slot %d", slot);
   return check(driverOf(gpu).cuGraphLaunch(gpu->graphs[slot], gpu->context.device->stream),
                "cuGraphLaunch");
+}
+
+pq_status pq_gpu_profile_start(pq_gpu *gpu) {
+  if (gpu->context.profile)
+    return PQ_OK;
+  return startProfile(gpu->context);
+}
+
+pq_status pq_gpu_profile_read(pq_gpu *gpu, const char *prefix, double *ms,
+                              int64_t *launches) {
+  if (!gpu->context.profile)
+    return pq::fail(PQ_ERROR_ARGUMENT, "pq_gpu_profile_read: not profiling");
+  if (pq_status status = pq_gpu_sync(gpu))
+    return status;
+  collectProfile(gpu->context);
+  *ms = 0;
+  *launches = 0;
+  size_t length = strlen(prefix);
+  for (int32_t i = 0; i < gpu->context.device->count; ++i)
+    if (strncmp(gpu->names[i], prefix, length) == 0) {
+      *ms += gpu->context.profile->milliseconds[i];
+      *launches += gpu->context.profile->calls[i];
+    }
+  return PQ_OK;
+}
+
+void pq_gpu_profile_stop(pq_gpu *gpu) {
+  if (!gpu->context.profile)
+    return;
+  // reportProfile frees it; its report is not wanted here.
+  Profile *profile = gpu->context.profile;
+  const Driver &driver = driverOf(gpu);
+  driver.cuStreamSynchronize(gpu->context.device->stream);
+  for (CUevent event : profile->events)
+    if (event)
+      driver.cuEventDestroy(event);
+  free(profile->milliseconds);
+  free(profile->calls);
+  profile->~Profile();
+  free(profile);
+  gpu->context.profile = nullptr;
 }

@@ -56,6 +56,14 @@ PQ_API pq_status pq_gpu_sync(pq_gpu *gpu);
 PQ_API pq_status pq_gpu_record(pq_gpu *gpu, int event);
 PQ_API pq_status pq_gpu_elapsed(pq_gpu *gpu, int from, int to, float *ms);
 
+/* Times every launch from now on with events (not while capturing); then
+ * the milliseconds and launches of the kernels whose name starts with
+ * `prefix`, summed (synchronizes first). */
+PQ_API pq_status pq_gpu_profile_start(pq_gpu *gpu);
+PQ_API pq_status pq_gpu_profile_read(pq_gpu *gpu, const char *prefix,
+                                     double *ms, int64_t *launches);
+PQ_API void pq_gpu_profile_stop(pq_gpu *gpu);
+
 /* Captures the stream's work between begin and end into graph slot 0..7,
  * then replays it. */
 PQ_API pq_status pq_gpu_capture_begin(pq_gpu *gpu);

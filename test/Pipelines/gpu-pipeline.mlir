@@ -1,8 +1,8 @@
 // pquant-gpu-pipeline: the kernels' PTX for sm_90 (and sm_80), with the
-// instructions the kernels are built on: 16-byte loads of packed weights
-// (read-only: ld.global.nc), activations permuted in shared memory read 16
-// bytes at a time, dp4a with unsigned weight bytes for BitLinear and signed
-// ones for the int8 linear; the host code is plain LLVM calling the runtime.
+// instructions the kernels are built on: 16-byte loads of packed weights and
+// of the permuted activations (read-only: ld.global.nc), dp4a with unsigned
+// weight bytes for BitLinear and signed ones for the int8 linear, warp
+// shuffles for the sums; the host code is plain LLVM calling the runtime.
 
 // RUN: pquant-compile %s -target=sm_90 --emit=ptx -o - | FileCheck %s
 // RUN: pquant-compile %s -target=sm_80 --emit=ptx -o - | FileCheck %s --check-prefix=SM80
@@ -11,21 +11,22 @@
 // RUN: not pquant-compile %s -target=host --emit=ptx -o - 2>&1 | FileCheck %s --check-prefix=NOPTX
 
 // CHECK: .target sm_90
-// CHECK-LABEL: .visible .entry bitlinear_2048x2048_t1(
+// CHECK-LABEL: .visible .entry bitlinear_prepare_2048(
+// CHECK-LABEL: .visible .entry bitlinear_k2048_t1_n2048(
 // CHECK: .maxntid 256, 1, 1
 // CHECK: ld.global.nc.v4.b32
-// CHECK: ld.shared.v4.b32
 // CHECK: dp4a.u32.s32
 // CHECK: shfl.sync.bfly.b32
-// CHECK-LABEL: .visible .entry bitlinear_2048x2048_t4(
+// CHECK-LABEL: .visible .entry bitlinear_k2048_t4_n2048(
 // CHECK: dp4a.u32.s32
-// CHECK-LABEL: .visible .entry int8_linear_256x2048(
+// CHECK-LABEL: .visible .entry quantize_2048(
+// CHECK-LABEL: .visible .entry int8_linear_256x2048_m1(
 // CHECK: ld.global.v4.b32
 // CHECK: dp4a.s32.s32
 // CHECK-NOT: __nv_
 
 // SM80: .target sm_80
-// SM80: .entry bitlinear_2048x2048_t1(
+// SM80: .entry bitlinear_k2048_t1_n2048(
 
 // CHIP: error: pquant-lower-to-gpu: unknown chip 'sm_70', expected sm_80 or sm_90
 // NOPTX: error: --emit=ptx needs a GPU target (-target=sm_80 or -target=sm_90)

@@ -78,20 +78,25 @@ def LowerToGPU : Pass<"pquant-lower-to-gpu", "::mlir::ModuleOp"> {
 
     - `bitlinear`: needs the weight packed in 32-bit words, `tile = [8, 4]`
       (`pquant-pack-weights word=32 tile-rows=8 tile-words=4`): a warp reads
-      4 tiles, 512 contiguous bytes, one 16-byte load per lane. The int8
-      activations of each 32-column word are staged in shared memory with
-      bytes `{i, 8+i, 16+i, 24+i}` in one i32, so `word & (0x01010101 << i)`
-      are the matching weights as bytes 0 or 2^i: `dp4a` accumulates
-      `2^i·Σ_{B=1} q` per i, and `Σ B·q = 2·Σ_{B=1} q − Σ q`. One token per
-      block for M = 1 (decode), four for prefill, each weight load reused by
-      all of them.
+      4 tiles, 512 contiguous bytes, one 16-byte load per lane. The quantize
+      kernel also writes the int8 activations with bytes
+      `{i, 8+i, 16+i, 24+i}` of each 32-column word in one i32, and `Σ q`,
+      so `word & (0x01010101 << i)` are the matching weights as bytes 0 or
+      2^i: `dp4a` accumulates `2^i·Σ_{B=1} q` per i, and
+      `Σ B·q = 2·Σ_{B=1} q − Σ q`. One token per block for M = 1 (decode),
+      four for prefill, each weight load reused by all of them. BitLinears
+      of one input (q, k, v; gate, up) are one launch, and a residual add
+      that is the only user of one is done in its epilogue.
     - `int8_linear`, `expert_linear` (only the selected expert's rows are
-      read): `dp4a` on 16-byte loads of weights and activations.
-    - `quantize`, `rms_norm` (f64 mean of squares), `embedding`,
+      read; gate and up of one input in one launch): `dp4a` on 16-byte
+      loads of weights and activations.
+    - `quantize` (computing the RMS norm or SiLU product that feeds it, when
+      that is its only use), `rms_norm` (f64 mean of squares), `embedding`,
       `float_linear` (the lm_head), `rope` (cos and sin evaluated in f64),
-      `attention` (the KV cache written by its own kernel first, then one
-      block per head and token), `router`, `silu_mul`, `combine`, and the
-      residual `arith.addf`.
+      `attention` (the KV cache written first, by a kernel that also applies
+      RoPE to q and k, then one block per head and token), `router`,
+      `silu_mul`, `combine` (with the FFN's residual add), and the residual
+      `arith.addf`.
 
     The tables of the module: `pquant.weights` as
     `pquant-externalize-weights` writes it, `pquant.gpu.kernels` (kernel

@@ -87,6 +87,34 @@ ValueRange pquant::gpu::forLoop(ImplicitLocOpBuilder &b, Value lower,
   return loop.getResults();
 }
 
+ValueRange pquant::gpu::columnLoop(ImplicitLocOpBuilder &b, Value first,
+                                   int64_t width, int64_t stride, ValueRange init,
+                                   ColumnBody body, int64_t maxUnroll) {
+  int64_t count = (width + stride - 1) / stride;
+  if (count > maxUnroll) {
+    Value yes = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+    return forLoop(b, first, i32(b, width), i32(b, stride), init,
+                   [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
+                     return body(b, col, yes, carried);
+                   });
+  }
+  // Results live in an scf.execute_region so callers get a ValueRange.
+  auto region = scf::ExecuteRegionOp::create(b, init.getTypes());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&region.getRegion().emplaceBlock());
+  SmallVector<Value> carried(init.begin(), init.end());
+  for (int64_t i = 0; i < count; ++i) {
+    Value col = arith::AddIOp::create(b, first, i32(b, i * stride));
+    Value valid = (i + 1) * stride <= width
+                      ? Value(arith::ConstantIntOp::create(b, b.getI1Type(), 1))
+                      : cmp(b, arith::CmpIPredicate::slt, col, i32(b, width));
+    SmallVector<Value> next = body(b, col, valid, carried);
+    carried.assign(next.begin(), next.end());
+  }
+  scf::YieldOp::create(b, carried);
+  return region.getResults();
+}
+
 void pquant::gpu::ifThen(ImplicitLocOpBuilder &b, Value cond,
                          llvm::function_ref<void(ImplicitLocOpBuilder &)> then) {
   scf::IfOp::create(b, cond, [&](OpBuilder &nested, Location loc) {

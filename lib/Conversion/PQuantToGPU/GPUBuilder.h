@@ -60,6 +60,17 @@ using LoopBody = llvm::function_ref<llvm::SmallVector<Value>(
 /// `for (iv = lower; iv < upper; iv += step)` on i32 with carried values.
 ValueRange forLoop(ImplicitLocOpBuilder &b, Value lower, Value upper,
                    Value step, ValueRange init, LoopBody body);
+using ColumnBody = llvm::function_ref<llvm::SmallVector<Value>(
+    ImplicitLocOpBuilder &, Value col, Value valid, ValueRange carried)>;
+/// for (col = first; col < width; col += stride) with carried values, where
+/// `first` < stride. Up to `maxUnroll` iterations are unrolled at compile
+/// time, so the loads of all of them are in flight at once; then `col` may be
+/// past `width` in the last one and `valid` (i1) says so: bodies clamp their
+/// loads and guard their stores with it. In a loop, `valid` is true.
+ValueRange columnLoop(ImplicitLocOpBuilder &b, Value first, int64_t width,
+                      int64_t stride, ValueRange init, ColumnBody body,
+                      int64_t maxUnroll = 32);
+
 /// `if (cond) then()` with no results.
 void ifThen(ImplicitLocOpBuilder &b, Value cond,
             llvm::function_ref<void(ImplicitLocOpBuilder &)> then);

@@ -20,8 +20,11 @@
 
 namespace pquant::gpu {
 
-/// Threads of most kernels' blocks (8 warps).
+/// Threads of the linear kernels' blocks (8 warps).
 constexpr int64_t kThreads = 256;
+/// Threads of the kernels that work on one token's row per block (norms,
+/// quantize, RoPE, ...): at M = 1 one block is all there is.
+constexpr int64_t kRowThreads = 1024;
 /// The layout BitLinear kernels read (pquant-pack-weights word=32
 /// tile-rows=8 tile-words=4): 8 rows × 4 words = 8 × 128 columns per tile,
 /// one 16-byte load per row, so a warp reads 4 consecutive tiles, 512
@@ -35,38 +38,74 @@ struct LaunchShape {
   int64_t gridX = 1, tokensPerBlockX = 0;
   int64_t gridY = 1, tokensPerBlockY = 0;
   int64_t block = kThreads;
+  /// Blocks that must fit on one SM at once (registers are limited to
+  /// allow it; nvvm.minctasm), or 0.
+  int64_t minBlocksPerSM = 0;
 };
 
-/// (x: [M, K] f32, q: [M, K] i8, s: [M] f32; M): per-token absmax
-/// quantization. One block per token.
-LaunchShape buildQuantize(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
-                          int64_t k);
+/// 128-column groups of K: the unit of the BitLinear kernels' K loop.
+int64_t bitGroups(int64_t k);
 
-struct BitLinearConfig {
-  int64_t n, k;
-  bool perRowScale;
-  /// Tokens per block: 1 for decode, more to reuse weights in prefill.
-  int64_t tokens;
-  /// Adds a residual input to the result: y = residual + linear.
-  bool residual;
+/// What a quantize kernel quantizes: its input, or the result of the op
+/// fused into it, computed into shared memory first.
+struct QuantizeInput {
+  enum Kind { Plain, Norm, SiluMul } kind = Plain;
+  bool hasWeight = false, f16Weight = false; // Norm
+  float eps = 0;                             // Norm
   std::string name() const;
 };
-/// (q: [M, K] i8, s: [M] f32, w: packed [ceil(N/8), G, 8, 4] i32,
-/// ws: [1] or [N] f32, [residual: [M, N] f32,] y: [M, N] f32; M).
-/// Σ_k B·q = 2·Σ_{B=1} q − Σ q; the first sum by dp4a: the activations of
-/// each 32-column word are staged in shared memory permuted so that bytes
-/// {i, 8+i, 16+i, 24+i} share an i32, which makes `word & (0x01010101 << i)`
-/// the matching weight bytes (0 or 2^i), accumulated per i and shifted back.
+/// (inputs, q: [M, K] i8, s: [M] f32, [act: [M, G·32] i32, sums: [M] i32];
+/// M): per-token absmax quantization, one block per token, of x: [M, K] f32
+/// (Plain), rms_norm(x, [weight: [K] f32 or f16]) (Norm) or silu(gate) · up
+/// (SiluMul, gate and up [M, K] f32). With `forBitLinear`, also the
+/// activations in the layout BitLinear kernels read (see buildBitLinear),
+/// zero-padded to G groups, and Σ_k q.
+LaunchShape buildQuantize(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                          int64_t k, bool forBitLinear,
+                          const QuantizeInput &input = QuantizeInput());
+
+/// (q: [M, K] i8, act: [M, G·32] i32, sums: [M] i32; M): that layout for
+/// int8 activations no quantize kernel produced.
+LaunchShape buildBitLinearPrepare(mlir::ImplicitLocOpBuilder &b,
+                                  mlir::ValueRange args, int64_t k);
+
+struct BitLinearMatrix {
+  int64_t n;
+  bool perRowScale;
+  /// y = residual + linear (a residual add folded into the kernel).
+  bool residual;
+};
+/// Several BitLinears of one input (q, k and v; gate and up) in one launch.
+struct BitLinearConfig {
+  int64_t k;
+  /// Tokens per block: 1 for decode, more to reuse weights in prefill.
+  int64_t tokens;
+  llvm::SmallVector<BitLinearMatrix, 3> matrices;
+  std::string name() const;
+};
+/// (act: [M, G·32] i32, sums: [M] i32, s: [M] f32, then per matrix: w:
+/// packed [ceil(N/8), G, 8, 4] i32, ws: [1] or [N] f32, [residual: [M, N]
+/// f32,] y: [M, N] f32; M). Σ_k B·q = 2·Σ_{B=1} q − Σ q. In `act`, the four
+/// bytes of i32 number 8w + i of group g are the activations of columns
+/// 128g + 32w + {i, 8+i, 16+i, 24+i}, so for weight word w of the group,
+/// `word & (0x01010101 << i)` holds the matching weights as bytes 0 or 2^i:
+/// 8 dp4a per word, one accumulator per i, shifted back at the end. A lane
+/// reads 16 bytes of one row of a tile (its group of 4 words) and the
+/// group's 128 activation bytes; the 8 warps of a block split the row
+/// tiles' K; no shared memory but for the final sums.
 LaunchShape buildBitLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                            const BitLinearConfig &config);
 
-/// (q: [M, K] i8, s: [M] f32, w: [E, N, K] i8, ws: [E, N] f32,
-/// [experts: [M, topK] i32,] y: [M, N] f32; M). Without experts, E = 1;
-/// with them, token m reads expert experts[m, slot] only. dp4a over 16-byte
-/// loads of weights and activations.
+/// (q: [M, K] i8, s: [M] f32, then `count` times w: [E, N, K] i8, ws: [E,
+/// N] f32, then [experts: [M, topK] i32,] then `count` times y: [M, N] f32;
+/// M). Without experts, E = 1; with them, token m reads expert
+/// experts[m, slot] only. dp4a over 16-byte loads of weights and
+/// activations. Several matrices of one input (an expert's gate and up) are
+/// one launch.
 LaunchShape buildInt8Linear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                             int64_t n, int64_t k, int64_t experts,
-                            std::optional<int64_t> slot, int64_t topK);
+                            std::optional<int64_t> slot, int64_t topK,
+                            int64_t count = 1);
 
 /// (x: [M, K] f32, w: [N, K] f32 or f16, y: [M, N] f32; M): y = x · wᵀ with
 /// f32 accumulation; each weight row is reused by `tokens` tokens.
@@ -98,6 +137,14 @@ struct AttentionConfig {
 /// on the device; M): rows start + m of layer `layer` (rows past S dropped).
 LaunchShape buildCacheWrite(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                             const AttentionConfig &config);
+/// (q, k: [M, H or Hkv, Dh] f32, v: [M, Hkv, Dh] f32, positions: [M] i32,
+/// keys, values: [L, S, Hkv, Dh] f32, start: i64 on the device, q': [M, H,
+/// Dh] f32; M): RoPE of q into q', RoPE of k into the key cache and v into
+/// the value cache (rows start + m): the two rope ops and the cache write
+/// before an attention, one kernel.
+LaunchShape buildRoPECacheWrite(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                                llvm::StringRef name, const AttentionConfig &config,
+                                double theta);
 /// (q: [M, H, Dh] f32, keys, values: [L, S, Hkv, Dh] f32, start, y: [M, H,
 /// Dh] f32; M): causal grouped-query attention over rows 0 .. start + m.
 /// One block per (head, token).
@@ -114,10 +161,11 @@ LaunchShape buildSiluMul(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
 LaunchShape buildRouter(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                         llvm::StringRef name, int64_t width, int64_t experts,
                         int64_t topK);
-/// (binary: [M, D], experts_0..k-1: [M, D], [gates: [M, k],] y: [M, D]; M).
+/// (binary: [M, D], experts_0..k-1: [M, D], [gates: [M, k],] [residual:
+/// [M, D],] y: [M, D]; M); with a residual, y = residual + combination.
 LaunchShape buildCombine(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                          int64_t width, int64_t count, bool gateWeighting,
-                         float alpha, float beta);
+                         float alpha, float beta, bool residual = false);
 
 } // namespace pquant::gpu
 

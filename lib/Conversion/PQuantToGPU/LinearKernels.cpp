@@ -44,252 +44,331 @@ Value add(ImplicitLocOpBuilder &b, Value a, Value c) {
 
 } // namespace
 
+int64_t pquant::gpu::bitGroups(int64_t k) {
+  return llvm::divideCeil(llvm::divideCeil(k, kWordBits), kTileWords);
+}
+
 std::string BitLinearConfig::name() const {
-  return llvm::formatv("bitlinear_{0}x{1}_t{2}{3}{4}", n, k, tokens,
-                       perRowScale ? "_rowscale" : "",
-                       residual ? "_residual" : "")
-      .str();
+  std::string text = llvm::formatv("bitlinear_k{0}_t{1}", k, tokens).str();
+  for (const BitLinearMatrix &matrix : matrices)
+    text += llvm::formatv("_n{0}{1}{2}", matrix.n, matrix.perRowScale ? "r" : "",
+                          matrix.residual ? "a" : "")
+                .str();
+  return text;
+}
+
+namespace {
+
+/// Byte offset, in a token's row of the BitLinear activation layout, of
+/// column `col` (i32).
+Value permutedByte(ImplicitLocOpBuilder &b, Value col) {
+  Value group = arith::ShRUIOp::create(b, col, i32(b, 7));
+  Value rest = arith::AndIOp::create(b, col, i32(b, 127));
+  Value word = arith::ShRUIOp::create(b, rest, i32(b, 5));
+  Value c32 = arith::AndIOp::create(b, rest, i32(b, 31));
+  Value i = arith::AndIOp::create(b, c32, i32(b, 7));
+  Value byte = arith::ShRUIOp::create(b, c32, i32(b, 3));
+  Value slot = add(b, mul(b, word, i32(b, 8)), i);
+  return add(b, add(b, mul(b, group, i32(b, 128)), mul(b, slot, i32(b, 4))), byte);
+}
+
+} // namespace
+
+std::string QuantizeInput::name() const {
+  switch (kind) {
+  case Plain:
+    return "";
+  case Norm:
+    return llvm::formatv("norm_{0}_eps{1:x8}_", hasWeight ? (f16Weight ? "wf16" : "wf32") : "nw",
+                         llvm::bit_cast<uint32_t>(eps))
+        .str();
+  case SiluMul:
+    return "silu_mul_";
+  }
+  llvm_unreachable("unknown quantize input");
 }
 
 LaunchShape pquant::gpu::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args,
-                                       int64_t k) {
-  Value x = args[0], q = args[1], s = args[2];
+                                       int64_t k, bool forBitLinear,
+                                       const QuantizeInput &input) {
+  // Inputs: x; x and the norm weight; or gate and up.
+  unsigned inputs = input.kind == QuantizeInput::Plain                  ? 1
+                    : input.kind == QuantizeInput::Norm && !input.hasWeight ? 1
+                                                                            : 2;
+  Value x = args[0];
+  Value q = args[inputs], s = args[inputs + 1];
+  Value act = forBitLinear ? args[inputs + 2] : Value();
+  Value sums = forBitLinear ? args[inputs + 3] : Value();
+  const int64_t padded = bitGroups(k) * 128;
   Value m = toI64(b, blockIdx(b, Dimension::x));
   Value tid = threadIdx(b);
   Value row = mul(b, m, i64(b, k));
-  Value red = sharedMemory(b, "quantize_red_" + std::to_string(k), 4 * 8);
-  Type f32Type = b.getF32Type();
-  Value local = forLoop(b, tid, i32(b, k), i32(b, kThreads), {f32(b, 0.0)},
-                        [&](ImplicitLocOpBuilder &b, Value col, ValueRange acc) {
-                          Value v = load(b, f32Type, x, add(b, row, toI64(b, col)), 4);
-                          return SmallVector<Value>{
-                              arith::MaximumFOp::create(b, acc[0], absF32(b, v))};
-                        })[0];
-  Value max = blockReduce(b, Combine::MaxF, local, red, kThreads);
+  std::string name = "quantize_" + input.name() + std::to_string(k);
+  Value red = sharedMemory(b, name + "_red", kRowThreads / kWarp * 8);
+  Type f32Type = b.getF32Type(), i8Type = b.getI8Type(), i32Type = b.getI32Type();
+  // A fused producer computes the row into shared memory first.
+  Value staged;
+  if (input.kind != QuantizeInput::Plain) {
+    staged = sharedMemory(b, name + "_row", k * 4);
+    if (input.kind == QuantizeInput::Norm) {
+      Type f64Type = b.getF64Type();
+      Value squares = columnLoop(
+          b, tid, k, kRowThreads, {f64(b, 0.0)},
+          [&](ImplicitLocOpBuilder &b, Value d, Value valid, ValueRange acc) {
+            Value safe = select(b, valid, d, i32(b, 0));
+            Value v = arith::ExtFOp::create(
+                b, f64Type, load(b, f32Type, x, add(b, row, toI64(b, safe)), 4));
+            v = select(b, valid, v, f64(b, 0.0));
+            return SmallVector<Value>{
+                arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, v, v))};
+          })[0];
+      Value sum = blockReduce(b, Combine::AddF, squares, red, kRowThreads);
+      Value meanSquare = arith::TruncFOp::create(
+          b, f32Type, arith::DivFOp::create(b, sum, f64(b, double(k))));
+      Value rms = sqrtF32(b, arith::AddFOp::create(b, meanSquare, f32(b, input.eps)));
+      columnLoop(b, tid, k, kRowThreads, {},
+                 [&](ImplicitLocOpBuilder &b, Value d, Value valid, ValueRange) {
+                   ifThen(b, valid, [&](ImplicitLocOpBuilder &b) {
+                     Value normed = arith::DivFOp::create(
+                         b, load(b, f32Type, x, add(b, row, toI64(b, d)), 4), rms);
+                     if (input.hasWeight) {
+                       Type element = input.f16Weight ? Type(b.getF16Type()) : f32Type;
+                       Value w = load(b, element, args[1], d, input.f16Weight ? 2 : 4, true);
+                       if (input.f16Weight)
+                         w = arith::ExtFOp::create(b, f32Type, w);
+                       normed = arith::MulFOp::create(b, normed, w);
+                     }
+                     store(b, normed, staged, d, 4);
+                   });
+                   return SmallVector<Value>{};
+                 });
+    } else {
+      Value up = args[1];
+      columnLoop(b, tid, k, kRowThreads, {},
+                 [&](ImplicitLocOpBuilder &b, Value d, Value valid, ValueRange) {
+                   ifThen(b, valid, [&](ImplicitLocOpBuilder &b) {
+                     Value index = add(b, row, toI64(b, d));
+                     Value g = load(b, f32Type, x, index, 4);
+                     // g / (1 + exp(−g)) · u, as pquant.silu_mul.
+                     Value denominator = arith::AddFOp::create(
+                         b, f32(b, 1.0), expF32(b, arith::NegFOp::create(b, g)));
+                     Value silu = arith::DivFOp::create(b, g, denominator);
+                     store(b, arith::MulFOp::create(b, silu, load(b, f32Type, up, index, 4)),
+                           staged, d, 4);
+                   });
+                   return SmallVector<Value>{};
+                 });
+    }
+    mlir::gpu::BarrierOp::create(b);
+  }
+  auto element = [&](ImplicitLocOpBuilder &b, Value col) -> Value {
+    if (staged)
+      return load(b, f32Type, staged, col, 4);
+    return load(b, f32Type, x, add(b, row, toI64(b, col)), 4);
+  };
+  Value local = columnLoop(
+      b, tid, k, kRowThreads, {f32(b, 0.0)},
+      [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange acc) {
+        Value safe = select(b, valid, col, i32(b, 0));
+        Value v = absF32(b, element(b, safe));
+        return SmallVector<Value>{
+            arith::MaximumFOp::create(b, acc[0], select(b, valid, v, f32(b, 0.0)))};
+      })[0];
+  Value max = blockReduce(b, Combine::MaxF, local, red, kRowThreads);
   // s = max / 127, or 1 for an all-zero row.
   Value zero = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, max, f32(b, 0.0));
   Value scale = select(b, zero, f32(b, 1.0),
                        arith::DivFOp::create(b, max, f32(b, 127.0)));
   ifThen(b, cmp(b, CmpIPredicate::eq, tid, i32(b, 0)),
          [&](ImplicitLocOpBuilder &b) { store(b, scale, s, m, 4); });
-  forLoop(b, tid, i32(b, k), i32(b, kThreads), {},
-          [&](ImplicitLocOpBuilder &b, Value col, ValueRange) {
-            Value index = add(b, row, toI64(b, col));
-            Value ratio = arith::DivFOp::create(b, load(b, f32Type, x, index, 4), scale);
-            // round_half_away(v / s) = sign · floor(|v / s| + 0.5), clamped.
-            Value rounded = floor(
-                b, arith::AddFOp::create(b, absF32(b, ratio), f32(b, 0.5)));
-            Value clamped = arith::MinimumFOp::create(b, rounded, f32(b, 127.0));
-            Value value = arith::FPToSIOp::create(b, b.getI8Type(),
-                                                  copySignF32(b, clamped, ratio));
-            store(b, value, q, index, 1);
-            return SmallVector<Value>{};
-          });
+  Value actRow = forBitLinear ? mul(b, m, i64(b, padded)) : Value();
+  Value sum = columnLoop(
+      b, tid, forBitLinear ? padded : k, kRowThreads, {i32(b, 0)},
+      [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange acc) {
+        Value inside = arith::AndIOp::create(b, valid, lt(b, col, i32(b, k)));
+        Value value = ifElse(
+            b, inside, i8Type,
+            [&](ImplicitLocOpBuilder &b) {
+              Value index = add(b, row, toI64(b, col));
+              Value ratio = arith::DivFOp::create(b, element(b, col), scale);
+              // round_half_away(v / s) = sign · floor(|v / s| + 0.5), clamped.
+              Value rounded = floor(
+                  b, arith::AddFOp::create(b, absF32(b, ratio), f32(b, 0.5)));
+              Value clamped = arith::MinimumFOp::create(b, rounded, f32(b, 127.0));
+              Value value = arith::FPToSIOp::create(b, i8Type,
+                                                    copySignF32(b, clamped, ratio));
+              store(b, value, q, index, 1);
+              return value;
+            },
+            [&](ImplicitLocOpBuilder &b) {
+              return Value(arith::ConstantIntOp::create(b, i8Type, 0));
+            });
+        if (!forBitLinear)
+          return SmallVector<Value>{acc[0]};
+        ifThen(b, valid, [&](ImplicitLocOpBuilder &b) {
+          store(b, value, act, add(b, actRow, toI64(b, permutedByte(b, col))), 1);
+        });
+        return SmallVector<Value>{
+            add(b, acc[0], arith::ExtSIOp::create(b, i32Type, value))};
+      })[0];
+  if (forBitLinear) {
+    Value total = blockReduce(b, Combine::AddI, sum, red, kRowThreads);
+    ifThen(b, cmp(b, CmpIPredicate::eq, tid, i32(b, 0)),
+           [&](ImplicitLocOpBuilder &b) { store(b, total, sums, m, 4); });
+  }
   LaunchShape shape;
   shape.tokensPerBlockX = 1;
+  shape.block = kRowThreads;
+  return shape;
+}
+
+LaunchShape pquant::gpu::buildBitLinearPrepare(ImplicitLocOpBuilder &b,
+                                               ValueRange args, int64_t k) {
+  Value q = args[0], act = args[1], sums = args[2];
+  const int64_t padded = bitGroups(k) * 128;
+  Type i8Type = b.getI8Type(), i32Type = b.getI32Type();
+  Value m = toI64(b, blockIdx(b, Dimension::x));
+  Value tid = threadIdx(b);
+  Value row = mul(b, m, i64(b, k)), actRow = mul(b, m, i64(b, padded));
+  Value red = sharedMemory(b, "prepare_red", kRowThreads / kWarp * 8);
+  Value sum = forLoop(
+      b, tid, i32(b, padded), i32(b, kRowThreads), {i32(b, 0)},
+      [&](ImplicitLocOpBuilder &b, Value col, ValueRange acc) {
+        Value value = ifElse(
+            b, lt(b, col, i32(b, k)), i8Type,
+            [&](ImplicitLocOpBuilder &b) {
+              return load(b, i8Type, q, add(b, row, toI64(b, col)), 1);
+            },
+            [&](ImplicitLocOpBuilder &b) {
+              return Value(arith::ConstantIntOp::create(b, i8Type, 0));
+            });
+        store(b, value, act, add(b, actRow, toI64(b, permutedByte(b, col))), 1);
+        return SmallVector<Value>{
+            add(b, acc[0], arith::ExtSIOp::create(b, i32Type, value))};
+      })[0];
+  Value total = blockReduce(b, Combine::AddI, sum, red, kRowThreads);
+  ifThen(b, cmp(b, CmpIPredicate::eq, tid, i32(b, 0)),
+         [&](ImplicitLocOpBuilder &b) { store(b, total, sums, m, 4); });
+  LaunchShape shape;
+  shape.tokensPerBlockX = 1;
+  shape.block = kRowThreads;
   return shape;
 }
 
 LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args,
                                         const BitLinearConfig &config) {
-  const int64_t n = config.n, k = config.k, tokens = config.tokens;
-  const int64_t words = llvm::divideCeil(k, kWordBits);
-  const int64_t groups = llvm::divideCeil(words, kTileWords); // 128 columns each
-  const int64_t rowTiles = llvm::divideCeil(n, kTileRows);
-  const int64_t iterations = llvm::divideCeil(groups, 4);     // of a warp
-  // Warps that split one row tile's K: enough warps in flight to cover the
-  // device (about a thousand), no more than there are iterations.
+  const int64_t k = config.k, tokens = config.tokens;
+  const int64_t groups = bitGroups(k);
+  const int64_t iterations = llvm::divideCeil(groups, 4); // of a warp, 4 groups each
+  // Row tiles of all matrices, concatenated; first tile of each.
+  SmallVector<int64_t> firstTile;
+  int64_t rowTiles = 0;
+  for (const BitLinearMatrix &matrix : config.matrices) {
+    firstTile.push_back(rowTiles);
+    rowTiles += llvm::divideCeil(matrix.n, kTileRows);
+  }
+  // The 8 warps of a block split the K of `tilesPerBlock` row tiles: as many
+  // warps on one tile as it has iterations, so every load is issued at once.
   const int64_t warps = kThreads / kWarp;
   int64_t split = 1;
-  while (split < warps && split < iterations && rowTiles * split < 1024)
+  while (split < warps && split < iterations)
     split *= 2;
   const int64_t tilesPerBlock = warps / split;
-  const int64_t unroll = 4;
-  // Activations of a chunk of groups, 36 words (144 bytes) per group so the
-  // four groups a warp reads at once fall in distinct banks; three groups of
-  // slack for the partial last iteration.
-  const int64_t groupWords = 36;
-  const int64_t chunk =
-      std::min<int64_t>(groups, (40 * 1024) / (tokens * groupWords * 4));
-  const int64_t actWords = (tokens * chunk + 3) * groupWords;
+  // Unrolled iterations: all of a warp's in decode (its loads at once).
+  const int64_t unroll = std::min<int64_t>(tokens == 1 ? 4 : 2,
+                                           llvm::divideCeil(iterations, split));
 
-  Value q = args[0], s = args[1], w = args[2], ws = args[3];
-  Value residual = config.residual ? args[4] : Value();
-  Value y = args[config.residual ? 5 : 4];
+  Value act = args[0], sums = args[1], s = args[2];
+  // Per matrix: w, ws, [residual], y.
+  struct Operands {
+    Value w, ws, residual, y;
+  };
+  SmallVector<Operands> operands;
+  unsigned next = 3;
+  for (const BitLinearMatrix &matrix : config.matrices) {
+    Operands o;
+    o.w = args[next++];
+    o.ws = args[next++];
+    if (matrix.residual)
+      o.residual = args[next++];
+    o.y = args[next++];
+    operands.push_back(o);
+  }
   Value count = toI32(b, args.back());
-  std::string name = config.name();
-  Value act = sharedMemory(b, name + "_act", actWords * 4);
-  Value sums = sharedMemory(b, name + "_sums", tokens * 4);
-  Value partial = sharedMemory(b, name + "_partial", warps * tokens * kTileRows * 4);
+  Value partial = sharedMemory(b, config.name() + "_partial",
+                               warps * tokens * kTileRows * 4);
 
-  Type i32Type = b.getI32Type(), f32Type = b.getF32Type(), i8Type = b.getI8Type();
+  Type i32Type = b.getI32Type(), f32Type = b.getF32Type();
   Value tid = threadIdx(b);
   Value lane = arith::AndIOp::create(b, tid, i32(b, 31));
   Value warp = arith::ShRUIOp::create(b, tid, i32(b, 5));
   Value ks = arith::RemUIOp::create(b, warp, i32(b, split));
-  Value rowTile = add(b, mul(b, blockIdx(b, Dimension::x), i32(b, tilesPerBlock)),
-                      arith::DivUIOp::create(b, warp, i32(b, split)));
-  Value tileValid = lt(b, rowTile, i32(b, rowTiles));
+  Value tile = add(b, mul(b, blockIdx(b, Dimension::x), i32(b, tilesPerBlock)),
+                   arith::DivUIOp::create(b, warp, i32(b, split)));
+  Value tileValid = lt(b, tile, i32(b, rowTiles));
+  // The matrix of this warp's tile, its weights and the tile within it.
+  Value matrix = i32(b, 0), w = operands[0].w, localTile = tile;
+  for (size_t i = 1; i < operands.size(); ++i) {
+    Value inside = cmp(b, CmpIPredicate::sge, tile, i32(b, firstTile[i]));
+    matrix = select(b, inside, i32(b, i), matrix);
+    w = select(b, inside, operands[i].w, w);
+    localTile = select(b, inside, arith::SubIOp::create(b, tile, i32(b, firstTile[i])),
+                       localTile);
+  }
   Value r8 = arith::AndIOp::create(b, lane, i32(b, 7));
   Value sub = arith::ShRUIOp::create(b, lane, i32(b, 3));
   Value firstToken = mul(b, blockIdx(b, Dimension::y), i32(b, tokens));
-
-  ifThen(b, lt(b, tid, i32(b, tokens)),
-         [&](ImplicitLocOpBuilder &b) { store(b, i32(b, 0), sums, tid, 4); });
+  // Tokens past M read the last token and store nothing.
+  SmallVector<Value> actRows;
+  for (int64_t t = 0; t < tokens; ++t) {
+    Value m = arith::MinSIOp::create(b, add(b, firstToken, i32(b, t)),
+                                     arith::SubIOp::create(b, count, i32(b, 1)));
+    actRows.push_back(mul(b, toI64(b, m), i64(b, groups * 8))); // 16-byte units
+  }
+  Value zeroQuad = arith::ConstantOp::create(
+      b, quad(b), DenseElementsAttr::get(quad(b), int32_t(0)));
 
   SmallVector<Value> zeros(tokens * 8, i32(b, 0));
   ValueRange accs = forLoop(
-      b, i32(b, 0), i32(b, groups), i32(b, chunk), zeros,
-      [&](ImplicitLocOpBuilder &b, Value c0, ValueRange carried) {
-        Value current = arith::MinSIOp::create(
-            b, i32(b, chunk), arith::SubIOp::create(b, i32(b, groups), c0));
-        // Stage: entry e is token t, group g, word wg (32 columns); it
-        // becomes 8 words of permuted bytes, and adds to the token's Σ q.
-        Value perToken = mul(b, current, i32(b, 4));
-        Value entries = mul(b, perToken, i32(b, tokens));
-        mlir::gpu::BarrierOp::create(b);
-        SmallVector<Value> tokenSums(tokens, i32(b, 0));
-        ValueRange staged = forLoop(
-            b, tid, entries, i32(b, kThreads), tokenSums,
-            [&](ImplicitLocOpBuilder &b, Value e, ValueRange partialSums) {
-              Value t = arith::DivUIOp::create(b, e, perToken);
-              Value rest = arith::RemUIOp::create(b, e, perToken);
-              Value g = arith::ShRUIOp::create(b, rest, i32(b, 2));
-              Value wg = arith::AndIOp::create(b, rest, i32(b, 3));
-              Value m = add(b, firstToken, t);
-              Value col0 = add(b, mul(b, add(b, c0, g), i32(b, 128)),
-                               mul(b, wg, i32(b, 32)));
-              Value tokenValid = lt(b, m, count);
-              Value rowBase = mul(b, toI64(b, m), i64(b, k));
-              // in[j] holds columns 4j .. 4j + 3 of the 32.
-              SmallVector<Value> in;
-              if (k % 32 == 0) {
-                Value valid = arith::AndIOp::create(b, tokenValid, lt(b, col0, i32(b, k)));
-                Value base = arith::DivUIOp::create(
-                    b, add(b, rowBase, toI64(b, col0)), i64(b, 16));
-                for (int64_t half = 0; half < 2; ++half) {
-                  Value v = ifElse(
-                      b, valid, quad(b),
-                      [&](ImplicitLocOpBuilder &b) {
-                        return load(b, quad(b), q, add(b, base, i64(b, half)), 16);
-                      },
-                      [&](ImplicitLocOpBuilder &b) {
-                        return Value(arith::ConstantOp::create(
-                            b, quad(b), DenseElementsAttr::get(quad(b), int32_t(0))));
-                      });
-                  for (int64_t j = 0; j < 4; ++j)
-                    in.push_back(extract(b, v, j));
-                }
-              } else {
-                for (int64_t j = 0; j < 8; ++j) {
-                  Value word = i32(b, 0);
-                  for (int64_t byte = 0; byte < 4; ++byte) {
-                    Value col = add(b, col0, i32(b, 4 * j + byte));
-                    Value valid = arith::AndIOp::create(b, tokenValid, lt(b, col, i32(b, k)));
-                    Value v = ifElse(
-                        b, valid, i32Type,
-                        [&](ImplicitLocOpBuilder &b) {
-                          Value v = load(b, i8Type, q, add(b, rowBase, toI64(b, col)), 1);
-                          return Value(arith::ExtUIOp::create(b, i32Type, v));
-                        },
-                        [&](ImplicitLocOpBuilder &b) { return i32(b, 0); });
-                    word = arith::OrIOp::create(
-                        b, word, arith::ShLIOp::create(b, v, i32(b, 8 * byte)));
-                  }
-                  in.push_back(word);
-                }
-              }
-              // Σ q of the 32 bytes: dp4a with ones.
-              Value sum = i32(b, 0);
-              for (Value word : in)
-                sum = dot4(b, word, /*unsignedA=*/false, i32(b, 0x01010101), sum);
-              // Out word i holds bytes (i, 8+i, 16+i, 24+i): byte i%4 of in
-              // words i/4, 2 + i/4, 4 + i/4, 6 + i/4.
-              Value out = add(b, mul(b, add(b, mul(b, t, i32(b, chunk)), g),
-                                     i32(b, groupWords)),
-                              mul(b, wg, i32(b, 8)));
-              for (int64_t i = 0; i < 8; ++i) {
-                Value word = i32(b, 0);
-                for (int64_t byte = 0; byte < 4; ++byte) {
-                  Value source = in[2 * byte + i / 4];
-                  Value v = arith::AndIOp::create(
-                      b, arith::ShRUIOp::create(b, source, i32(b, 8 * (i % 4))),
-                      i32(b, 0xff));
-                  word = arith::OrIOp::create(
-                      b, word, arith::ShLIOp::create(b, v, i32(b, 8 * byte)));
-                }
-                store(b, word, act, add(b, out, i32(b, i)), 4);
-              }
-              SmallVector<Value> next(partialSums.begin(), partialSums.end());
-              for (int64_t token = 0; token < tokens; ++token)
-                next[token] = add(b, next[token],
-                                  select(b, cmp(b, CmpIPredicate::eq, t, i32(b, token)),
-                                         sum, i32(b, 0)));
-              return next;
-            });
-        // Each warp adds its Σ q per token once.
-        for (int64_t token = 0; token < tokens; ++token) {
-          Value total = warpReduce(b, Combine::AddI, staged[token]);
-          ifThen(b, cmp(b, CmpIPredicate::eq, lane, i32(b, 0)),
-                 [&](ImplicitLocOpBuilder &b) {
-                   LLVM::AtomicRMWOp::create(
-                       b, LLVM::AtomicBinOp::add,
-                       elementPtr(b, sums, i32Type, i32(b, token)), total,
-                       LLVM::AtomicOrdering::monotonic);
-                 });
+      b, ks, i32(b, iterations), i32(b, split * unroll), zeros,
+      [&](ImplicitLocOpBuilder &b, Value j0, ValueRange acc) {
+        // All weight loads first, then activations and arithmetic.
+        SmallVector<Value> weights, groupsOf;
+        for (int64_t u = 0; u < unroll; ++u) {
+          Value j = add(b, j0, i32(b, u * split));
+          Value g = add(b, mul(b, j, i32(b, 4)), sub);
+          Value valid = arith::AndIOp::create(b, tileValid, lt(b, g, i32(b, groups)));
+          Value index = select(
+              b, valid,
+              add(b, mul(b, add(b, mul(b, toI64(b, localTile), i64(b, groups)), toI64(b, g)),
+                         i64(b, kTileRows)),
+                  toI64(b, r8)),
+              i64(b, 0));
+          Value v = load(b, quad(b), w, index, 16, /*invariant=*/true);
+          weights.push_back(select(b, valid, v, zeroQuad));
+          groupsOf.push_back(arith::MinSIOp::create(b, g, i32(b, groups - 1)));
         }
-        mlir::gpu::BarrierOp::create(b);
-
-        // Compute: iteration j covers groups 4j .. 4j + 3 of the chunk, one
-        // per 8 lanes; warp ks of a tile takes iterations ks, ks + split, ...
-        Value currentIterations = arith::DivUIOp::create(
-            b, add(b, current, i32(b, 3)), i32(b, 4));
-        Value stride = i32(b, split * unroll);
-        ValueRange result = forLoop(
-            b, ks, currentIterations, stride, carried,
-            [&](ImplicitLocOpBuilder &b, Value j0, ValueRange acc) {
-              SmallVector<Value> weights, localGroups;
-              for (int64_t u = 0; u < unroll; ++u) {
-                Value j = add(b, j0, i32(b, u * split));
-                Value gl = add(b, mul(b, j, i32(b, 4)), sub);
-                Value valid = arith::AndIOp::create(b, tileValid, lt(b, gl, current));
-                // Invalid lanes read tile 0 and use nothing of it.
-                Value tile = add(b, mul(b, toI64(b, rowTile), i64(b, groups)),
-                                 toI64(b, add(b, c0, gl)));
-                Value index = select(
-                    b, valid,
-                    add(b, mul(b, tile, i64(b, kTileRows)), toI64(b, r8)), i64(b, 0));
-                Value v = load(b, quad(b), w, index, 16, /*invariant=*/true);
-                Value zero = arith::ConstantOp::create(
-                    b, quad(b), DenseElementsAttr::get(quad(b), int32_t(0)));
-                weights.push_back(select(b, valid, v, zero));
-                // Past the chunk, lanes read (zero-weighted) slack groups.
-                localGroups.push_back(arith::MinSIOp::create(b, gl, i32(b, chunk + 2)));
+        SmallVector<Value> next(acc.begin(), acc.end());
+        for (int64_t u = 0; u < unroll; ++u) {
+          for (int64_t t = 0; t < tokens; ++t) {
+            Value base = add(b, actRows[t], mul(b, toI64(b, groupsOf[u]), i64(b, 8)));
+            SmallVector<Value> a;
+            for (int64_t v = 0; v < 8; ++v)
+              a.push_back(load(b, quad(b), act, add(b, base, i64(b, v)), 16, true));
+            for (int64_t wg = 0; wg < 4; ++wg) {
+              Value word = extract(b, weights[u], wg);
+              for (int64_t i = 0; i < 8; ++i) {
+                Value masked = arith::AndIOp::create(
+                    b, word, i32(b, int64_t(0x01010101u << i)));
+                int64_t index = wg * 8 + i;
+                Value &slot = next[t * 8 + i];
+                slot = dot4(b, masked, /*unsignedA=*/true,
+                            extract(b, a[index / 4], index % 4), slot);
               }
-              SmallVector<Value> next(acc.begin(), acc.end());
-              for (int64_t u = 0; u < unroll; ++u) {
-                for (int64_t t = 0; t < tokens; ++t) {
-                  Value base = mul(b, add(b, i32(b, t * chunk), localGroups[u]),
-                                   i32(b, groupWords / 4));
-                  SmallVector<Value> a;
-                  for (int64_t v = 0; v < 8; ++v)
-                    a.push_back(load(b, quad(b), act, add(b, base, i32(b, v)), 16));
-                  for (int64_t wg = 0; wg < 4; ++wg) {
-                    Value word = extract(b, weights[u], wg);
-                    for (int64_t i = 0; i < 8; ++i) {
-                      Value masked = arith::AndIOp::create(
-                          b, word, i32(b, int64_t(0x01010101u << i)));
-                      int64_t index = wg * 8 + i;
-                      Value &slot = next[t * 8 + i];
-                      slot = dot4(b, masked, /*unsignedA=*/true,
-                                  extract(b, a[index / 4], index % 4), slot);
-                    }
-                  }
-                }
-              }
-              return next;
-            });
-        return SmallVector<Value>(result.begin(), result.end());
+            }
+          }
+        }
+        return next;
       });
 
   // Σ_{B=1} q per token: accumulator i holds 2^i times its share.
@@ -312,60 +391,71 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
       b, tileValid,
       arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, ks, i32(b, 0)),
                             cmp(b, CmpIPredicate::ult, lane, i32(b, 8))));
-  Value row = add(b, mul(b, rowTile, i32(b, kTileRows)), r8);
-  ifThen(b, arith::AndIOp::create(b, leader, lt(b, row, i32(b, n))),
-         [&](ImplicitLocOpBuilder &b) {
-           Value scale = load(b, f32Type, ws,
-                              config.perRowScale ? row : i32(b, 0), 4);
-           for (int64_t t = 0; t < tokens; ++t) {
-             Value m = add(b, firstToken, i32(b, t));
-             ifThen(b, lt(b, m, count), [&](ImplicitLocOpBuilder &b) {
-               Value total = i32(b, 0);
-               for (int64_t part = 0; part < split; ++part) {
-                 Value slot = add(
-                     b,
-                     mul(b, add(b, mul(b, add(b, warp, i32(b, part)), i32(b, tokens)),
-                                i32(b, t)),
-                         i32(b, 8)),
-                     r8);
-                 total = add(b, total, load(b, i32Type, partial, slot, 4));
-               }
-               Value sumQ = load(b, i32Type, sums, i32(b, t), 4);
-               Value acc = arith::SubIOp::create(
-                   b, arith::ShLIOp::create(b, total, i32(b, 1)), sumQ);
-               Value result = arith::MulFOp::create(
-                   b,
-                   arith::MulFOp::create(
-                       b, arith::SIToFPOp::create(b, f32Type, acc), scale),
-                   load(b, f32Type, s, m, 4));
-               Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row));
-               if (residual)
-                 result = arith::AddFOp::create(
-                     b, load(b, f32Type, residual, out, 4), result);
-               store(b, result, y, out, 4);
-             });
-           }
-         });
+  Value row = add(b, mul(b, localTile, i32(b, kTileRows)), r8);
+  ifThen(b, leader, [&](ImplicitLocOpBuilder &b) {
+    for (auto [i, info] : llvm::enumerate(config.matrices)) {
+      const Operands &o = operands[i];
+      int64_t n = info.n;
+      bool perRow = info.perRowScale;
+      Value mine = arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, matrix, i32(b, i)),
+                                         lt(b, row, i32(b, n)));
+      ifThen(b, mine, [&](ImplicitLocOpBuilder &b) {
+        Value scale = load(b, f32Type, o.ws, perRow ? row : i32(b, 0), 4);
+        for (int64_t t = 0; t < tokens; ++t) {
+          Value m = add(b, firstToken, i32(b, t));
+          ifThen(b, lt(b, m, count), [&](ImplicitLocOpBuilder &b) {
+            Value total = i32(b, 0);
+            for (int64_t part = 0; part < split; ++part) {
+              Value slot = add(
+                  b,
+                  mul(b, add(b, mul(b, add(b, warp, i32(b, part)), i32(b, tokens)),
+                             i32(b, t)),
+                      i32(b, 8)),
+                  r8);
+              total = add(b, total, load(b, i32Type, partial, slot, 4));
+            }
+            Value acc = arith::SubIOp::create(
+                b, arith::ShLIOp::create(b, total, i32(b, 1)),
+                load(b, i32Type, sums, m, 4));
+            Value result = arith::MulFOp::create(
+                b,
+                arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32Type, acc),
+                                      scale),
+                load(b, f32Type, s, m, 4));
+            Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row));
+            if (o.residual)
+              result = arith::AddFOp::create(b, load(b, f32Type, o.residual, out, 4),
+                                             result);
+            store(b, result, o.y, out, 4);
+          });
+        }
+      });
+    }
+  });
 
   LaunchShape shape;
   shape.gridX = llvm::divideCeil(rowTiles, tilesPerBlock);
-  shape.gridY = 1;
   shape.tokensPerBlockY = tokens;
+  // Decode is latency-bound: as many warps (loads) in flight per SM as
+  // there are warp slots, 64 registers each.
+  shape.minBlocksPerSM = tokens == 1 ? 8 : 0;
   return shape;
 }
 
 LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
                                          int64_t n, int64_t k, int64_t experts,
                                          std::optional<int64_t> slot,
-                                         int64_t topK) {
-  Value q = args[0], s = args[1], w = args[2], ws = args[3];
-  Value ids = slot ? args[4] : Value();
-  Value y = args[slot ? 5 : 4];
+                                         int64_t topK, int64_t count) {
+  // (q, s, w_0, ws_0, ..., w_{count-1}, ws_{count-1}, [ids,] y_0, ..., y_{count-1}; M)
+  Value q = args[0], s = args[1];
+  Value ids = slot ? args[2 + 2 * count] : Value();
+  unsigned firstOutput = 2 + 2 * count + (slot ? 1 : 0);
   const int64_t chunkBytes = k % 16 == 0 ? 16 : k % 4 == 0 ? 4 : 1;
   const int64_t chunks = k / chunkBytes;
   const int64_t lanes = lanesFor(chunks);
   const int64_t rowsPerWarp = kWarp / lanes;
   const int64_t rowsPerBlock = (kThreads / kWarp) * rowsPerWarp;
+  const int64_t blocksPerMatrix = llvm::divideCeil(n, rowsPerBlock);
   const int64_t unroll = 4;
   Type i32Type = b.getI32Type(), f32Type = b.getF32Type();
 
@@ -373,7 +463,18 @@ LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange arg
   Value lane = arith::AndIOp::create(b, tid, i32(b, 31));
   Value warp = arith::ShRUIOp::create(b, tid, i32(b, 5));
   Value m = blockIdx(b, Dimension::y);
-  Value row = add(b, add(b, mul(b, blockIdx(b, Dimension::x), i32(b, rowsPerBlock)),
+  // Blocks [i·B, (i+1)·B) compute matrix i.
+  Value block = blockIdx(b, Dimension::x);
+  Value matrix = arith::DivUIOp::create(b, block, i32(b, blocksPerMatrix));
+  Value w = args[2], ws = args[3], y = args[firstOutput];
+  for (int64_t i = 1; i < count; ++i) {
+    Value mine = cmp(b, CmpIPredicate::eq, matrix, i32(b, i));
+    w = select(b, mine, args[2 + 2 * i], w);
+    ws = select(b, mine, args[3 + 2 * i], ws);
+    y = select(b, mine, args[firstOutput + i], y);
+  }
+  block = arith::RemUIOp::create(b, block, i32(b, blocksPerMatrix));
+  Value row = add(b, add(b, mul(b, block, i32(b, rowsPerBlock)),
                          mul(b, warp, i32(b, rowsPerWarp))),
                   arith::DivUIOp::create(b, lane, i32(b, lanes)));
   Value c = arith::RemUIOp::create(b, lane, i32(b, lanes));
@@ -438,7 +539,7 @@ LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange arg
            store(b, result, y, add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row)), 4);
          });
   LaunchShape shape;
-  shape.gridX = llvm::divideCeil(n, rowsPerBlock);
+  shape.gridX = blocksPerMatrix * count;
   shape.tokensPerBlockY = 1;
   return shape;
 }

@@ -84,11 +84,17 @@ struct ScratchBuffer {
   int64_t offset = 0;
 };
 
+/// A device buffer: the one holding a tensor value (aux 0), or one that a
+/// kernel derives from it for others (the BitLinear activations of an int8
+/// tensor, aux kBitActivations, and their sums, aux kBitSums).
+using BufferKey = std::pair<Value, unsigned>;
+constexpr unsigned kBitActivations = 1, kBitSums = 2;
+
 /// One kernel launch: the buffers it reads and writes, in the kernel's
 /// parameter order, and the value whose first dimension is M.
 struct Launch {
   int64_t kernel;
-  SmallVector<Value> buffers;
+  SmallVector<BufferKey> buffers;
   Value tokensOf;
 };
 
@@ -120,6 +126,9 @@ public:
     mlir::gpu::ReturnOp::create(b);
     func.setKnownBlockSizeAttr(
         b.getDenseI32ArrayAttr({int32_t(shape.block), 1, 1}));
+    if (shape.minBlocksPerSM)
+      func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                    b.getI32IntegerAttr(shape.minBlocksPerSM));
     names.push_back(name.str());
     shapes.push_back(shape);
     index[name] = names.size() - 1;
@@ -186,8 +195,13 @@ public:
   LogicalResult run() {
     if (failed(assignSlots()))
       return failure();
+    // Weights first: a kernel shared by several ops reads them all.
+    func.walk([&](WeightOp weight) {
+      locations[{weight.getResult(), 0}] = {Location::Slot, 0,
+                                            weights.offsetOf(weight)};
+    });
     for (Operation &op : func.getBody().front())
-      if (failed(lower(&op)))
+      if (!handled.contains(&op) && failed(lower(&op)))
         return failure();
     allocateScratch();
     emitHost();
@@ -223,7 +237,7 @@ private:
         return func.emitError("pquant-lower-to-gpu: unsupported argument type ")
                << type;
       }
-      locations[arg] = {Location::Slot, slot++};
+      locations[{arg, 0}] = {Location::Slot, slot++};
     }
     auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
     for (Value result : ret.getOperands()) {
@@ -241,23 +255,41 @@ private:
   /// slot if it is returned, else a new scratch buffer.
   void define(Value value) {
     if (auto it = resultSlots.find(value); it != resultSlots.end()) {
-      locations[value] = {Location::Slot, it->second};
+      locations[{value, 0}] = {Location::Slot, it->second};
       return;
     }
     auto type = cast<ShapedType>(value.getType());
-    bool perToken = type.getRank() > 0 && type.isDynamicDim(0);
-    int64_t bytes = byteSize(type, 1);
+    defineScratch({value, 0}, type.getRank() > 0 && type.isDynamicDim(0),
+                  byteSize(type, 1));
+  }
+
+  /// A scratch buffer of `bytes` (per token when `perToken`) for `key`.
+  void defineScratch(BufferKey key, bool perToken, int64_t bytes) {
     int64_t aligned = int64_t(
         llvm::alignTo(bytes, perToken ? kPerTokenAlignment : kFixedAlignment));
     scratch.push_back({perToken, aligned});
-    locations[value] = {Location::Scratch, 0, 0, int64_t(scratch.size() - 1)};
+    locations[key] = {Location::Scratch, 0, 0, int64_t(scratch.size() - 1)};
+  }
+
+  /// The BitLinear activations and sums of the int8 tensor `q`.
+  void defineBitActivations(Value q) {
+    auto type = cast<ShapedType>(q.getType());
+    bool perToken = type.isDynamicDim(0);
+    int64_t tokens = perToken ? 1 : type.getDimSize(0);
+    defineScratch({q, kBitActivations}, perToken,
+                  tokens * bitGroups(type.getDimSize(1)) * 128);
+    defineScratch({q, kBitSums}, perToken, tokens * 4);
+  }
+
+  void launch(int64_t kernel, ArrayRef<BufferKey> buffers, Value tokensOf) {
+    launches.push_back(Launch{kernel, SmallVector<BufferKey>(buffers), tokensOf});
   }
 
   void launch(int64_t kernel, ArrayRef<Value> buffers, Value tokensOf) {
-    Launch l{kernel, {}, tokensOf};
+    SmallVector<BufferKey> keys;
     for (Value buffer : buffers)
-      l.buffers.push_back(buffer);
-    launches.push_back(std::move(l));
+      keys.push_back({buffer, 0});
+    launch(kernel, keys, tokensOf);
   }
 
   /// Defines the results of `op` and launches `kernel` on `operands` then
@@ -284,11 +316,7 @@ private:
         .Case([&](func::ReturnOp) { return success(); })
         // Shapes: the host code knows every size, M included.
         .Case([&](tensor::DimOp) { return success(); })
-        .Case([&](WeightOp weight) {
-          locations[weight.getResult()] = {Location::Slot, 0,
-                                           weights.offsetOf(weight)};
-          return success();
-        })
+        .Case([&](WeightOp) { return success(); }) // placed up front
         .Case([&](tensor::ExpandShapeOp expand) {
           return alias(expand.getResult(), expand.getSrc());
         })
@@ -321,62 +349,54 @@ private:
         })
         .Case([&](QuantizeOp quantize) {
           int64_t k = dim(quantize.getInput(), 1);
+          // For BitLinear consumers, also their activation layout.
+          bool forBitLinear = llvm::any_of(quantize.getOutput().getUsers(), [&](Operation *user) {
+            auto linear = dyn_cast<BitLinearOp>(user);
+            return linear && linear.getInput() == quantize.getOutput();
+          });
+          // An RMS norm or SiLU product made only for this quantize is
+          // computed by the same kernel.
+          QuantizeInput input;
+          SmallVector<BufferKey> buffers;
+          Operation *producer = quantize.getInput().getDefiningOp();
+          if (producer && fusedIntoQuantize(producer)) {
+            if (auto norm = dyn_cast<RMSNormOp>(producer)) {
+              input.kind = QuantizeInput::Norm;
+              input.hasWeight = static_cast<bool>(norm.getWeight());
+              input.f16Weight = input.hasWeight && isF16(norm.getWeight());
+              input.eps = norm.getEps().convertToFloat();
+            } else {
+              input.kind = QuantizeInput::SiluMul;
+            }
+            for (Value operand : producer->getOperands())
+              buffers.push_back({operand, 0});
+          } else {
+            buffers.push_back({quantize.getInput(), 0});
+          }
+          int64_t inputs = buffers.size();
           int64_t kernel = kernels.get(
-              "quantize_" + std::to_string(k), 3,
+              (forBitLinear ? "quantize_bit_" : "quantize_") + input.name() +
+                  std::to_string(k),
+              inputs + (forBitLinear ? 4 : 2),
               [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                return buildQuantize(b, args, k);
+                return buildQuantize(b, args, k, forBitLinear, input);
               });
-          launchOp(op, kernel, {quantize.getInput()}, quantize.getInput());
+          define(quantize.getOutput());
+          define(quantize.getScale());
+          Value q = quantize.getOutput();
+          buffers.push_back({q, 0});
+          buffers.push_back({quantize.getScale(), 0});
+          if (forBitLinear) {
+            defineBitActivations(q);
+            buffers.push_back({q, kBitActivations});
+            buffers.push_back({q, kBitSums});
+          }
+          launch(kernel, buffers, quantize.getInput());
           return success();
         })
-        .Case([&](BitLinearOp linear) -> LogicalResult {
-          PackedLayoutAttr layout = getPackedLayout(linear.getWeight().getType());
-          if (!layout || layout.getWord() != kWordBits ||
-              layout.getTileRows() != kTileRows ||
-              layout.getTileWords() != kTileWords ||
-              layout.getBitOrder() != BitOrder::LsbFirst)
-            return linear.emitOpError(
-                       "needs its weight packed in 32-bit words, lsb_first, "
-                       "tile = [8, 4] for the GPU BitLinear kernels")
-                       .attachNote()
-                   << "run pquant-pack-weights with word=32 tile-rows=8 "
-                      "tile-words=4 first";
-          BitLinearConfig config;
-          config.n = layout.getRows();
-          config.k = layout.getCols();
-          config.perRowScale = dim(linear.getWeightScale(), 0) != 1;
-          config.tokens = dim(linear.getInput(), 0) == 1 ? 1 : 4;
-          config.residual = false;
-          int64_t kernel = kernels.get(
-              config.name(), 5, [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                return buildBitLinear(b, args, config);
-              });
-          launchOp(op, kernel, linear->getOperands(), linear.getInput());
-          return success();
-        })
-        .Case([&](Int8LinearOp linear) {
-          int64_t n = dim(linear.getWeight(), 0), k = dim(linear.getWeight(), 1);
-          int64_t kernel = kernels.get(
-              llvm::formatv("int8_linear_{0}x{1}", n, k).str(), 5,
-              [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                return buildInt8Linear(b, args, n, k, 1, std::nullopt, 1);
-              });
-          launchOp(op, kernel, linear->getOperands(), linear.getInput());
-          return success();
-        })
-        .Case([&](ExpertLinearOp linear) {
-          int64_t e = dim(linear.getWeight(), 0), n = dim(linear.getWeight(), 1),
-                  k = dim(linear.getWeight(), 2);
-          int64_t topK = dim(linear.getExperts(), 1), slot = linear.getSlot();
-          int64_t kernel = kernels.get(
-              llvm::formatv("expert_linear_{0}x{1}x{2}_k{3}_slot{4}", e, n, k, topK, slot)
-                  .str(),
-              6, [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                return buildInt8Linear(b, args, n, k, e, slot, topK);
-              });
-          launchOp(op, kernel, linear->getOperands(), linear.getInput());
-          return success();
-        })
+        .Case([&](BitLinearOp linear) { return lowerBitLinears(linear); })
+        .Case([&](Int8LinearOp linear) { return lowerInt8Linears(linear); })
+        .Case([&](ExpertLinearOp linear) { return lowerInt8Linears(linear); })
         .Case([&](FloatLinearOp linear) {
           int64_t n = dim(linear.getWeight(), 0), k = dim(linear.getWeight(), 1);
           bool f16 = isF16(linear.getWeight());
@@ -403,6 +423,8 @@ private:
           return success();
         })
         .Case([&](RMSNormOp norm) {
+          if (fusedIntoQuantize(norm))
+            return success(); // computed by the quantize kernel
           int64_t d = dim(norm.getInput(), 1);
           bool hasWeight = static_cast<bool>(norm.getWeight());
           bool f16 = hasWeight && isF16(norm.getWeight());
@@ -417,7 +439,9 @@ private:
           launchOp(op, kernel, norm->getOperands(), norm.getInput());
           return success();
         })
-        .Case([&](RoPEOp rope) {
+        .Case([&](RoPEOp rope) -> LogicalResult {
+          if (ropeFusion(rope))
+            return success(); // done by the attention's cache-write kernel
           int64_t heads = dim(rope.getInput(), 1), headDim = dim(rope.getInput(), 2);
           double theta = rope.getTheta().convertToDouble();
           std::string name = llvm::formatv("rope_{0}x{1}_theta{2}", heads, headDim,
@@ -432,6 +456,8 @@ private:
         })
         .Case([&](AttentionOp attention) { return lowerAttention(attention); })
         .Case([&](SiluMulOp silu) {
+          if (fusedIntoQuantize(silu))
+            return success(); // computed by the quantize kernel
           int64_t f = dim(silu.getGate(), 1);
           int64_t kernel = kernels.get(
               "silu_mul_" + std::to_string(f), 3,
@@ -441,9 +467,12 @@ private:
           launchOp(op, kernel, silu->getOperands(), silu.getGate());
           return success();
         })
-        .Case([&](RouterOp router) {
+        .Case([&](RouterOp router) -> LogicalResult {
           int64_t d = dim(router.getInput(), 1), e = dim(router.getWeight(), 0);
           int64_t topK = router.getTopK();
+          if (e > kWarp)
+            return router.emitOpError("on the GPU target supports at most ")
+                   << kWarp << " experts, not " << e;
           std::string name = llvm::formatv("router_{0}x{1}_k{2}", e, d, topK).str();
           int64_t kernel = kernels.get(name, 4, [&](ImplicitLocOpBuilder &b,
                                                     ValueRange args) {
@@ -462,19 +491,206 @@ private:
           append_range(operands, combine.getExperts());
           if (weighted)
             operands.push_back(combine.getGates());
+          // x + combine (the FFN's residual) in the same kernel.
+          Value result = combine.getResult();
+          Value residual = readyResidual(result, combine);
+          if (residual) {
+            operands.push_back(residual);
+            result = (*result.getUsers().begin())->getResult(0);
+            handled.insert(*combine.getResult().getUsers().begin());
+          }
           int64_t kernel = kernels.get(
-              llvm::formatv("combine_{0}_n{1}_a{2}_b{3}{4}", d, count, hexBits(alpha),
-                            hexBits(beta), weighted ? "_gated" : "")
+              llvm::formatv("combine_{0}_n{1}_a{2}_b{3}{4}{5}", d, count, hexBits(alpha),
+                            hexBits(beta), weighted ? "_gated" : "",
+                            residual ? "_residual" : "")
                   .str(),
               operands.size() + 1, [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                return buildCombine(b, args, d, count, weighted, alpha, beta);
+                return buildCombine(b, args, d, count, weighted, alpha, beta,
+                                    static_cast<bool>(residual));
               });
-          launchOp(op, kernel, operands, combine.getBinary());
+          define(result);
+          SmallVector<Value> buffers(operands.begin(), operands.end());
+          buffers.push_back(result);
+          launch(kernel, buffers, combine.getBinary());
           return success();
         })
         .Default([](Operation *op) {
           return op->emitOpError("has no lowering to the GPU target");
         });
+  }
+
+  /// `other` when `value`'s only user is `value + other` (or `other +
+  /// value`) and `other` is ready before `before`: a residual a kernel can
+  /// add as it writes `value`.
+  static Value readyResidual(Value value, Operation *before) {
+    if (!value.hasOneUse())
+      return Value();
+    auto add = dyn_cast<arith::AddFOp>(*value.getUsers().begin());
+    if (!add || add.getType() != value.getType())
+      return Value();
+    Value other = add.getLhs() == value ? add.getRhs() : add.getLhs();
+    if (other == value)
+      return Value();
+    bool ready = isa<BlockArgument>(other) || other.getDefiningOp()->isBeforeInBlock(before);
+    return ready ? other : Value();
+  }
+
+  /// Whether `op` (an RMS norm or SiLU product) is computed by the kernel of
+  /// the quantize that is its only user; its result then needs no buffer.
+  static bool fusedIntoQuantize(Operation *op) {
+    if (!isa<RMSNormOp, SiluMulOp>(op) || !op->getResult(0).hasOneUse())
+      return false;
+    auto quantize = dyn_cast<QuantizeOp>(*op->getResult(0).getUsers().begin());
+    int64_t width = cast<ShapedType>(op->getResult(0).getType()).getDimSize(1);
+    // Its row is staged in shared memory.
+    return quantize && width * 4 <= 40 * 1024;
+  }
+
+  /// The RoPEs of the query and key of `attention` when one kernel can do
+  /// them with the cache write: each is only used there, same positions and
+  /// theta.
+  static std::optional<std::pair<RoPEOp, RoPEOp>> ropeFusion(AttentionOp attention) {
+    auto query = attention.getQuery().getDefiningOp<RoPEOp>();
+    auto key = attention.getKey().getDefiningOp<RoPEOp>();
+    if (!query || !key || query == key || !query->hasOneUse() || !key->hasOneUse() ||
+        query.getPositions() != key.getPositions() || query.getTheta() != key.getTheta() ||
+        attention.getValue() == attention.getQuery())
+      return std::nullopt;
+    return std::make_pair(query, key);
+  }
+  static bool ropeFusion(RoPEOp rope) {
+    if (!rope->hasOneUse())
+      return false;
+    auto attention = dyn_cast<AttentionOp>(*rope->getUsers().begin());
+    return attention && ropeFusion(attention).has_value();
+  }
+
+  /// An int8 or expert linear and the next one of the same input, routing
+  /// and weight shape (an expert's gate and up) in one launch.
+  LogicalResult lowerInt8Linears(Operation *first) {
+    using Operands = std::tuple<Value, Value, Value, Value, Value, std::optional<int64_t>>;
+    auto operandsOf = [](Operation *op) -> Operands {
+      if (auto expert = dyn_cast<ExpertLinearOp>(op))
+        return {expert.getInput(), expert.getInputScale(), expert.getWeight(),
+                expert.getWeightScale(), expert.getExperts(), expert.getSlot()};
+      auto dense = cast<Int8LinearOp>(op);
+      return {dense.getInput(), dense.getInputScale(), dense.getWeight(),
+              dense.getWeightScale(), Value(), std::nullopt};
+    };
+    auto [q, s, w, ws, ids, slot] = operandsOf(first);
+    SmallVector<Operation *> group = {first};
+    for (Operation *op = first->getNextNode(); op && group.size() < 2; op = op->getNextNode()) {
+      if (op->getName() != first->getName() || handled.contains(op))
+        continue;
+      auto [q2, s2, w2, ws2, ids2, slot2] = operandsOf(op);
+      if (q2 == q && s2 == s && ids2 == ids && slot2 == slot && w2.getType() == w.getType() &&
+          ws2.getType() == ws.getType())
+        group.push_back(op);
+    }
+    auto weightType = cast<ShapedType>(w.getType());
+    int64_t experts = ids ? weightType.getDimSize(0) : 1;
+    int64_t n = weightType.getDimSize(weightType.getRank() - 2);
+    int64_t k = weightType.getDimSize(weightType.getRank() - 1);
+    int64_t topK = ids ? dim(ids, 1) : 1;
+    int64_t count = group.size();
+    std::string name =
+        ids ? llvm::formatv("expert_linear_{0}x{1}x{2}_k{3}_slot{4}_m{5}", experts, n, k,
+                            topK, *slot, count)
+                  .str()
+            : llvm::formatv("int8_linear_{0}x{1}_m{2}", n, k, count).str();
+    int64_t kernel = kernels.get(
+        name, 2 + 3 * count + (ids ? 1 : 0), [&](ImplicitLocOpBuilder &b, ValueRange args) {
+          return buildInt8Linear(b, args, n, k, experts, slot, topK, count);
+        });
+    SmallVector<Value> buffers = {q, s};
+    for (Operation *op : group) {
+      auto [q2, s2, w2, ws2, ids2, slot2] = operandsOf(op);
+      buffers.push_back(w2);
+      buffers.push_back(ws2);
+    }
+    if (ids)
+      buffers.push_back(ids);
+    for (Operation *op : group) {
+      handled.insert(op);
+      define(op->getResult(0));
+      buffers.push_back(op->getResult(0));
+    }
+    launch(kernel, buffers, q);
+    return success();
+  }
+
+  static LogicalResult checkLayout(BitLinearOp linear) {
+    PackedLayoutAttr layout = getPackedLayout(linear.getWeight().getType());
+    if (layout && layout.getWord() == kWordBits && layout.getTileRows() == kTileRows &&
+        layout.getTileWords() == kTileWords && layout.getBitOrder() == BitOrder::LsbFirst)
+      return success();
+    return linear.emitOpError("needs its weight packed in 32-bit words, lsb_first, "
+                              "tile = [8, 4] for the GPU BitLinear kernels")
+               .attachNote()
+           << "run pquant-pack-weights with word=32 tile-rows=8 tile-words=4 first";
+  }
+
+  /// `linear` and every later BitLinear of the same input in one launch (q,
+  /// k and v; gate and up); a residual `arith.addf` that is a BitLinear's
+  /// only user is folded into it.
+  LogicalResult lowerBitLinears(BitLinearOp first) {
+    Value q = root(first.getInput()), s = first.getInputScale();
+    int64_t k = getPackedLayout(first.getWeight().getType())
+                    ? getPackedLayout(first.getWeight().getType()).getCols()
+                    : dim(first.getInput(), 1);
+    SmallVector<BitLinearOp> group;
+    for (Operation *op = first; op; op = op->getNextNode())
+      if (auto linear = dyn_cast<BitLinearOp>(op))
+        if (!handled.contains(op) && root(linear.getInput()) == q &&
+            linear.getInputScale() == s)
+          group.push_back(linear);
+    BitLinearConfig config;
+    config.k = k;
+    config.tokens = dim(first.getInput(), 0) == 1 ? 1 : 4;
+    SmallVector<BufferKey> outputs; // per matrix: w, ws, [residual], y
+    for (BitLinearOp linear : group) {
+      if (failed(checkLayout(linear)))
+        return failure();
+      handled.insert(linear);
+      BitLinearMatrix matrix;
+      matrix.n = getPackedLayout(linear.getWeight().getType()).getRows();
+      matrix.perRowScale = dim(linear.getWeightScale(), 0) != 1;
+      // x + linear, with x ready before the launch: one kernel.
+      Value result = linear.getResult();
+      Value residual = readyResidual(result, first);
+      if (residual) {
+        Operation *add = *result.getUsers().begin();
+        result = add->getResult(0);
+        handled.insert(add);
+      }
+      matrix.residual = static_cast<bool>(residual);
+      config.matrices.push_back(matrix);
+      define(result);
+      outputs.push_back({linear.getWeight(), 0});
+      outputs.push_back({linear.getWeightScale(), 0});
+      if (residual)
+        outputs.push_back({residual, 0});
+      outputs.push_back({result, 0});
+    }
+    // The activations in the BitLinear layout, unless a quantize made them.
+    if (!locations.count({q, kBitActivations})) {
+      int64_t prepare = kernels.get(
+          "bitlinear_prepare_" + std::to_string(k), 3,
+          [&](ImplicitLocOpBuilder &b, ValueRange args) {
+            return buildBitLinearPrepare(b, args, k);
+          });
+      defineBitActivations(q);
+      launch(prepare, {{q, 0}, {q, kBitActivations}, {q, kBitSums}}, q);
+    }
+    int64_t bufferCount = outputs.size() + 3;
+    int64_t kernel = kernels.get(config.name(), bufferCount,
+                                 [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                                   return buildBitLinear(b, args, config);
+                                 });
+    SmallVector<BufferKey> buffers = {{q, kBitActivations}, {q, kBitSums}, {s, 0}};
+    append_range(buffers, outputs);
+    launch(kernel, buffers, first.getInput());
+    return success();
   }
 
   LogicalResult alias(Value result, Value source) {
@@ -535,30 +751,49 @@ private:
                                       config.kvHeads, config.headDim, config.rows,
                                       config.layer)
                             .str();
-    int64_t write = kernels.get(
-        "cache_write_" + shape, 5, [&](ImplicitLocOpBuilder &b, ValueRange args) {
-          return buildCacheWrite(b, args, config);
-        });
-    launch(write,
-           {attention.getKey(), attention.getValue(), attention.getKeyCache(),
-            attention.getValueCache(), position},
-           attention.getKey());
+    Value query = attention.getQuery();
+    if (auto ropes = ropeFusion(attention)) {
+      // RoPE of q and k and the cache write, one kernel: q' is its output.
+      auto [queryRope, keyRope] = *ropes;
+      double theta = queryRope.getTheta().convertToDouble();
+      std::string name = llvm::formatv("rope_cache_write_{0}_theta{1}", shape,
+                                       hexBits(float(theta)))
+                             .str();
+      int64_t write = kernels.get(name, 8, [&](ImplicitLocOpBuilder &b,
+                                               ValueRange args) {
+        return buildRoPECacheWrite(b, args, name, config, theta);
+      });
+      define(queryRope.getResult());
+      launch(write,
+             {queryRope.getInput(), keyRope.getInput(), attention.getValue(),
+              queryRope.getPositions(), attention.getKeyCache(),
+              attention.getValueCache(), position, queryRope.getResult()},
+             attention.getKey());
+    } else {
+      int64_t write = kernels.get(
+          "cache_write_" + shape, 5, [&](ImplicitLocOpBuilder &b, ValueRange args) {
+            return buildCacheWrite(b, args, config);
+          });
+      launch(write,
+             {attention.getKey(), attention.getValue(), attention.getKeyCache(),
+              attention.getValueCache(), position},
+             attention.getKey());
+    }
     std::string name = "attention_" + shape;
     int64_t kernel = kernels.get(name, 5, [&](ImplicitLocOpBuilder &b,
                                               ValueRange args) {
       return buildAttention(b, args, name, config);
     });
     launchOp(attention, kernel,
-             {attention.getQuery(), attention.getKeyCache(),
-              attention.getValueCache(), position},
-             attention.getQuery());
+             {query, attention.getKeyCache(), attention.getValueCache(), position},
+             query);
     return success();
   }
 
   void allocateScratch() {
     for (auto [i, launch] : llvm::enumerate(launches))
-      for (Value value : launch.buffers) {
-        const Location &location = locations.lookup(root(value));
+      for (BufferKey key : launch.buffers) {
+        const Location &location = locations.lookup({root(key.first), key.second});
         if (location.kind != Location::Scratch)
           continue;
         ScratchBuffer &buffer = scratch[location.scratch];
@@ -648,8 +883,8 @@ private:
       scratchBase =
           func::CallOp::create(b, scratchFn, ValueRange{ctx, bytes}).getResult(0);
     }
-    auto address = [&](Value value) -> Value {
-      const Location &location = locations.lookup(root(value));
+    auto address = [&](BufferKey key) -> Value {
+      const Location &location = locations.lookup({root(key.first), key.second});
       if (location.kind == Location::Slot) {
         Value base = slotAddresses[location.slot];
         return location.offset ? Value(arith::AddIOp::create(b, base, i64(b, location.offset)))
@@ -706,7 +941,8 @@ private:
   int64_t firstArgSlot;
   int64_t numSlots = 0;
   DenseMap<Value, Value> aliases;
-  DenseMap<Value, Location> locations;
+  DenseMap<BufferKey, Location> locations;
+  llvm::SmallPtrSet<Operation *, 16> handled; // lowered with an earlier op
   DenseMap<Value, int64_t> resultSlots;
   std::vector<ScratchBuffer> scratch;
   std::vector<Launch> launches;

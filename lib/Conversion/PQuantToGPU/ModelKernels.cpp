@@ -28,22 +28,23 @@ Value add(ImplicitLocOpBuilder &b, Value a, Value c) {
 }
 
 /// One block per token (grid x = M).
-LaunchShape perToken(int64_t block = kThreads) {
+LaunchShape perToken(int64_t block = kRowThreads) {
   LaunchShape shape;
   shape.tokensPerBlockX = 1;
   shape.block = block;
   return shape;
 }
 
-/// `body(col)` for col = threadIdx.x, + block, ... < width.
+/// `body(col)` for col = threadIdx.x, + block, ... < width, unrolled where
+/// short (see columnLoop).
 void forColumns(ImplicitLocOpBuilder &b, int64_t width,
                 llvm::function_ref<void(ImplicitLocOpBuilder &, Value)> body,
-                int64_t block = kThreads) {
-  forLoop(b, threadIdx(b), i32(b, width), i32(b, block), {},
-          [&](ImplicitLocOpBuilder &b, Value col, ValueRange) {
-            body(b, col);
-            return SmallVector<Value>{};
-          });
+                int64_t block = kRowThreads) {
+  columnLoop(b, threadIdx(b), width, block, {},
+             [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange) {
+               ifThen(b, valid, [&](ImplicitLocOpBuilder &b) { body(b, col); });
+               return SmallVector<Value>{};
+             });
 }
 
 /// A read-only table of f32 constants in the kernel's gpu.module.
@@ -98,16 +99,18 @@ LaunchShape pquant::gpu::buildRMSNorm(ImplicitLocOpBuilder &b, ValueRange args,
   Value y = args[hasWeight ? 2 : 1];
   Type f32Type = b.getF32Type(), f64Type = b.getF64Type();
   Value row = mul(b, toI64(b, blockIdx(b, Dimension::x)), i64(b, width));
-  Value red = sharedMemory(b, "rms_norm_red", 8 * 8);
-  Value squares = forLoop(
-      b, threadIdx(b), i32(b, width), i32(b, kThreads), {f64(b, 0.0)},
-      [&](ImplicitLocOpBuilder &b, Value d, ValueRange acc) {
+  Value red = sharedMemory(b, "rms_norm_red", kRowThreads / kWarp * 8);
+  Value squares = columnLoop(
+      b, threadIdx(b), width, kRowThreads, {f64(b, 0.0)},
+      [&](ImplicitLocOpBuilder &b, Value d, Value valid, ValueRange acc) {
+        Value safe = select(b, valid, d, i32(b, 0));
         Value v = arith::ExtFOp::create(
-            b, f64Type, load(b, f32Type, x, add(b, row, toI64(b, d)), 4));
+            b, f64Type, load(b, f32Type, x, add(b, row, toI64(b, safe)), 4));
+        v = select(b, valid, v, f64(b, 0.0));
         return SmallVector<Value>{
             arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, v, v))};
       })[0];
-  Value sum = blockReduce(b, Combine::AddF, squares, red, kThreads);
+  Value sum = blockReduce(b, Combine::AddF, squares, red, kRowThreads);
   Value meanSquare = arith::TruncFOp::create(
       b, f32Type, arith::DivFOp::create(b, sum, f64(b, double(width))));
   Value rms = sqrtF32(
@@ -129,12 +132,14 @@ LaunchShape pquant::gpu::buildPositions(ImplicitLocOpBuilder &b, ValueRange args
   Value start = args[0], positions = args[1];
   Value count = toI32(b, args[2]);
   Value first = toI32(b, load(b, b.getI64Type(), start, i32(b, 0), 8));
-  forLoop(b, threadIdx(b), count, i32(b, kThreads), {},
+  forLoop(b, threadIdx(b), count, i32(b, kRowThreads), {},
           [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
             store(b, add(b, first, m), positions, m, 4);
             return SmallVector<Value>{};
           });
-  return LaunchShape();
+  LaunchShape shape;
+  shape.block = kRowThreads;
+  return shape;
 }
 
 LaunchShape pquant::gpu::buildRoPE(ImplicitLocOpBuilder &b, ValueRange args,
@@ -193,12 +198,74 @@ LaunchShape pquant::gpu::buildCacheWrite(ImplicitLocOpBuilder &b, ValueRange arg
   return perToken();
 }
 
+LaunchShape pquant::gpu::buildRoPECacheWrite(ImplicitLocOpBuilder &b,
+                                             ValueRange args, StringRef name,
+                                             const AttentionConfig &config,
+                                             double theta) {
+  Value q = args[0], k = args[1], v = args[2], positions = args[3], keys = args[4],
+        values = args[5], start = args[6], out = args[7];
+  const int64_t heads = config.heads, kvHeads = config.kvHeads,
+                headDim = config.headDim, half = headDim / 2;
+  SmallVector<float> inverse;
+  for (int64_t i = 0; i < half; ++i)
+    inverse.push_back(float(std::pow(theta, -2.0 * double(i) / double(headDim))));
+  Value table = constantTable(b, (name + "_inv_freq").str(), inverse);
+  Type f32Type = b.getF32Type();
+  Value m = toI64(b, blockIdx(b, Dimension::x));
+  Value position = arith::SIToFPOp::create(
+      b, f32Type, load(b, b.getI32Type(), positions, m, 4));
+  Value row = add(b, load(b, b.getI64Type(), start, i32(b, 0), 8), m);
+  Value rowFits = lt(b, row, i64(b, config.rows));
+  Value cacheRow = mul(b, add(b, i64(b, config.layer * config.rows),
+                              select(b, rowFits, row, i64(b, 0))),
+                       i64(b, kvHeads * headDim));
+  // Pairs of the H query heads, then of the Hkv key heads.
+  forColumns(b, (heads + kvHeads) * half, [&](ImplicitLocOpBuilder &b, Value pair) {
+    Value h = arith::DivUIOp::create(b, pair, i32(b, half));
+    Value i = arith::RemUIOp::create(b, pair, i32(b, half));
+    Value angle = arith::MulFOp::create(b, position, load(b, f32Type, table, i, 4));
+    auto [cos, sin] = cosSinF32(b, angle);
+    Value isQuery = lt(b, h, i32(b, heads));
+    Value kvHead = arith::SubIOp::create(b, h, i32(b, heads));
+    Value headIndex = select(b, isQuery, h, kvHead);
+    Value width = select(b, isQuery, i64(b, heads * headDim), i64(b, kvHeads * headDim));
+    Value source = select(b, isQuery, q, k);
+    Value first = add(b, mul(b, m, width),
+                      toI64(b, add(b, mul(b, headIndex, i32(b, headDim)), i)));
+    Value a = load(b, f32Type, source, first, 4);
+    Value c = load(b, f32Type, source, add(b, first, i64(b, half)), 4);
+    Value x = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
+                                    arith::MulFOp::create(b, c, sin));
+    Value z = arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
+                                    arith::MulFOp::create(b, a, sin));
+    ifThen(b, isQuery, [&](ImplicitLocOpBuilder &b) {
+      store(b, x, out, first, 4);
+      store(b, z, out, add(b, first, i64(b, half)), 4);
+    });
+    ifThen(b, arith::AndIOp::create(b, rowFits, arith::XOrIOp::create(
+                                                    b, isQuery, arith::ConstantIntOp::create(b, b.getI1Type(), 1))),
+           [&](ImplicitLocOpBuilder &b) {
+             Value target = add(b, cacheRow,
+                                toI64(b, add(b, mul(b, kvHead, i32(b, headDim)), i)));
+             store(b, x, keys, target, 4);
+             store(b, z, keys, add(b, target, i64(b, half)), 4);
+           });
+  });
+  ifThen(b, rowFits, [&](ImplicitLocOpBuilder &b) {
+    forColumns(b, kvHeads * headDim, [&](ImplicitLocOpBuilder &b, Value d) {
+      store(b, load(b, f32Type, v, add(b, mul(b, m, i64(b, kvHeads * headDim)), toI64(b, d)), 4),
+            values, add(b, cacheRow, toI64(b, d)), 4);
+    });
+  });
+  return perToken();
+}
+
 LaunchShape pquant::gpu::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
                                         StringRef name,
                                         const AttentionConfig &config) {
   Value q = args[0], keys = args[1], values = args[2], start = args[3],
         y = args[4];
-  constexpr int64_t threads = 128;
+  constexpr int64_t threads = 256;
   const int64_t headDim = config.headDim, rows = config.rows;
   const int64_t group = config.heads / config.kvHeads;
   Type f32Type = b.getF32Type(), f64Type = b.getF64Type();
@@ -209,7 +276,7 @@ LaunchShape pquant::gpu::buildAttention(ImplicitLocOpBuilder &b, ValueRange args
                             : 1;
   Value queryRow = sharedMemory(b, (name + "_q").str(), headDim * 4);
   Value scores = sharedMemory(b, (name + "_scores").str(), rows * 4);
-  Value red = sharedMemory(b, (name + "_red").str(), 4 * 8);
+  Value red = sharedMemory(b, (name + "_red").str(), 8 * 8);
   Value partSums = sharedMemory(b, (name + "_parts").str(), parts * headDim * 4);
 
   Value tid = threadIdx(b);
@@ -285,13 +352,25 @@ LaunchShape pquant::gpu::buildAttention(ImplicitLocOpBuilder &b, ValueRange args
   if (parts > 1 || headDim == threads) {
     Value part = arith::DivUIOp::create(b, tid, i32(b, headDim));
     Value d = arith::RemUIOp::create(b, tid, i32(b, headDim));
-    Value acc = forLoop(
-        b, part, visible, i32(b, parts), {f32(b, 0.0)},
-        [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
-          Value v = load(b, f32Type, values, add(b, cacheRow(b, t), toI64(b, d)), 4);
-          return SmallVector<Value>{
-              math::FmaOp::create(b, load(b, f32Type, scores, t, 4), v, carried[0])};
-        })[0];
+    // Four rows at a time into four sums, so their loads overlap.
+    constexpr int64_t unroll = 4;
+    SmallVector<Value> zeros(unroll, f32(b, 0.0));
+    ValueRange sums = forLoop(
+        b, part, visible, i32(b, parts * unroll), zeros,
+        [&](ImplicitLocOpBuilder &b, Value t0, ValueRange carried) {
+          SmallVector<Value> next;
+          for (int64_t u = 0; u < unroll; ++u) {
+            Value t = add(b, t0, i32(b, u * parts));
+            Value valid = lt(b, t, visible);
+            Value safe = select(b, valid, t, i32(b, 0));
+            Value v = load(b, f32Type, values, add(b, cacheRow(b, safe), toI64(b, d)), 4);
+            Value p = select(b, valid, load(b, f32Type, scores, safe, 4), f32(b, 0.0));
+            next.push_back(math::FmaOp::create(b, p, v, carried[u]));
+          }
+          return next;
+        });
+    Value acc = arith::AddFOp::create(b, arith::AddFOp::create(b, sums[0], sums[1]),
+                                      arith::AddFOp::create(b, sums[2], sums[3]));
     store(b, acc, partSums, tid, 4);
     mlir::gpu::BarrierOp::create(b);
     ifThen(b, lt(b, tid, i32(b, headDim)), [&](ImplicitLocOpBuilder &b) {
@@ -369,20 +448,22 @@ LaunchShape pquant::gpu::buildRouter(ImplicitLocOpBuilder &b, ValueRange args,
   Value m = blockIdx(b, Dimension::x);
   Value row = mul(b, toI64(b, m), i64(b, width));
   // Logits accumulated in f64 and rounded once, one warp per expert.
-  forLoop(b, warp, i32(b, experts), i32(b, kThreads / kWarp), {},
+  forLoop(b, warp, i32(b, experts), i32(b, kRowThreads / kWarp), {},
           [&](ImplicitLocOpBuilder &b, Value e, ValueRange) {
             Value weights = mul(b, toI64(b, e), i64(b, width));
-            Value dot = forLoop(
-                b, lane, i32(b, width), i32(b, kWarp), {f64(b, 0.0)},
-                [&](ImplicitLocOpBuilder &b, Value d, ValueRange acc) {
+            Value dot = columnLoop(
+                b, lane, width, kWarp, {f64(b, 0.0)},
+                [&](ImplicitLocOpBuilder &b, Value d, Value valid, ValueRange acc) {
+                  Value safe = toI64(b, select(b, valid, d, i32(b, 0)));
                   Value x = arith::ExtFOp::create(
-                      b, f64Type, load(b, f32Type, h, add(b, row, toI64(b, d)), 4));
+                      b, f64Type, load(b, f32Type, h, add(b, row, safe), 4));
                   Value c = arith::ExtFOp::create(
-                      b, f64Type,
-                      load(b, f32Type, w, add(b, weights, toI64(b, d)), 4, true));
-                  return SmallVector<Value>{
-                      arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, x, c))};
-                })[0];
+                      b, f64Type, load(b, f32Type, w, add(b, weights, safe), 4, true));
+                  Value product = select(b, valid, arith::MulFOp::create(b, x, c),
+                                         f64(b, 0.0));
+                  return SmallVector<Value>{arith::AddFOp::create(b, acc[0], product)};
+                },
+                /*maxUnroll=*/64)[0];
             dot = warpReduce(b, Combine::AddF, dot);
             ifThen(b, cmp(b, CmpIPredicate::eq, lane, i32(b, 0)),
                    [&](ImplicitLocOpBuilder &b) {
@@ -391,55 +472,51 @@ LaunchShape pquant::gpu::buildRouter(ImplicitLocOpBuilder &b, ValueRange args,
             return SmallVector<Value>{};
           });
   mlir::gpu::BarrierOp::create(b);
-  ifThen(b, cmp(b, CmpIPredicate::eq, tid, i32(b, 0)), [&](ImplicitLocOpBuilder &b) {
-    Value count = i32(b, experts);
-    Value max = forLoop(b, i32(b, 0), count, i32(b, 1), {f32(b, -INFINITY)},
-                        [&](ImplicitLocOpBuilder &b, Value e, ValueRange acc) {
-                          return SmallVector<Value>{arith::MaximumFOp::create(
-                              b, acc[0], load(b, f32Type, probs, e, 4))};
-                        })[0];
-    Value sum = forLoop(
-        b, i32(b, 0), count, i32(b, 1), {f64(b, 0.0)},
-        [&](ImplicitLocOpBuilder &b, Value e, ValueRange acc) {
-          Value v = expF32(b, arith::SubFOp::create(b, load(b, f32Type, probs, e, 4), max));
-          store(b, v, probs, e, 4);
-          return SmallVector<Value>{
-              arith::AddFOp::create(b, acc[0], arith::ExtFOp::create(b, f64Type, v))};
-        })[0];
-    Value total = arith::TruncFOp::create(b, f32Type, sum);
-    forLoop(b, i32(b, 0), count, i32(b, 1), {},
-            [&](ImplicitLocOpBuilder &b, Value e, ValueRange) {
-              store(b, arith::DivFOp::create(b, load(b, f32Type, probs, e, 4), total),
-                    probs, e, 4);
-              return SmallVector<Value>{};
-            });
+  // Softmax and top-k in warp 0, a lane per expert (up to 32 experts).
+  assert(experts <= kWarp && "router kernel: more experts than lanes");
+  ifThen(b, cmp(b, CmpIPredicate::eq, warp, i32(b, 0)), [&](ImplicitLocOpBuilder &b) {
+    Value valid = lt(b, lane, i32(b, experts));
+    Value safe = select(b, valid, lane, i32(b, 0));
+    Value logit = select(b, valid, load(b, f32Type, probs, safe, 4), f32(b, -INFINITY));
+    Value max = warpReduce(b, Combine::MaxF, logit);
+    Value e = select(b, valid, expF32(b, arith::SubFOp::create(b, logit, max)), f32(b, 0.0));
+    // exp(x − max) divided by the f64 sum rounded once, as the reference.
+    Value total = arith::TruncFOp::create(
+        b, f32Type,
+        warpReduce(b, Combine::AddF, arith::ExtFOp::create(b, f64Type, e)));
+    Value p = arith::DivFOp::create(b, e, total);
     // Slot j takes the most probable expert ordered after slot j − 1's
-    // (lower probability, or equal probability and a higher index).
+    // (lower probability, or equal probability and a higher index); among
+    // equals the lower index wins.
     Value previousIndex = i32(b, -1);
     Value previousProb = f32(b, INFINITY);
     for (int64_t slot = 0; slot < topK; ++slot) {
-      ValueRange best = forLoop(
-          b, i32(b, 0), count, i32(b, 1), {i32(b, -1), f32(b, -1.0)},
-          [&](ImplicitLocOpBuilder &b, Value e, ValueRange carried) {
-            Value p = load(b, f32Type, probs, e, 4);
-            Value after = arith::OrIOp::create(
-                b,
-                arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, p, previousProb),
-                arith::AndIOp::create(
-                    b,
-                    arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, p, previousProb),
-                    cmp(b, CmpIPredicate::sgt, e, previousIndex)));
-            Value better = arith::AndIOp::create(
-                b, after,
-                arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, p, carried[1]));
-            return SmallVector<Value>{select(b, better, e, carried[0]),
-                                      select(b, better, p, carried[1])};
-          });
+      Value after = arith::OrIOp::create(
+          b, arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, p, previousProb),
+          arith::AndIOp::create(
+              b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, p, previousProb),
+              cmp(b, CmpIPredicate::sgt, lane, previousIndex)));
+      Value candidate = arith::AndIOp::create(b, valid, after);
+      Value bestP = select(b, candidate, p, f32(b, -1.0));
+      Value bestI = select(b, candidate, lane, i32(b, kWarp));
+      for (int64_t offset = kWarp / 2; offset >= 1; offset /= 2) {
+        Value otherP = shuffleXor(b, bestP, offset);
+        Value otherI = shuffleXor(b, bestI, offset);
+        Value better = arith::OrIOp::create(
+            b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, otherP, bestP),
+            arith::AndIOp::create(
+                b, arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, otherP, bestP),
+                cmp(b, CmpIPredicate::slt, otherI, bestI)));
+        bestP = select(b, better, otherP, bestP);
+        bestI = select(b, better, otherI, bestI);
+      }
       Value index = add(b, mul(b, toI64(b, m), i64(b, topK)), i64(b, slot));
-      store(b, best[0], ids, index, 4);
-      store(b, best[1], gates, index, 4);
-      previousIndex = best[0];
-      previousProb = best[1];
+      ifThen(b, cmp(b, CmpIPredicate::eq, lane, i32(b, 0)), [&](ImplicitLocOpBuilder &b) {
+        store(b, bestI, ids, index, 4);
+        store(b, bestP, gates, index, 4);
+      });
+      previousIndex = bestI;
+      previousProb = bestP;
     }
     (void)i32Type;
   });
@@ -449,11 +526,12 @@ LaunchShape pquant::gpu::buildRouter(ImplicitLocOpBuilder &b, ValueRange args,
 LaunchShape pquant::gpu::buildCombine(ImplicitLocOpBuilder &b, ValueRange args,
                                       int64_t width, int64_t count,
                                       bool gateWeighting, float alpha,
-                                      float beta) {
+                                      float beta, bool residual) {
   Value binary = args[0];
   ValueRange experts = args.slice(1, count);
   Value gates = gateWeighting ? args[1 + count] : Value();
-  Value y = args[1 + count + (gateWeighting ? 1 : 0)];
+  Value x = residual ? args[1 + count + (gateWeighting ? 1 : 0)] : Value();
+  Value y = args[1 + count + (gateWeighting ? 1 : 0) + (residual ? 1 : 0)];
   Type f32Type = b.getF32Type();
   Value m = toI64(b, blockIdx(b, Dimension::x));
   Value row = mul(b, m, i64(b, width));
@@ -474,6 +552,8 @@ LaunchShape pquant::gpu::buildCombine(ImplicitLocOpBuilder &b, ValueRange args,
     Value result = arith::AddFOp::create(
         b, arith::MulFOp::create(b, f32(b, alpha), mixed),
         arith::MulFOp::create(b, f32(b, beta), load(b, f32Type, binary, index, 4)));
+    if (x)
+      result = arith::AddFOp::create(b, load(b, f32Type, x, index, 4), result);
     store(b, result, y, index, 4);
   });
   return perToken();

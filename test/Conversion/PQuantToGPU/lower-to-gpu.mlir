@@ -1,17 +1,18 @@
 // RUN: pquant-opt %s --pquant-lower-to-gpu="chip=sm_90" -split-input-file | FileCheck %s
 
-// A layer with its weight as an argument: one kernel, host code that loads
-// the buffer addresses, asks for no scratch (nothing intermediate) and
-// launches kernel 0 with grid ceil(N / 8 rows / 8 row tiles), 256 threads.
+// A layer with its weight as an argument: host code that loads the buffer
+// addresses, asks for scratch once and launches two kernels: the first lays
+// out the int8 input as BitLinear kernels read it (no quantize kernel did),
+// the second is the GEMV: (act, sums, s, w, ws, y; M), 256 threads.
 
-// CHECK-LABEL: module attributes {gpu.container_module, pquant.gpu.chip = "sm_90", pquant.gpu.kernels = ["bitlinear_64x200_t1_rowscale"]}
+// CHECK-LABEL: module attributes {gpu.container_module, pquant.gpu.chip = "sm_90", pquant.gpu.kernels = ["bitlinear_prepare_200", "bitlinear_k200_t1_n64r"]}
 // CHECK: func.func private @pquant_gpu_launch(!llvm.ptr, i32, i64, i64, i64, i64, i64, i64, i64, i32, !llvm.ptr)
 // CHECK-LABEL: func.func @pquant_gpu_entry_layer(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: !llvm.ptr)
-// CHECK-NOT: call @pquant_gpu_scratch
-// CHECK: call @pquant_gpu_launch
+// CHECK: call @pquant_gpu_scratch
+// CHECK-COUNT-2: call @pquant_gpu_launch
 // CHECK-NOT: call @pquant_gpu_launch
 // CHECK: gpu.module @pquant_kernels [#nvvm.target<O = 3, chip = "sm_90">]
-// CHECK: gpu.func @bitlinear_64x200_t1_rowscale(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: i64) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
+// CHECK: gpu.func @bitlinear_k200_t1_n64r(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: i64) kernel attributes {known_block_size = array<i32: 256, 1, 1>, nvvm.minctasm = 8 : i32}
 // CHECK: llvm.load %{{.*}} invariant {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
 // CHECK: nvvm.dot.accumulate.4way %{{.*}} <unsigned>, %{{.*}} <signed>
 func.func @layer(%q: tensor<1x200xi8>, %s: tensor<1xf32>,
@@ -25,14 +26,17 @@ func.func @layer(%q: tensor<1x200xi8>, %s: tensor<1xf32>,
 
 // Weights become offsets into the weights buffer (slot 0), recorded in
 // pquant.weights; the intermediate q/s get scratch, sized per token when M
-// is only known at run time; prefill kernels take 4 tokens per block.
+// is only known at run time; prefill kernels take 4 tokens per block. The
+// norm is computed by the quantize kernel, which also writes the BitLinear
+// layout of q.
 
 // CHECK-LABEL: module attributes
-// CHECK-SAME: pquant.gpu.kernels = ["rms_norm_64_wf32_eps0x3727c5ac", "quantize_64", "bitlinear_32x64_t4"]
+// CHECK-SAME: pquant.gpu.kernels = ["quantize_bit_norm_wf32_eps0x3727c5ac_64", "bitlinear_k64_t4_n32"]
 // CHECK-SAME: pquant.weights = {size = 832 : i64, tensors = [{name = "norm", offset = 0 : i64, type = tensor<64xf32>}, {name = "w", offset = 256 : i64, type = tensor<4x1x8x4xi32, #pquant.packed<rows = 32, cols = 64, word = 32, tile = [8, 4], bit_order = lsb_first>>}, {name = "ws", offset = 768 : i64, type = tensor<1xf32>}]}
 // CHECK-LABEL: func.func @pquant_gpu_entry_prefill(
 // CHECK: %[[SCRATCH:.*]] = call @pquant_gpu_scratch
-// CHECK-COUNT-3: call @pquant_gpu_launch
+// CHECK-COUNT-2: call @pquant_gpu_launch
+// CHECK-NOT: call @pquant_gpu_launch
 func.func @prefill(%x: tensor<?x64xf32>) -> tensor<?x32xf32> {
   %nw = pquant.weight "norm" : tensor<64xf32>
   %h = pquant.rms_norm %x weight(%nw) {eps = 1.0e-05 : f32} : tensor<?x64xf32>, tensor<64xf32>
@@ -52,7 +56,7 @@ func.func @prefill(%x: tensor<?x64xf32>) -> tensor<?x32xf32> {
 // CHECK-LABEL: module attributes
 // CHECK-SAME: pquant.gpu.kernels = ["positions", "rope_2x16_theta0x461c4000", "cache_write_2x1x16_s8_l1", "attention_2x1x16_s8_l1"]
 // CHECK: gpu.func @attention_2x1x16_s8_l1
-// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
 func.func @decode(%q: tensor<1x2x16xf32>, %k: tensor<1x1x16xf32>, %v: tensor<1x1x16xf32>,
                   %start: index, %kc: memref<2x8x1x16xf32>, %vc: memref<2x8x1x16xf32>) -> tensor<1x2x16xf32> {
   %p = tensor.generate {
@@ -64,4 +68,24 @@ func.func @decode(%q: tensor<1x2x16xf32>, %k: tensor<1x1x16xf32>, %v: tensor<1x1
   %qr = pquant.rope %q, %p {theta = 1.0e+04 : f32} : tensor<1x2x16xf32>, tensor<1xi32>
   %o = pquant.attention %qr, %k, %v cache(%kc, %vc) layer 1 at %start : tensor<1x2x16xf32>, tensor<1x1x16xf32>, tensor<1x1x16xf32>, memref<2x8x1x16xf32>
   return %o : tensor<1x2x16xf32>
+}
+
+// -----
+
+// BitLinears of one input share a launch (q, k and v; gate and up); a
+// residual add that is a BitLinear's only user is done by its kernel.
+
+!w32 = tensor<4x1x8x4xi32, #pquant.packed<rows = 32, cols = 64, word = 32, tile = [8, 4], bit_order = lsb_first>>
+!w64 = tensor<8x1x8x4xi32, #pquant.packed<rows = 64, cols = 64, word = 32, tile = [8, 4], bit_order = lsb_first>>
+// CHECK-LABEL: module attributes
+// CHECK-SAME: pquant.gpu.kernels = ["quantize_bit_64", "bitlinear_k64_t1_n32_n64a"]
+// CHECK-LABEL: func.func @pquant_gpu_entry_block(
+// CHECK-COUNT-2: call @pquant_gpu_launch
+// CHECK-NOT: call @pquant_gpu_launch
+func.func @block(%x: tensor<1x64xf32>, %wa: !w32, %wb: !w64, %ws: tensor<1xf32>) -> (tensor<1x32xf32>, tensor<1x64xf32>) {
+  %q, %s = pquant.quantize %x : tensor<1x64xf32> -> tensor<1x64xi8>, tensor<1xf32>
+  %a = pquant.bitlinear %q, %s, %wa, %ws : tensor<1x64xi8>, tensor<1xf32>, !w32, tensor<1xf32> -> tensor<1x32xf32>
+  %b = pquant.bitlinear %q, %s, %wb, %ws : tensor<1x64xi8>, tensor<1xf32>, !w64, tensor<1xf32> -> tensor<1x64xf32>
+  %r = arith.addf %x, %b : tensor<1x64xf32>
+  return %a, %r : tensor<1x32xf32>, tensor<1x64xf32>
 }
