@@ -55,6 +55,7 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  pm.addNestedPass<func::FuncOp>(createDeallocAfterLastUse());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   LowerDot4Options dot4;

@@ -125,6 +125,21 @@ def ExportEntryPoints : Pass<"pquant-export-entry-points", "::mlir::ModuleOp"> {
   }];
 }
 
+def DeallocAfterLastUse : Pass<"pquant-dealloc-after-last-use", "::mlir::func::FuncOp"> {
+  let summary = "Free each buffer right after its last use instead of at the end of its block";
+  let description = [{
+    Ownership-based buffer deallocation frees the buffers of a block at its
+    end. A model's entry point is one block: a prefill would hold every
+    layer's activations at once (1.5 GB for 512 tokens of a 1.3B model), all
+    in fresh pages. This pass moves each `memref.dealloc` of a `memref.alloc`
+    of the same block up to just after the last operation of the block that
+    uses the buffer or a value derived from it (a view, a cast, anything an
+    operation on it returns as a memref), so the allocator hands the memory
+    to the next layer. A buffer that reaches the block's terminator stays
+    where it is.
+  }];
+}
+
 def OutlineParallelLoops : Pass<"pquant-outline-parallel-loops", "::mlir::ModuleOp"> {
   let summary = "Run each scf.parallel loop on the runtime's thread pool";
   let description = [{
