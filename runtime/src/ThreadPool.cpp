@@ -111,8 +111,11 @@ bool newJob(uint64_t state, uint32_t seen) {
   return generationOf(state) != seen && chunkOf(state) != kClosed;
 }
 
-void *worker(void *) {
-  uint32_t seen = generationOf(pool.state.load());
+/// `start` is the generation when the worker was created: a worker that
+/// starts running only after the next job (or the stop request) was
+/// published must still see it as new.
+void *worker(void *start) {
+  uint32_t seen = uint32_t(reinterpret_cast<uintptr_t>(start));
   for (;;) {
     uint64_t state = pool.state.load(std::memory_order_acquire);
     for (int spin = 0; !newJob(state, seen) && spin < kSpinsBeforeSleep;
@@ -183,8 +186,10 @@ int defaultThreads() {
 /// threads the pool has: fewer if the system refused to create some.
 int startWorkers(int threads) {
   pool.threads = 1;
+  void *start =
+      reinterpret_cast<void *>(uintptr_t(generationOf(pool.state.load())));
   for (int i = 1; i < threads; ++i) {
-    if (pthread_create(&pool.workers[i], nullptr, worker, nullptr) != 0)
+    if (pthread_create(&pool.workers[i], nullptr, worker, start) != 0)
       break;
     pool.threads = i + 1;
   }
