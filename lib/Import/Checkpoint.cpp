@@ -39,26 +39,61 @@ Error fail(const Twine &message) {
 /// file of a million '[' would overflow the stack.
 constexpr int kMaxJsonDepth = 32;
 
-/// Parses `text` as JSON after checking that arrays and objects nest at
-/// most kMaxJsonDepth deep.
-Expected<json::Value> parseJson(StringRef text) {
-  int depth = 0;
-  bool inString = false, escaped = false;
-  for (char c : text) {
-    if (inString) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        inString = false;
-    } else if (c == '"') {
-      inString = true;
-    } else if ((c == '[' || c == '{') && ++depth > kMaxJsonDepth) {
-      return fail("arrays and objects nested more than " +
-                  Twine(kMaxJsonDepth) + " deep");
+/// Parses `text` as JSON after checking what llvm::json::parse does not:
+/// arrays and objects nest at most kMaxJsonDepth deep, and no object has a
+/// key twice (json::parse keeps one silently). `nonIntegers`, if given,
+/// receives the paths ("key", "key/key") of the objects whose numbers are
+/// written with a fraction or an exponent (64.0, 1e3), which json::Value
+/// does not tell from integers; JSON integers are digits only.
+Expected<json::Value> parseJson(StringRef text,
+                                StringSet<> *nonIntegers = nullptr) {
+  struct Frame {
+    bool object;
+    StringSet<> keys;
+    std::string key; // the current key, in an object
+  };
+  SmallVector<Frame, 8> frames;
+  auto path = [&] {
+    std::string result;
+    for (const Frame &frame : frames)
+      if (frame.object)
+        result += (result.empty() ? "" : "/") + frame.key;
+    return result;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '"') {
+      size_t start = i;
+      while (++i < text.size() && text[i] != '"')
+        i += text[i] == '\\';
+      size_t next = text.find_first_not_of(" \t\r\n", i + 1);
+      if (frames.empty() || !frames.back().object || next == StringRef::npos ||
+          text[next] != ':')
+        continue;
+      // A key: compare it decoded, as json::parse stores it.
+      Expected<json::Value> key = json::parse(text.slice(start, i + 1));
+      if (!key) {
+        consumeError(key.takeError());
+        continue; // json::parse below says what is wrong
+      }
+      std::string name = key->getAsString().value_or("").str();
+      if (!frames.back().keys.insert(name).second)
+        return fail("duplicate key '" + name + "'");
+      frames.back().key = name;
+    } else if (c == '[' || c == '{') {
+      if (frames.size() == kMaxJsonDepth)
+        return fail("arrays and objects nested more than " +
+                    Twine(kMaxJsonDepth) + " deep");
+      frames.push_back({c == '{', {}, {}});
     } else if (c == ']' || c == '}') {
-      --depth;
+      if (!frames.empty())
+        frames.pop_back();
+    } else if (c == '-' || isDigit(c)) {
+      size_t end = text.find_first_not_of("+-0123456789.eE", i);
+      StringRef number = text.slice(i, end);
+      if (nonIntegers && number.find_first_of(".eE") != StringRef::npos)
+        nonIntegers->insert(path());
+      i = std::min(end, text.size()) - 1;
     }
   }
   return json::parse(text);
@@ -125,7 +160,8 @@ unsigned pquant::dtypeSize(DType dtype) {
 //===----------------------------------------------------------------------===//
 
 Expected<ModelConfig> ModelConfig::parse(StringRef text, StringRef source) {
-  Expected<json::Value> parsed = parseJson(text);
+  StringSet<> nonIntegers;
+  Expected<json::Value> parsed = parseJson(text, &nonIntegers);
   if (!parsed)
     return fail(source + ": not valid JSON: " + toString(parsed.takeError()));
   const json::Object *object = parsed->getAsObject();
@@ -170,8 +206,9 @@ Expected<ModelConfig> ModelConfig::parse(StringRef text, StringRef source) {
       continue;
     }
     std::optional<int64_t> integer =
-        value->kind() == json::Value::Number ? value->getAsInteger()
-                                             : std::nullopt;
+        value->kind() == json::Value::Number && !nonIntegers.contains(key.name)
+            ? value->getAsInteger()
+            : std::nullopt;
     if (!integer || *integer < 1 || *integer > key.limit)
       return fail(formatv("{0}: {1} must be an integer in [1, {2}]", source,
                           key.name, key.limit));
@@ -379,7 +416,8 @@ SafeTensorsFile::open(StringRef path) {
   StringRef headerText(reinterpret_cast<const char *>(bytes.data() + 8),
                        headerSize);
 
-  Expected<json::Value> header = parseJson(headerText);
+  StringSet<> nonIntegers;
+  Expected<json::Value> header = parseJson(headerText, &nonIntegers);
   if (!header)
     return fail(path + ": bad safetensors header: " +
                 toString(header.takeError()));
@@ -417,7 +455,7 @@ SafeTensorsFile::open(StringRef path) {
     TensorView view{*dtype, {}, {}};
     const json::Array *shape = entry->getArray("shape");
     uint64_t bytesNeeded = dtypeSize(*dtype);
-    bool shapeOk = shape != nullptr;
+    bool shapeOk = shape != nullptr && !nonIntegers.contains(name + "/shape");
     for (const json::Value &dim : shape ? *shape : json::Array()) {
       std::optional<int64_t> size = dim.kind() == json::Value::Number
                                         ? dim.getAsInteger()
@@ -436,6 +474,7 @@ SafeTensorsFile::open(StringRef path) {
     const json::Array *offsets = entry->getArray("data_offsets");
     std::optional<int64_t> begin, end;
     if (offsets && offsets->size() == 2 &&
+        !nonIntegers.contains(name + "/data_offsets") &&
         (*offsets)[0].kind() == json::Value::Number &&
         (*offsets)[1].kind() == json::Value::Number) {
       begin = (*offsets)[0].getAsInteger();
