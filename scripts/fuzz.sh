@@ -2,12 +2,11 @@
 # Builds the fuzzers (an ASan + UBSan build with -DPQUANT_FUZZERS=ON) and runs
 # each for a bounded time; see docs/fuzzing.md.
 #
-#   bash scripts/fuzz.sh [-t SECONDS] [-r RUNS] [-j JOBS] [--fresh] [NAME...]
+#   bash scripts/fuzz.sh [-t SECONDS] [-r RUNS] [--fresh] [NAME...]
 #
 #   NAME        ir, checkpoint, artifact, runtime (default: all four)
 #   -t SECONDS  fuzz each for this long (default 60)
 #   -r RUNS     or stop each after this many executions
-#   -j JOBS     parallel fuzzing processes per fuzzer (libFuzzer -fork)
 #   --fresh     start from the committed seeds, not the corpus grown by
 #               earlier runs
 #
@@ -21,12 +20,11 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${PQUANT_SANITIZE_BUILD_DIR:-$root/build-sanitize}
-seconds=60 runs="" jobs=1 fresh=0 names=()
+seconds=60 runs="" fresh=0 names=()
 while (($#)); do
   case $1 in
     -t) seconds=$2; shift 2 ;;
     -r) runs=$2; shift 2 ;;
-    -j) jobs=$2; shift 2 ;;
     --fresh) fresh=1; shift ;;
     ir|checkpoint|artifact|runtime) names+=("$1"); shift ;;
     *) echo "fuzz.sh: unknown argument '$1' (see the comment at the top)" >&2; exit 2 ;;
@@ -62,7 +60,6 @@ for name in "${names[@]}"; do
          -rss_limit_mb=2560 -artifact_prefix="$crashes/")
   [[ -n $runs ]] && flags+=(-runs="$runs")
   [[ -f $source/$name.dict ]] && flags+=(-dict="$source/$name.dict")
-  ((jobs > 1)) && flags+=(-fork="$jobs" -ignore_crashes=0)
   # The runtime fuzzer drives the model's command line, which prints.
   [[ $name == runtime ]] && flags+=(-close_fd_mask=1)
   status=0
@@ -72,15 +69,12 @@ for name in "${names[@]}"; do
     status=$?
   executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  if [[ $executions == "" && $jobs -gt 1 ]]; then # -fork prints no final stats
-    executions=$(grep -o 'exec/s: [0-9]*\|#[0-9]*:' "$log" | tail -1 || true)
-  fi
   if ((status == 0)); then
     echo "fuzz $name: ok, ${executions:-?} executions, ${speed:-?} exec/s, corpus $(ls "$corpus" | wc -l) files"
     passed=$((passed + 1))
   else
     echo "fuzz $name: FAILED (exit status $status), log $log; what it found:"
-    grep -E '^==[0-9]+==ERROR|SUMMARY|runtime error|Test unit written|^(ir|artifact|runtime)-fuzzer:' "$log" | head -20 | sed 's/^/  /'
+    grep -aE '^==[0-9]+==ERROR|SUMMARY|runtime error|Test unit written|^(ir|artifact|runtime)-fuzzer:' "$log" | head -20 | sed 's/^/  /'
     failed=$((failed + 1))
   fi
 done
