@@ -34,7 +34,17 @@ def LowerToKernels : Pass<"pquant-lower-to-kernels", "::mlir::ModuleOp"> {
       token, and for several tokens `unpack-dot` while one tile of unpacked
       weight bytes (tile rows × K) fits in a 48 KB L1, `bitserial` beyond;
       without it, `unpack-dot` when the target has a dot instruction
-      (aarch64 `sdot`), otherwise `bitserial`.
+      (AVX-512 VNNI `vpdpbusd`, aarch64 `sdot`), otherwise `bitserial`.
+      Per target family (docs/tuning.md says why): AVX-512 with VPOPCNTDQ
+      and VNNI (Zen 4, Ice Lake and later) splits decode / prefill as above;
+      AVX-512 VNNI without VPOPCNTDQ (Cascade Lake) and aarch64 with
+      dotprod (and i8mm, which the kernels do not use) take `unpack-dot`;
+      AVX2 and plain NEON take `bitserial`.
+
+    A BitLinear's own `kernel` attribute (`#pquant.kernel<unpack_dot,
+    chunk_words = 16>`, written by `pquant-compile --tune`) overrides
+    `strategy` for that op, and its `chunk_words` sets the unpack-dot column
+    chunk (default 32 words); such a kernel is named after its chunk.
 
     Ops this pass lowers: `quantize`, `bitlinear`, `int8_linear`,
     `expert_linear` (each token reads only its selected expert's rows),

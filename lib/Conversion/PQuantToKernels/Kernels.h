@@ -35,12 +35,19 @@ enum class DotInstruction {
   SDot,    ///< aarch64 sdot on 128-bit vectors (dotprod)
 };
 
+/// Words per row of the column chunk the unpack-dot kernel unpacks at a
+/// time unless told otherwise: 2 KB of bytes per row, so 8 rows fit in L1
+/// beside the activations.
+constexpr int64_t kDefaultUnpackChunkWords = 32;
+
 /// (q: [M, K] i8, s: [M] f32, w: packed, ws: [1] or [N] f32, y: [M, N] f32,
 /// scratch...) BitLinear by unpacking each tile of weight words once into
 /// 0/1 bytes and taking dot products with q for every token:
-/// Σ B·q = 2·Σ_{B=1} q − Σ q. Same layout as the bit-serial kernel.
+/// Σ B·q = 2·Σ_{B=1} q − Σ q. Same layout as the bit-serial kernel. Each
+/// tile is unpacked `chunkWords` words per row at a time.
 void buildUnpackDotLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
-                          PackedLayoutAttr layout, DotInstruction dot);
+                          PackedLayoutAttr layout, DotInstruction dot,
+                          int64_t chunkWords);
 /// The scratch buffers buildUnpackDotLinear takes: the activation sums
 /// [M] i32 and the partial sums [M, tiles · R] i32 between column chunks.
 /// Each chunk's unpacked bytes live on the stack of the thread running it.

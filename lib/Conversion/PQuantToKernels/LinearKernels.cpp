@@ -17,9 +17,6 @@ constexpr int64_t kQuantLanes = 16;
 /// Bits per word of the bit-serial kernel: one word per 64 activations.
 constexpr int64_t kPlaneWord = 64;
 constexpr int64_t kBitPlanes = 8;
-/// Words per row of the column chunk the unpack-dot kernel unpacks at a
-/// time: 2 KB of bytes per row, so 8 rows fit in L1 beside the activations.
-constexpr int64_t kUnpackChunkWords = 32;
 
 /// The weight scales of the tile of `rows` rows from `firstRow`: one per
 /// row from `ws`, or its single per-tensor scale.
@@ -341,7 +338,8 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
 void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
                                            ValueRange args,
                                            PackedLayoutAttr layout,
-                                           DotInstruction dot) {
+                                           DotInstruction dot,
+                                           int64_t chunkWords) {
   Value q = args[0], s = args[1], w = args[2], ws = args[3], y = args[4];
   Value rowSums = args[5], partial = args[6];
   int64_t n = layout.getRows(), k = layout.getCols();
@@ -353,7 +351,7 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
   auto tileSums = VectorType::get({rows}, i32);
   VectorType accType = dotAccumulatorType(b.getContext(), dot);
   Value tokens = memref::DimOp::create(b, q, 0);
-  int64_t chunkWords = std::min(words, kUnpackChunkWords);
+  chunkWords = std::min(words, chunkWords);
   int64_t chunks = llvm::divideCeil(words, chunkWords);
 
   // Σ_k q[m, k] once per token.

@@ -190,22 +190,33 @@ struct LowerToKernelsPass
         return signalPassFailure();
   }
 
-  /// The kernel strategy, resolving `auto` with the cost model. Measured
-  /// (docs/benchmarks.md): where vpopcntq exists, bit-serial wins for one
-  /// token; for several, unpack-dot wins while a tile of unpacked weight
-  /// bytes stays in L1 (it is reread for every block of tokens), bit-serial
-  /// beyond. Without vpopcntq, a dot instruction wins.
-  StringRef strategyFor(BitLinearOp linear, PackedLayoutAttr layout) {
+  /// The strategy of the pass option, resolving `auto` with the cost model.
+  /// Measured (docs/benchmarks.md): where vpopcntq exists, bit-serial wins
+  /// for one token; for several, unpack-dot wins while a tile of unpacked
+  /// weight bytes stays in L1 (it is reread for every block of tokens),
+  /// bit-serial beyond. Without vpopcntq, a dot instruction wins.
+  KernelStrategy strategyFor(BitLinearOp linear, PackedLayoutAttr layout) {
     if (strategy != "auto")
-      return strategy;
+      return strategy == "bitserial" ? KernelStrategy::BitSerial
+                                     : KernelStrategy::UnpackDot;
     if (dotInstruction == kernels::DotInstruction::Generic)
-      return "bitserial";
+      return KernelStrategy::BitSerial;
     if (!fastPopcount)
-      return "unpack-dot";
+      return KernelStrategy::UnpackDot;
     constexpr int64_t kL1Bytes = 48 * 1024;
     bool singleToken = linear.getInput().getType().getDimSize(0) == 1;
     bool tileInL1 = layout.getTileRows() * layout.getCols() <= kL1Bytes;
-    return !singleToken && tileInL1 ? "unpack-dot" : "bitserial";
+    return !singleToken && tileInL1 ? KernelStrategy::UnpackDot
+                                    : KernelStrategy::BitSerial;
+  }
+
+  /// The kernel of `linear`: its own `kernel` attribute (pquant-compile
+  /// --tune writes one from measurements) wins over the pass option.
+  KernelChoiceAttr kernelFor(BitLinearOp linear, PackedLayoutAttr layout) {
+    if (KernelChoiceAttr chosen = linear.getKernelAttr())
+      return chosen;
+    return KernelChoiceAttr::get(linear.getContext(),
+                                 strategyFor(linear, layout), std::nullopt);
   }
 
   LogicalResult lower(KernelLowering &lowering, Operation *op) {
@@ -224,7 +235,8 @@ struct LowerToKernelsPass
                        "with tile = [R, 1] for the BitLinear kernels")
                        .attachNote()
                    << "run pquant-pack-weights with word=64 tile-words=1 first";
-          if (strategyFor(linear, layout) == "bitserial") {
+          KernelChoiceAttr choice = kernelFor(linear, layout);
+          if (choice.getStrategy() == KernelStrategy::BitSerial) {
             lowering.replaceWithCall(
                 op, "bitlinear_bitserial", linear->getOperands(),
                 [&](ImplicitLocOpBuilder &b, ValueRange args) {
@@ -234,10 +246,17 @@ struct LowerToKernelsPass
             return success();
           }
           kernels::DotInstruction instruction = dotInstruction;
+          int64_t chunkWords = choice.getChunkWords().value_or(
+              kernels::kDefaultUnpackChunkWords);
+          // A chunk size of its own makes a kernel of its own.
+          std::string name = "bitlinear_unpackdot_" + dot;
+          if (chunkWords != kernels::kDefaultUnpackChunkWords)
+            name += "_chunk" + std::to_string(chunkWords);
           lowering.replaceWithCall(
-              op, "bitlinear_unpackdot_" + dot, linear->getOperands(),
+              op, name, linear->getOperands(),
               [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                kernels::buildUnpackDotLinear(b, args, layout, instruction);
+                kernels::buildUnpackDotLinear(b, args, layout, instruction,
+                                              chunkWords);
               },
               kernels::unpackDotScratch(linear.getContext(), layout));
           return success();

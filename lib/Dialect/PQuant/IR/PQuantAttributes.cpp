@@ -1,4 +1,4 @@
-//===- PQuantAttributes.cpp - the #pquant.packed layout ---------------------===//
+//===- PQuantAttributes.cpp - #pquant.packed and #pquant.kernel -----------===//
 
 #include "pquant/Dialect/PQuant/IR/PQuantAttributes.h"
 #include "pquant/Dialect/PQuant/IR/PQuantDialect.h"
@@ -115,6 +115,22 @@ PackedLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (tileRows <= 0 || tileWords <= 0)
     return emitError() << "packed tile sizes must be positive, got ["
                        << tileRows << ", " << tileWords << "]";
+  return success();
+}
+
+LogicalResult
+KernelChoiceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                         KernelStrategy strategy,
+                         std::optional<int64_t> chunkWords) {
+  if (!chunkWords)
+    return success();
+  if (strategy != KernelStrategy::UnpackDot)
+    return emitError() << "chunk_words is a parameter of unpack_dot only, not of "
+                       << stringifyKernelStrategy(strategy);
+  // The chunk is unpacked into a stack buffer of R × 64 × chunk_words bytes.
+  if (*chunkWords < 1 || *chunkWords > 256)
+    return emitError() << "chunk_words = " << *chunkWords
+                       << " is not in [1, 256]";
   return success();
 }
 

@@ -81,4 +81,44 @@ def PQuant_PackedLayoutAttr : AttrDef<PQuant_Dialect, "PackedLayout",
   }];
 }
 
+def PQuant_KernelStrategy : I32EnumAttr<"KernelStrategy",
+    "how a BitLinear kernel computes its 1-bit sums", [
+    I32EnumAttrCase<"BitSerial", 0, "bitserial">,
+    I32EnumAttrCase<"UnpackDot", 1, "unpack_dot">
+  ]> {
+  let cppNamespace = "::pquant";
+  let genSpecializedAttr = 0;
+}
+
+def PQuant_KernelChoiceAttr : AttrDef<PQuant_Dialect, "KernelChoice"> {
+  let mnemonic = "kernel";
+  let summary = "The kernel one BitLinear is lowered to, chosen per op";
+  let description = [{
+    Placed on a `pquant.bitlinear` as its `kernel` attribute, it overrides
+    the `strategy` option of `pquant-lower-to-kernels` for that op (the
+    `auto` cost model and a forced strategy alike). `pquant-compile --tune`
+    writes it after timing the candidates on the machine (docs/tuning.md).
+
+    - `bitserial`: AND + popcount over the activations' bit-planes; it has
+      no tile parameter.
+    - `unpack_dot`: weight words unpacked to bytes and fed to a byte dot
+      product. `chunk_words` is how many 64-bit words of each tile row are
+      unpacked at a time (the chunk, R × 64 × chunk_words bytes for tiles of
+      R rows, lives on the stack and is reused by every token); without it
+      the kernel's default, 32, is used. It must lie in [1, 256].
+
+    ```mlir
+    %y = pquant.bitlinear %q, %s, %w, %ws {kernel = #pquant.kernel<unpack_dot, chunk_words = 16>}
+        : tensor<?x64xi8>, tensor<?xf32>, tensor<32x64xi1>, tensor<1xf32> -> tensor<?x32xf32>
+    ```
+  }];
+  let parameters = (ins
+    EnumParameter<PQuant_KernelStrategy>:$strategy,
+    OptionalParameter<"std::optional<int64_t>",
+                      "unpack_dot: 64-bit words of each tile row unpacked at a time">:$chunkWords
+  );
+  let assemblyFormat = "`<` $strategy (`,` `chunk_words` `=` $chunkWords^)? `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif // PQUANT_DIALECT_PQUANT_IR_PQUANTATTRIBUTES_TD

@@ -4,6 +4,7 @@
 #define PQUANT_DIALECT_PQUANT_IR_PQUANTLINEAROPS_TD
 
 include "pquant/Dialect/PQuant/IR/PQuantDialect.td"
+include "pquant/Dialect/PQuant/IR/PQuantAttributes.td"
 include "pquant/Dialect/PQuant/IR/PQuantTypeConstraints.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -34,6 +35,8 @@ def PQuant_BitLinearOp : PQuant_Op<"bitlinear", [Pure]> {
     `weight` is `tensor<NxKxi1>` (1 = +1, 0 = −1) or a packed tensor with a
     `#pquant.packed` encoding whose `rows`/`cols` are N/K. `weight_scale` is
     per tensor (`tensor<1xf32>`) or per output channel (`tensor<Nxf32>`).
+    An optional `kernel` (`#pquant.kernel`) fixes the CPU kernel this op is
+    lowered to, over the lowering's global strategy.
 
     ```mlir
     %y = pquant.bitlinear %q, %s, %w, %ws
@@ -41,8 +44,18 @@ def PQuant_BitLinearOp : PQuant_Op<"bitlinear", [Pure]> {
     ```
   }];
   let arguments = (ins PQuant_I8Matrix:$input, PQuant_F32Vector:$input_scale,
-                       PQuant_BinaryWeight:$weight, PQuant_F32Vector:$weight_scale);
+                       PQuant_BinaryWeight:$weight, PQuant_F32Vector:$weight_scale,
+                       OptionalAttr<PQuant_KernelChoiceAttr>:$kernel);
   let results = (outs PQuant_F32Matrix:$result);
+  // Without a kernel choice: the lowering's strategy decides.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$input_scale, "::mlir::Value":$weight,
+                   "::mlir::Value":$weight_scale), [{
+      build($_builder, $_state, result, input, input_scale, weight,
+            weight_scale, /*kernel=*/nullptr);
+    }]>
+  ];
   let assemblyFormat = [{
     $input `,` $input_scale `,` $weight `,` $weight_scale attr-dict `:`
     type($input) `,` type($input_scale) `,` type($weight) `,` type($weight_scale)
