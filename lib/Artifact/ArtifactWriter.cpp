@@ -8,6 +8,7 @@
 #include "pquant/Import/ModelImporter.h"
 #include "pquant/Target/CPUTarget.h"
 #include "pquant/Target/GPUTarget.h"
+#include "pquant/Tuning/TuningTable.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/Support/FileSystem.h"
@@ -159,7 +160,8 @@ llvm::Error pquant::writeArtifact(llvm::StringRef path,
                                   const CPUTarget &target,
                                   const Producer &producer,
                                   std::function<void(size_t, size_t)> progress,
-                                  const GPUCode *gpu) {
+                                  const GPUCode *gpu,
+                                  const TuningTable *tuning) {
   const ModelConfig &config = checkpoint.getConfig();
   // The header is built twice: with forced defaults every scalar is stored,
   // so its size is known before the data checksum is.
@@ -194,6 +196,23 @@ llvm::Error pquant::writeArtifact(llvm::StringRef path,
                                         fb.CreateString(gpu->ptx),
                                         fb.CreateVectorOfStrings(names), gpu->id());
     }
+    flatbuffers::Offset<artifact::Tuning> tuningTable;
+    if (tuning) {
+      std::vector<flatbuffers::Offset<artifact::TuningEntry>> entries;
+      for (const TuningEntry &entry : tuning->entries) {
+        std::vector<flatbuffers::Offset<artifact::TuningCandidate>> candidates;
+        for (const TuningCandidate &candidate : entry.candidates)
+          candidates.push_back(artifact::CreateTuningCandidateDirect(
+              fb, candidate.strategy.c_str(), candidate.chunkWords.value_or(0),
+              candidate.medianSeconds * 1e9));
+        entries.push_back(artifact::CreateTuningEntryDirect(
+            fb, entry.rows, entry.cols, entry.regime.c_str(), entry.tokens,
+            &candidates, uint32_t(entry.chosen)));
+      }
+      tuningTable = artifact::CreateTuningDirect(
+          fb, tuning->cpu.c_str(), tuning->features.c_str(), tuning->threads,
+          &entries);
+    }
     auto model = artifact::CreateModelDirect(
         fb, kFormatVersion,
         artifact::CreateProducerDirect(fb, producer.version.c_str(),
@@ -203,7 +222,7 @@ llvm::Error pquant::writeArtifact(llvm::StringRef path,
                                      target.cpu.c_str(),
                                      target.features.c_str()),
         modelConfig, &tensors, dataOffset, uint64_t(table.size), checksum,
-        table.layoutId(), gpuCode);
+        table.layoutId(), gpuCode, tuningTable);
     fb.Finish(model, artifact::ModelIdentifier());
     return std::string(reinterpret_cast<const char *>(fb.GetBufferPointer()),
                        fb.GetSize());

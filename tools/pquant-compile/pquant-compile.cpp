@@ -16,6 +16,7 @@
 #include "pquant/Pipelines/Pipelines.h"
 #include "pquant/Target/CPUTarget.h"
 #include "pquant/Target/GPUTarget.h"
+#include "pquant/Tuning/Tuner.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -83,6 +84,18 @@ cl::opt<std::string> strategy(
              "popcount where 64-bit vector popcount is fast, else unpack + dot "
              "product where the CPU has one), bitserial, or unpack-dot"),
     cl::init("auto"));
+cl::opt<bool> tune(
+    "tune", cl::cat(compileCategory),
+    cl::desc("Time the BitLinear kernel candidates (strategies, unpack-dot "
+             "column chunks) for the model's shapes on this machine, decode "
+             "and prefill, and compile each BitLinear with the fastest; "
+             "-target=host only. The .pqw records the measurements. With "
+             "--strategy, only that strategy's candidates"));
+cl::opt<std::string> tuneCache(
+    "tune-cache", cl::cat(compileCategory),
+    cl::desc("With --tune: reuse the measurements in this JSON file (same "
+             "machine, threads, shape and candidates) and add new ones"),
+    cl::value_desc("file"));
 enum class LMHead { F32, Int8 };
 cl::opt<LMHead> lmHead(
     "lm-head", cl::cat(compileCategory),
@@ -161,6 +174,39 @@ int runTool(StringRef program, ArrayRef<StringRef> directories,
   return 0;
 }
 
+/// Writes `module` as an object to a temporary file and links it into
+/// `output` (see link()).
+int writeLinked(Module &module, TargetMachine &machine, StringRef output,
+                const pquant::CPUTarget &target, bool isModel, bool shared,
+                bool gpu);
+
+/// Compiles `module` (pquant IR that is not a model) with `target`'s CPU
+/// pipeline into a shared library of kernels at `path`: what --tune times.
+mlir::LogicalResult compileKernelLibrary(mlir::ModuleOp module, StringRef path,
+                                         const pquant::CPUTarget &target) {
+  mlir::PassManager pm(module.getContext());
+  // Every BitLinear of a benchmark carries its kernel; the strategy option
+  // does not matter.
+  pquant::buildCPUPipeline(pm, target, "auto", lmHead == LMHead::Int8);
+  if (failed(pm.run(module)))
+    return mlir::failure();
+  LLVMContext llvmContext;
+  std::unique_ptr<Module> llvmModule =
+      mlir::translateModuleToLLVMIR(module, llvmContext, "pquant-tune");
+  if (!llvmModule)
+    return module.emitError("translation to LLVM IR failed");
+  Expected<std::unique_ptr<TargetMachine>> machine =
+      target.createTargetMachine(optLevel);
+  if (!machine)
+    return module.emitError(toString(machine.takeError()));
+  llvmModule->setTargetTriple((*machine)->getTargetTriple());
+  llvmModule->setDataLayout((*machine)->createDataLayout());
+  optimize(*llvmModule, **machine);
+  return mlir::success(writeLinked(*llvmModule, **machine, path, target,
+                                   /*isModel=*/false, /*shared=*/true,
+                                   /*gpu=*/false) == 0);
+}
+
 /// Links `object` into `output`: a shared library of kernels, or for a
 /// model an executable or shared library with the runtime. Kernels call the
 /// runtime's thread pool, so a library of kernels takes that part of it.
@@ -217,6 +263,24 @@ int link(StringRef object, StringRef output, const pquant::CPUTarget &target,
   return runTool(driver, {PQUANT_LLVM_TOOLS_DIR}, args);
 }
 
+int writeLinked(Module &module, TargetMachine &machine, StringRef output,
+                const pquant::CPUTarget &target, bool isModel, bool shared,
+                bool gpu) {
+  SmallString<128> objectPath;
+  if (std::error_code ec = sys::fs::createTemporaryFile("pquant", "o", objectPath))
+    return fail("cannot create a temporary object file: " + ec.message());
+  FileRemover removeObject(objectPath);
+  {
+    std::error_code ec;
+    raw_fd_ostream object(objectPath, ec, sys::fs::OF_None);
+    if (ec)
+      return fail("cannot write " + objectPath + ": " + ec.message());
+    if (!generateCode(module, machine, object, CodeGenFileType::ObjectFile))
+      return fail("the target cannot emit object files");
+  }
+  return link(objectPath, output, target, isModel, shared, gpu);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -243,6 +307,11 @@ int main(int argc, char **argv) {
           : pquant::CPUTarget::resolve(targetName, cpuName, featureString);
   if (!target)
     return fail(toString(target.takeError()));
+  if (tune && (gpu || !target->isHost))
+    return fail("--tune times kernels on this machine: it needs -target=host, "
+                "not -target=" + targetName);
+  if (!tuneCache.empty() && !tune)
+    return fail("--tune-cache needs --tune");
   if (!gpu && target->cpu.empty())
     WithColor::warning(errs(), "pquant-compile")
         << "no CPU named for " << targetName
@@ -291,6 +360,24 @@ int main(int argc, char **argv) {
     if (!loaded)
       return fail(toString(loaded.takeError()));
     checkpoint = std::move(*loaded);
+  }
+
+  std::optional<pquant::TuningTable> tuning;
+  if (tune) {
+    pquant::TuneOptions options;
+    if (strategy != "auto")
+      options.strategies = {strategy == "unpack-dot" ? "unpack_dot"
+                                                     : strategy.getValue()};
+    options.cachePath = tuneCache;
+    mlir::FailureOr<pquant::TuningTable> tuned = pquant::tuneBitLinears(
+        *module, *target, options,
+        [&](mlir::ModuleOp benchmark, StringRef path) {
+          return compileKernelLibrary(benchmark, path, *target);
+        },
+        [](const Twine &line) { errs() << "pquant-compile: " << line << "\n"; });
+    if (failed(tuned))
+      return 1; // reported as diagnostics
+    tuning = std::move(*tuned);
   }
 
   mlir::DefaultTimingManager timing;
@@ -357,7 +444,8 @@ int main(int argc, char **argv) {
     };
     if (Error error = pquant::writeArtifact(artifactPath, *checkpoint, *table,
                                             *target, producer, progress,
-                                            gpuCode ? &*gpuCode : nullptr))
+                                            gpuCode ? &*gpuCode : nullptr,
+                                            tuning ? &*tuning : nullptr))
       return fail(toString(std::move(error)));
   }
 
@@ -412,24 +500,9 @@ int main(int argc, char **argv) {
     output->keep();
     return 0;
   case Emit::Shared:
-  case Emit::Executable: {
-    SmallString<128> objectPath;
-    if (std::error_code ec =
-            sys::fs::createTemporaryFile("pquant", "o", objectPath))
-      return fail("cannot create a temporary object file: " + ec.message());
-    FileRemover removeObject(objectPath);
-    {
-      std::error_code ec;
-      raw_fd_ostream object(objectPath, ec, sys::fs::OF_None);
-      if (ec)
-        return fail("cannot write " + objectPath + ": " + ec.message());
-      if (!generateCode(*llvmModule, **machine, object,
-                        CodeGenFileType::ObjectFile))
-        return fail("the target cannot emit object files");
-    }
-    return link(objectPath, outputFile, *target, isModel,
-                kind == Emit::Shared, gpu);
-  }
+  case Emit::Executable:
+    return writeLinked(*llvmModule, **machine, outputFile, *target, isModel,
+                       kind == Emit::Shared, gpu);
   }
   return 0;
 }

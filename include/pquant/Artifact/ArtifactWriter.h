@@ -22,6 +22,7 @@ namespace pquant {
 class Checkpoint;
 struct CPUTarget;
 struct GPUCode;
+struct TuningTable;
 
 /// The weights table pquant-externalize-weights records on a module: where
 /// each tensor sits in the data section and the type the code reads it as.
@@ -57,12 +58,14 @@ struct Producer {
 /// tensor to the type the code reads (1-bit weights are repacked into their
 /// #pquant.packed layout). `progress(done, total)` is called per tensor.
 /// A GPU model's artifact also holds its kernels, `gpu`; `target` is then
-/// the host the code that launches them runs on.
+/// the host the code that launches them runs on. A tuned model's artifact
+/// records what was measured and chosen, `tuning`.
 llvm::Error writeArtifact(llvm::StringRef path, const Checkpoint &checkpoint,
                           const WeightsTable &table, const CPUTarget &target,
                           const Producer &producer,
                           std::function<void(size_t, size_t)> progress,
-                          const GPUCode *gpu = nullptr);
+                          const GPUCode *gpu = nullptr,
+                          const TuningTable *tuning = nullptr);
 
 } // namespace pquant
 
