@@ -194,6 +194,13 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
                 : overflow ? MAP_FAILED
                            : mmap(nullptr, cacheBytes, PROT_READ | PROT_WRITE,
                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#ifdef MADV_HUGEPAGE
+  // Each step writes a new row of every layer: with 4 KB pages that is a
+  // page fault per layer and cache every few steps, a few percent of decode.
+  // Huge pages are only advice; without them the cache works the same.
+  if (cache && cache != MAP_FAILED)
+    madvise(cache, cacheBytes, MADV_HUGEPAGE);
+#endif
   void *memory = cache == MAP_FAILED ? nullptr : malloc(sizeof(pq_model));
   if (!memory) {
     if (cache && cache != MAP_FAILED)

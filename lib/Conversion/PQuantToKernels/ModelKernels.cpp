@@ -14,11 +14,53 @@ using namespace pquant::kernels;
 namespace {
 constexpr int64_t kLanes = 16;
 
+/// Key rows whose scores one reduction tree computes.
+constexpr int64_t kScoreBlock = 8;
+/// f64 lanes a key row's products are folded into: one 512-bit register.
+constexpr int64_t kFoldLanes = 8;
+static_assert(kScoreBlock <= kFoldLanes, "sumEachPart needs P <= W");
+
 /// `value` (f32 or f16) as f32.
 Value toF32(ImplicitLocOpBuilder &b, Value value) {
   if (value.getType().isF32())
     return value;
   return arith::ExtFOp::create(b, b.getF32Type(), value);
+}
+
+/// Sums of `parts` (P vectors of W lanes each, P <= W, both powers of two):
+/// lane i of the result is the sum of the lanes of parts[i]. A vector holds
+/// groups of partial sums, group-major; each step halves the partials of
+/// every group by adding the first half of each group to the second, taking
+/// groups from two vectors while there are two, so P sums cost about 3·P
+/// vector operations instead of a horizontal reduction each.
+Value sumEachPart(ImplicitLocOpBuilder &b, SmallVector<Value> parts) {
+  int64_t width = cast<VectorType>(parts[0].getType()).getNumElements();
+  int64_t groups = 1, partials = width;
+  auto halves = [&](Value x, Value y, int64_t groupsOfX) {
+    SmallVector<int64_t> first, second;
+    int64_t yOffset = cast<VectorType>(x.getType()).getNumElements();
+    for (int64_t source = 0; source < (x == y ? 1 : 2); ++source)
+      for (int64_t g = 0; g < groupsOfX; ++g)
+        for (int64_t c = 0; c < partials / 2; ++c) {
+          int64_t lane = source * yOffset + g * partials + c;
+          first.push_back(lane);
+          second.push_back(lane + partials / 2);
+        }
+    return arith::AddFOp::create(b, vector::ShuffleOp::create(b, x, y, first),
+                                 vector::ShuffleOp::create(b, x, y, second));
+  };
+  while (parts.size() > 1) {
+    SmallVector<Value> next;
+    for (size_t i = 0; i < parts.size(); i += 2)
+      next.push_back(halves(parts[i], parts[i + 1], groups));
+    parts = std::move(next);
+    groups *= 2;
+    partials /= 2;
+  }
+  Value sums = parts[0];
+  for (; partials > 1; partials /= 2)
+    sums = halves(sums, sums, groups);
+  return sums;
 }
 } // namespace
 
@@ -185,17 +227,17 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
       ImplicitLocOpBuilder b(loc, nested);
       forLoop(b, index(b, kvHeads), 1, {}, [&](ImplicitLocOpBuilder &b,
                                               Value h, ValueRange) {
-        forLoop(b, index(b, headDim), 1, {}, [&](ImplicitLocOpBuilder &b,
-                                                Value d, ValueRange) {
-          for (auto [source, cache] : {std::pair{k, keys}, {v, values}}) {
-            Value value = memref::LoadOp::create(b, source, ValueRange{m, h, d});
-            if (!cacheType.getElementType().isF32())
-              value = arith::TruncFOp::create(b, cacheType.getElementType(), value);
-            memref::StoreOp::create(b, value, cache,
-                                    ValueRange{layerIndex, row, h, d});
-          }
-          return SmallVector<Value>{};
-        });
+        for (auto [source, cache] : {std::pair{k, keys}, {v, values}}) {
+          Value head = vector::LoadOp::create(
+              b, VectorType::get({headDim}, f32), source,
+              ValueRange{m, h, index(b, 0)});
+          if (!cacheType.getElementType().isF32())
+            head = arith::TruncFOp::create(
+                b, VectorType::get({headDim}, cacheType.getElementType()),
+                head);
+          vector::StoreOp::create(b, head, cache,
+                                  ValueRange{layerIndex, row, h, index(b, 0)});
+        }
         return SmallVector<Value>{};
       });
       scf::YieldOp::create(b);
@@ -204,18 +246,42 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
   });
 
   float scale = float(1.0 / std::sqrt(double(headDim)));
-  // Whole head vectors: one query row against contiguous key rows, and
-  // value rows accumulated into one output row.
+  // The reference forms q·k and Σ p·v in f64 and rounds each once to f32.
+  // f32 products are exact in f64, so summing them in f64 in any order
+  // rounds to the same f32 but for near-ties: the compiled scores and
+  // outputs are the reference's, and no rounding difference can flip a
+  // quantized activation downstream.
+  Type f64 = b.getF64Type();
   auto headLanes = VectorType::get({headDim}, f32);
+  auto wideHeadLanes = VectorType::get({headDim}, f64);
   auto cacheLanes = VectorType::get({headDim}, cacheType.getElementType());
   auto cacheRowOf = [&](ImplicitLocOpBuilder &b, Value cache, Value t,
                         Value kvHead) -> Value {
     Value row = vector::LoadOp::create(b, cacheLanes, cache,
                                        ValueRange{layerIndex, t, kvHead, index(b, 0)});
-    return cacheType.getElementType().isF32()
-               ? row
-               : Value(arith::ExtFOp::create(b, headLanes, row));
+    return arith::ExtFOp::create(b, wideHeadLanes, row);
   };
+  // A row's products folded into kFoldLanes lanes by FMAs (whole head
+  // vectors when Dh is not a multiple of them).
+  int64_t foldLanes = headDim % kFoldLanes == 0 ? kFoldLanes : headDim;
+  auto foldedDot = [&](ImplicitLocOpBuilder &b, Value query,
+                       Value row) -> Value {
+    Value acc;
+    for (int64_t d = 0; d < headDim; d += foldLanes) {
+      auto slice = [&](Value v) -> Value {
+        if (foldLanes == headDim)
+          return v;
+        return vector::ExtractStridedSliceOp::create(
+            b, v, ArrayRef<int64_t>{d}, ArrayRef<int64_t>{foldLanes},
+            ArrayRef<int64_t>{1});
+      };
+      acc = acc ? Value(math::FmaOp::create(b, slice(query), slice(row), acc))
+                : Value(arith::MulFOp::create(b, slice(query), slice(row)));
+    }
+    return acc;
+  };
+  auto blockLanes = VectorType::get({kScoreBlock}, f32);
+  Value scaleLanes = splat(b, blockLanes, scale);
   // Heads on the threads, each with its own score buffer on its stack.
   parallelLoop(b, index(b, heads), [&](ImplicitLocOpBuilder &b, Value h) {
       Value scores = memref::AllocaOp::create(b, MemRefType::get({rows}, f32));
@@ -228,29 +294,64 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
             arith::AddIOp::create(b, arith::AddIOp::create(b, start, m),
                                   index(b, 1)),
             rowCount);
-        Value query = vector::LoadOp::create(b, headLanes, q,
-                                             ValueRange{m, h, index(b, 0)});
-        Value max = forLoop(
-            b, visible, 1, {scalar(b, f32, -INFINITY)},
+        Value query = arith::ExtFOp::create(
+            b, wideHeadLanes,
+            Value(vector::LoadOp::create(b, headLanes, q,
+                                         ValueRange{m, h, index(b, 0)})));
+        // kScoreBlock rows at a time, summed by one reduction tree when the
+        // rows fold into kFoldLanes lanes.
+        Value blocked = index(b, 0), max = scalar(b, f32, -INFINITY);
+        if (foldLanes == kFoldLanes) {
+          blocked = arith::MulIOp::create(
+              b, arith::DivUIOp::create(b, visible, index(b, kScoreBlock)),
+              index(b, kScoreBlock));
+          Value blockMax = forLoop(
+              b, blocked, kScoreBlock, {splat(b, blockLanes, -INFINITY)},
+              [&](ImplicitLocOpBuilder &b, Value t0, ValueRange carried) {
+                SmallVector<Value> folded;
+                for (int64_t r = 0; r < kScoreBlock; ++r)
+                  folded.push_back(foldedDot(
+                      b, query,
+                      cacheRowOf(b, keys,
+                                 arith::AddIOp::create(b, t0, index(b, r)),
+                                 kvHead)));
+                Value block = arith::MulFOp::create(
+                    b,
+                    arith::TruncFOp::create(b, blockLanes,
+                                            sumEachPart(b, folded)),
+                    scaleLanes);
+                vector::StoreOp::create(b, block, scores, ValueRange{t0});
+                return SmallVector<Value>{
+                    arith::MaximumFOp::create(b, carried[0], block)};
+              })[0];
+          max = vector::ReductionOp::create(
+              b, vector::CombiningKind::MAXIMUMF, blockMax);
+        }
+        max = forLoopFrom(
+            b, blocked, visible, 1, {max},
             [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
               Value dot = vector::ReductionOp::create(
                   b, vector::CombiningKind::ADD,
-                  arith::MulFOp::create(b, query,
-                                        cacheRowOf(b, keys, t, kvHead)));
-              Value score = arith::MulFOp::create(b, dot, scalar(b, f32, scale));
+                  foldedDot(b, query, cacheRowOf(b, keys, t, kvHead)));
+              Value score = arith::MulFOp::create(
+                  b, arith::TruncFOp::create(b, f32, dot),
+                  scalar(b, f32, scale));
               memref::StoreOp::create(b, score, scores, ValueRange{t});
               return SmallVector<Value>{
                   arith::MaximumFOp::create(b, carried[0], score)};
             })[0];
         softmaxInPlace(b, scores, visible, max);
-        Value out = forLoop(
-            b, visible, 1, {splat(b, headLanes, 0.0)},
+        Value wideOut = forLoop(
+            b, visible, 1, {splat(b, wideHeadLanes, 0.0)},
             [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
-              Value p = memref::LoadOp::create(b, scores, ValueRange{t});
+              Value p = arith::ExtFOp::create(
+                  b, f64,
+                  Value(memref::LoadOp::create(b, scores, ValueRange{t})));
               return SmallVector<Value>{math::FmaOp::create(
-                  b, vector::BroadcastOp::create(b, headLanes, p),
+                  b, vector::BroadcastOp::create(b, wideHeadLanes, p),
                   cacheRowOf(b, values, t, kvHead), acc[0])};
             })[0];
+        Value out = arith::TruncFOp::create(b, headLanes, wideOut);
         vector::StoreOp::create(b, out, y, ValueRange{m, h, index(b, 0)});
         return SmallVector<Value>{};
       });

@@ -116,3 +116,28 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
   %y = pquant.bitlinear %q, %s, %w, %ws : tensor<?x8192xi8>, tensor<?xf32>, tensor<1x128x8x1xi64, #wide>, tensor<1xf32> -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Attention forms q·k and Σ p·v in f64, rounding each once to f32 as the
+// reference does. With Dh = 16, each key row folds into 8 f64 lanes (two
+// FMAs) and 8 rows are summed by one shuffle tree (3 halving steps across
+// rows, then 1 within); the remaining rows are reduced one by one.
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels | FileCheck %s --check-prefix=ATTN
+// ATTN-LABEL: func.func private @pquant_attention_layer1_
+// ATTN:         vector.store %{{.*}} : memref<2x8x1x16xf32>, vector<16xf32>
+// ATTN:         scf.parallel
+// ATTN:         arith.extf %{{.*}} : vector<16xf32> to vector<16xf64>
+// ATTN:         scf.for
+// ATTN-COUNT-8: math.fma %{{.*}} : vector<8xf64>
+// ATTN-COUNT-8: vector.shuffle
+// ATTN:         arith.truncf %{{.*}} : vector<8xf64> to vector<8xf32>
+// ATTN:         vector.store %{{.*}} : memref<8xf32>, vector<8xf32>
+// ATTN:         vector.reduction <add>, %{{.*}} : vector<8xf64> into f64
+// ATTN:         math.fma %{{.*}} : vector<16xf64>
+// ATTN:         arith.truncf %{{.*}} : vector<16xf64> to vector<16xf32>
+func.func @attention(%q: tensor<1x2x16xf32>, %k: tensor<1x1x16xf32>, %v: tensor<1x1x16xf32>,
+                     %start: index, %kc: memref<2x8x1x16xf32>, %vc: memref<2x8x1x16xf32>) -> tensor<1x2x16xf32> {
+  %o = pquant.attention %q, %k, %v cache(%kc, %vc) layer 1 at %start : tensor<1x2x16xf32>, tensor<1x1x16xf32>, tensor<1x1x16xf32>, memref<2x8x1x16xf32>
+  return %o : tensor<1x2x16xf32>
+}
