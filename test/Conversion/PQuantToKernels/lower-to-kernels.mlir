@@ -35,7 +35,11 @@
 // CHECK:         vector.transfer_read {{.*}} : memref<?x128xi8>, vector<64xi8>
 // CHECK:         arith.cmpi ne, {{.*}} : vector<64xi8>
 // CHECK:         vector.bitcast {{.*}} : vector<64xi1> to vector<1xi64>
-// The popcount loop: one vector of 4 rows' words against each plane.
+// The popcount loop: one vector of 4 rows' words against each plane, and a
+// prefetch of the same word in the last tile (the tiles are 64 bytes here, so
+// 16 KB ahead is past the end, and the index is clamped to the last one).
+// CHECK:         %[[AHEAD:.*]] = arith.minsi %{{.*}}, %c2
+// CHECK:         memref.prefetch %{{.*}}[%[[AHEAD]], %{{.*}}, %{{.*}}], read, locality<3>, data : memref<3x2x4xi64>
 // CHECK:         vector.load {{.*}} : memref<3x2x4xi64>, vector<4xi64>
 // CHECK-COUNT-8: math.ctpop {{.*}} : vector<4xi64>
 // CHECK:         arith.sitofp {{.*}} : vector<4xi64> to vector<4xf32>
@@ -58,6 +62,7 @@ func.func @layer(%x: tensor<?x128xf32>) -> (tensor<?x10xf32>, tensor<?x10xf32>) 
 // CHECK-LABEL: func.func private @pquant_expert_linear_generic_slot1_
 // CHECK:         %[[ID:.*]] = memref.load %{{.*}}[%{{.*}}, %c1{{.*}}] : memref<?x2xi32>
 // CHECK:         %[[E:.*]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK:         memref.prefetch %{{.*}}[%[[E]], %{{.*}}, %{{.*}}], read, locality<3>, data : memref<4x16x64xi8>
 // CHECK:         %[[W:.*]] = vector.transfer_read %{{.*}}[%[[E]], %{{.*}}, %{{.*}}]{{.*}} : memref<4x16x64xi8>, vector<64xi8>
 // CHECK:         %[[U:.*]] = arith.xori %[[W]], %{{.*}} : vector<64xi8>
 // CHECK:         pquant.dot4 %{{.*}}, %[[U]], %{{.*}} {unsigned_lhs} : vector<16xi32>, vector<64xi8>
