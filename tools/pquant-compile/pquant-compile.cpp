@@ -290,13 +290,20 @@ int main(int argc, char **argv) {
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
   mlir::registerDefaultTimingManagerCLOptions();
+  // LLVM's and MLIR's own options still work but would bury these in
+  // hundreds of lines of --help.
+  cl::HideUnrelatedOptions({&compileCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
-      "pquant-compile: compile pquant IR to code for a CPU\n\n"
-      "Runs pquant-cpu-pipeline (the same as pquant-opt's), then LLVM's "
-      "optimizer and code generator for -target/-mcpu/-mattr, and writes what "
-      "--emit asks for. Each function of the input becomes a symbol with a C "
-      "entry point _mlir_ciface_<name> taking memref descriptors.\n");
+      "pquant-compile: compile pquant IR to a model for a CPU or an NVIDIA "
+      "GPU\n\n"
+      "Runs pquant-cpu-pipeline (or, for -target=sm_80/sm_90, "
+      "pquant-gpu-pipeline; the same as pquant-opt's), then LLVM's optimizer "
+      "and code generator for -target/-mcpu/-mattr, and writes what --emit "
+      "asks for. A model (an input with prefill and decode functions) "
+      "becomes an executable and its .pqw artifact; each function becomes a "
+      "symbol with a C entry point _mlir_ciface_<name> taking memref "
+      "descriptors.\n");
   if (optLevel > 3)
     return fail("-O" + Twine(optLevel.getValue()) + " is not 0, 1, 2 or 3");
 
