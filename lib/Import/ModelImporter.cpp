@@ -237,7 +237,8 @@ void DecoderBuilder::buildEntry(StringRef name, int64_t tokenCountStatic) {
       });
 
   Value x = EmbeddingOp::create(b, loc("embed"), tensor({tokens, config.hiddenSize}, f32),
-                                storedWeight("embed.weight"), tokenIds);
+                                storedWeight("embed.weight"), tokenIds,
+                                /*scales=*/Value());
   Value keyCache = body->getArgument(2), valueCache = body->getArgument(3);
   for (int64_t layer = 0; layer < config.numLayers; ++layer) {
     x = attentionBlock(x, layer, positions, start, keyCache, valueCache);

@@ -25,9 +25,11 @@ int64_t pquant::packedTileRows(const CPUTarget &target) {
 }
 
 void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
-                              StringRef strategy, bool int8LMHead) {
-  if (int8LMHead)
+                              StringRef strategy, Int8Tables int8Tables) {
+  if (int8Tables.lmHead)
     pm.addPass(createQuantizeLMHead());
+  if (int8Tables.embedding)
+    pm.addPass(createQuantizeEmbedding());
   pm.addPass(createDecomposeDecoupled());
   pm.addPass(createCSEPass());
   PackWeightsOptions pack;
@@ -96,14 +98,17 @@ void pquant::registerPQuantPipelines() {
                        << llvm::toString(target.takeError()) << "\n";
           return;
         }
-        if (options.lmHead != "f32" && options.lmHead != "int8") {
-          llvm::errs() << "pquant-cpu-pipeline: lm-head must be f32 or int8, "
-                          "not '"
-                       << options.lmHead << "'\n";
-          return;
-        }
+        for (auto [name, value] :
+             {std::pair{"lm-head", &options.lmHead},
+              std::pair{"embedding", &options.embedding}})
+          if (*value != "f32" && *value != "int8") {
+            llvm::errs() << "pquant-cpu-pipeline: " << name
+                         << " must be f32 or int8, not '" << *value << "'\n";
+            return;
+          }
         buildCPUPipeline(pm, *target, options.strategy,
-                         options.lmHead == "int8");
+                         {options.lmHead == "int8",
+                          options.embedding == "int8"});
       });
   registerGPUPipeline();
 }

@@ -307,17 +307,23 @@ class Model:
     `prefill` and `decode` append to the cache from the current position `pos`; `reset` empties it.
     """
 
-    def __init__(self, config, weights, int8_lm_head=False):
+    def __init__(self, config, weights, int8_lm_head=False, int8_embedding=False):
         """`weights` is the decoded form of checkpoint.load_checkpoint: +-1 bits, float32 floats.
 
         With `int8_lm_head` the logits are those of pquant-compile --lm-head=int8: the lm_head's rows
-        quantized with quant8, the normed activations too, then int8_linear.
+        quantized with quant8, the normed activations too, then int8_linear. With `int8_embedding`
+        the embedding is that of --embedding=int8: each row quant8-quantized, looked up as
+        float32(q) * s (one float32 product). With tied embeddings each option changes only its use.
         """
         self.config = config
-        self.embed = np.asarray(weights["embed.weight"], F32)
+        embed = np.asarray(weights["embed.weight"], F32)
         self.norm = np.asarray(weights["norm.weight"], F32)
-        self.lm_head = self.embed if config.tie_embeddings else np.asarray(weights["lm_head.weight"], F32)
+        self.lm_head = embed if config.tie_embeddings else np.asarray(weights["lm_head.weight"], F32)
         self.lm_head_int8 = quant8(self.lm_head) if int8_lm_head else None
+        if int8_embedding:
+            rows, scales = quant8(embed)
+            embed = rows.astype(F32) * scales[:, None]
+        self.embed = embed
         self.layers = [
             _decoder_layer(weights, f"layers.{i}.", config.num_experts) for i in range(config.num_layers)
         ]

@@ -106,6 +106,21 @@ cl::opt<LMHead> lmHead(
                           "on int8 weights quantized per row, with int8 "
                           "activations: a quarter of the bytes of f32")),
     cl::init(LMHead::F32));
+enum class EmbeddingTable { F32, Int8 };
+cl::opt<EmbeddingTable> embeddingTable(
+    "embedding", cl::cat(compileCategory),
+    cl::desc("How the token embedding is stored (CPU targets)"),
+    cl::values(clEnumValN(EmbeddingTable::F32, "f32",
+                          "the checkpoint's f32 or f16 table (default)"),
+               clEnumValN(EmbeddingTable::Int8, "int8",
+                          "int8 rows with per-row scales: a quarter of the "
+                          "memory of f32, the same decode speed")),
+    cl::init(EmbeddingTable::F32));
+
+/// The int8 tables the command line asks for.
+pquant::Int8Tables int8Tables() {
+  return {lmHead == LMHead::Int8, embeddingTable == EmbeddingTable::Int8};
+}
 cl::opt<Emit> emit(
     "emit", cl::cat(compileCategory), cl::desc("What to write"),
     cl::values(clEnumValN(Emit::MLIR, "mlir", "MLIR in the LLVM dialect"),
@@ -187,7 +202,7 @@ mlir::LogicalResult compileKernelLibrary(mlir::ModuleOp module, StringRef path,
   mlir::PassManager pm(module.getContext());
   // Every BitLinear of a benchmark carries its kernel; the strategy option
   // does not matter.
-  pquant::buildCPUPipeline(pm, target, "auto", lmHead == LMHead::Int8);
+  pquant::buildCPUPipeline(pm, target, "auto", int8Tables());
   if (failed(pm.run(module)))
     return mlir::failure();
   LLVMContext llvmContext;
@@ -319,6 +334,9 @@ int main(int argc, char **argv) {
                 "not -target=" + targetName);
   if (!tuneCache.empty() && !tune)
     return fail("--tune-cache needs --tune");
+  if (gpu && (lmHead == LMHead::Int8 || embeddingTable == EmbeddingTable::Int8))
+    return fail("--lm-head=int8 and --embedding=int8 are for CPU targets; "
+                "-target=" + targetName + " runs the checkpoint's tables");
   if (!gpu && target->cpu.empty())
     WithColor::warning(errs(), "pquant-compile")
         << "no CPU named for " << targetName
@@ -397,7 +415,7 @@ int main(int argc, char **argv) {
   if (gpu)
     pquant::buildGPUPipeline(pm, targetName);
   else
-    pquant::buildCPUPipeline(pm, *target, strategy, lmHead == LMHead::Int8);
+    pquant::buildCPUPipeline(pm, *target, strategy, int8Tables());
   if (failed(pm.run(*module)))
     return 1;
   // GPU kernels: PTX for the .pqw of a model, else for the object itself.

@@ -41,6 +41,17 @@ struct CPUPipelineOptions : mlir::PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("f32 (the checkpoint's lm_head), or int8: weights "
                      "quantized per row, activations per token"),
       llvm::cl::init("f32")};
+  Option<std::string> embedding{
+      *this, "embedding",
+      llvm::cl::desc("f32 (the checkpoint's table), or int8: rows quantized "
+                     "per row"),
+      llvm::cl::init("f32")};
+};
+
+/// The float tables that run on per-row int8 weights; both off by default.
+struct Int8Tables {
+  bool lmHead = false;
+  bool embedding = false;
 };
 
 /// Rows per packed tile for `target`: one vector register of 64-bit words.
@@ -48,9 +59,9 @@ int64_t packedTileRows(const CPUTarget &target);
 
 /// Appends the CPU pipeline for an already resolved `target`: decompose,
 /// pack weights, lower to kernels, bufferize, lower to the LLVM dialect.
-/// `int8LMHead` runs the lm_head on per-row int8 weights.
+/// `int8Tables` says which float tables become per-row int8.
 void buildCPUPipeline(mlir::OpPassManager &pm, const CPUTarget &target,
-                      llvm::StringRef strategy, bool int8LMHead = false);
+                      llvm::StringRef strategy, Int8Tables int8Tables = {});
 
 /// Registers `pquant-cpu-pipeline`.
 void registerPQuantPipelines();

@@ -65,19 +65,29 @@ Value sumEachPart(ImplicitLocOpBuilder &b, SmallVector<Value> parts) {
 } // namespace
 
 void pquant::kernels::buildEmbedding(ImplicitLocOpBuilder &b, ValueRange args) {
-  Value table = args[0], tokens = args[1], y = args[2];
+  // (table, tokens, y), or (table, tokens, scales, y) for an int8 table.
+  Value table = args[0], tokens = args[1], y = args.back();
+  Value scales = args.size() == 4 ? args[2] : Value();
   auto tableType = cast<MemRefType>(table.getType());
   int64_t vocab = tableType.getDimSize(0), width = tableType.getDimSize(1);
+  Type f32 = b.getF32Type();
   Value count = memref::DimOp::create(b, tokens, 0);
   forLoop(b, count, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
     Value token = arith::IndexCastOp::create(
         b, b.getIndexType(), memref::LoadOp::create(b, tokens, ValueRange{m}));
     Value row = arith::MinSIOp::create(
         b, arith::MaxSIOp::create(b, token, index(b, 0)), index(b, vocab - 1));
+    Value scale =
+        scales ? Value(memref::LoadOp::create(b, scales, ValueRange{row}))
+               : Value();
     forLoop(b, index(b, width), 1, {},
             [&](ImplicitLocOpBuilder &b, Value d, ValueRange) {
               Value v = memref::LoadOp::create(b, table, ValueRange{row, d});
-              memref::StoreOp::create(b, toF32(b, v), y, ValueRange{m, d});
+              Value value =
+                  scale ? Value(arith::MulFOp::create(
+                              b, arith::SIToFPOp::create(b, f32, v), scale))
+                        : toF32(b, v);
+              memref::StoreOp::create(b, value, y, ValueRange{m, d});
               return SmallVector<Value>{};
             });
     return SmallVector<Value>{};

@@ -66,7 +66,7 @@ def main():
         chunk = data[tensor["offset"]:tensor["offset"] + tensor["size"]]
         array = np.frombuffer(chunk, DTYPES[tensor["dtype"]]).reshape(tensor["shape"])
         expected = weights[tensor["name"]]
-        if "quantization" in tensor:  # --lm-head=int8: quant8 of each row
+        if "quantization" in tensor:  # --lm-head=int8 / --embedding=int8: quant8 of each row
             rows, scales = ref.quant8(expected)
             expected = rows if tensor["quantization"] == "int8_rows" else scales
             got, kind = array, f"{tensor['quantization']} of {tensor['name']}"

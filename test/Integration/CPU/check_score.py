@@ -1,13 +1,14 @@
 """Checks a compiled model's `--score` output against reference.Model.
 
 Usage: check_score.py CHECKPOINT_DIR TEXT_FILE SCORE_OUTPUT [--int8-lm-head]
-                      [--tolerance R]
+                      [--int8-embedding] [--tolerance R]
 
 The reference scores the file's bytes teacher-forced in chunks of
 max_seq_len (the cache reset between chunks, the first token of a chunk
 unpredicted), as the runtime does; the NLL must agree within R relative
-(default 1e-4) and the predicted-token count exactly. --int8-lm-head: the
-model was compiled with --lm-head=int8.
+(default 1e-4) and the predicted-token count exactly. --int8-lm-head /
+--int8-embedding: the model was compiled with --lm-head=int8 /
+--embedding=int8.
 """
 
 import argparse
@@ -32,11 +33,12 @@ def main():
     parser.add_argument("text")
     parser.add_argument("score_output")
     parser.add_argument("--int8-lm-head", action="store_true")
+    parser.add_argument("--int8-embedding", action="store_true")
     parser.add_argument("--tolerance", type=float, default=1e-4)
     args = parser.parse_args()
     directory, text_path, output_path = args.checkpoint, args.text, args.score_output
     config, weights = ckpt.load_checkpoint(directory)
-    model = ref.Model(config, weights, int8_lm_head=args.int8_lm_head)
+    model = ref.Model(config, weights, int8_lm_head=args.int8_lm_head, int8_embedding=args.int8_embedding)
     tokens = list(open(text_path, "rb").read())
     nll, predicted = 0.0, 0
     for start in range(0, len(tokens), config.max_seq_len):

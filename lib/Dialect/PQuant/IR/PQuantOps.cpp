@@ -275,12 +275,23 @@ LogicalResult WeightOp::verify() {
 }
 
 LogicalResult EmbeddingOp::verify() {
-  return DimBinder(*this)
+  DimBinder dims(*this);
+  dims.dim("V", "table", getTable().getType(), 0)
       .dim("D", "table", getTable().getType(), 1)
       .dim("M", "tokens", getTokens().getType(), 0)
       .dim("M", "result", getResult().getType(), 0)
-      .dim("D", "result", getResult().getType(), 1)
-      .result();
+      .dim("D", "result", getResult().getType(), 1);
+  if (Value scales = getScales())
+    dims.dim("V", "scales", scales.getType(), 0);
+  if (failed(dims.result()))
+    return failure();
+  bool int8 = cast<ShapedType>(getTable().getType()).getElementType().isInteger(8);
+  if (int8 && !getScales())
+    return emitOpError("an int8 table needs its per-row scales");
+  if (!int8 && getScales())
+    return emitOpError("scales are for an int8 table, not ")
+           << getTable().getType();
+  return success();
 }
 
 LogicalResult RMSNormOp::verify() {

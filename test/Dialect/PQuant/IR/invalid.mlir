@@ -287,6 +287,30 @@ func.func @embedding_width(%t: tensor<256x64xf32>, %tok: tensor<4xi32>) {
 
 // -----
 
+func.func @embedding_int8_without_scales(%t: tensor<256x64xi8>, %tok: tensor<4xi32>) {
+  // expected-error @+1 {{'pquant.embedding' op an int8 table needs its per-row scales}}
+  %x = pquant.embedding %t, %tok : tensor<256x64xi8>, tensor<4xi32> -> tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_float_with_scales(%t: tensor<256x64xf32>, %tok: tensor<4xi32>, %s: tensor<256xf32>) {
+  // expected-error @+1 {{'pquant.embedding' op scales are for an int8 table, not 'tensor<256x64xf32>'}}
+  %x = pquant.embedding %t, %tok scales(%s) : tensor<256x64xf32>, tensor<4xi32>, tensor<256xf32> -> tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_scales_rows(%t: tensor<256x64xi8>, %tok: tensor<4xi32>, %s: tensor<128xf32>) {
+  // expected-error @+1 {{'pquant.embedding' op dimension V mismatch: 'scales' dim 0 is 128 but 'table' dim 0 is 256}}
+  %x = pquant.embedding %t, %tok scales(%s) : tensor<256x64xi8>, tensor<4xi32>, tensor<128xf32> -> tensor<4x64xf32>
+  return
+}
+
+// -----
+
 func.func @rms_norm_weight(%x: tensor<4x64xf32>, %w: tensor<32xf32>) {
   // expected-error @+1 {{'pquant.rms_norm' op dimension D mismatch: 'weight' dim 0 is 32 but 'input' dim 1 is 64}}
   %y = pquant.rms_norm %x weight(%w) : tensor<4x64xf32>, tensor<32xf32>

@@ -95,6 +95,10 @@ func.func @decoder_ops(%tok: tensor<4xi32>, %pos: tensor<4xi32>, %start: index,
   %hs = pquant.weight "lm_head.weight" quantized int8_row_scales : tensor<256xf32>
   // CHECK: pquant.embedding %{{.*}}, %{{.*}} : tensor<256x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
   %x = pquant.embedding %table, %tok : tensor<256x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
+  %eq = pquant.weight "embed.weight" quantized int8_rows : tensor<256x64xi8>
+  %es = pquant.weight "embed.weight" quantized int8_row_scales : tensor<256xf32>
+  // CHECK: pquant.embedding %{{.*}}, %{{.*}} scales(%{{.*}}) : tensor<256x64xi8>, tensor<4xi32>, tensor<256xf32> -> tensor<4x64xf32>
+  %xq = pquant.embedding %eq, %tok scales(%es) : tensor<256x64xi8>, tensor<4xi32>, tensor<256xf32> -> tensor<4x64xf32>
   // CHECK: pquant.rms_norm %{{.*}} weight(%{{.*}}) {eps = 9.99999997E-7 : f32} : tensor<4x64xf32>, tensor<64xf32>
   %n = pquant.rms_norm %x weight(%nw) {eps = 1.0e-6 : f32} : tensor<4x64xf32>, tensor<64xf32>
   // CHECK: pquant.rms_norm %{{.*}} : tensor<4x64xf32>

@@ -42,18 +42,25 @@ def PQuant_WeightOp : PQuant_Op<"weight", [Pure]> {
 def PQuant_EmbeddingOp : PQuant_Op<"embedding", [Pure]> {
   let summary = "Token embedding lookup";
   let description = [{
-    `result[m, :] = table[tokens[m], :]`, widened to f32. A token outside
-    `[0, V)` is undefined behaviour at this level; the runtime rejects such
-    tokens before calling compiled code.
+    `result[m, :] = table[tokens[m], :]`, widened to f32. An int8 table
+    (`pquant-quantize-embedding`) comes with its per-row scales:
+    `result[m, :] = f32(table[t, :]) · scales[t]` for `t = tokens[m]`, one
+    f32 product per element. A token outside `[0, V)` is undefined behaviour
+    at this level; the runtime rejects such tokens before calling compiled
+    code.
 
     ```mlir
     %x = pquant.embedding %table, %tokens : tensor<256x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
+    %y = pquant.embedding %q, %tokens scales(%s) : tensor<256x64xi8>, tensor<4xi32>, tensor<256xf32> -> tensor<4x64xf32>
     ```
   }];
-  let arguments = (ins PQuant_FloatMatrix:$table, PQuant_I32Vector:$tokens);
+  let arguments = (ins AnyTypeOf<[PQuant_FloatMatrix, PQuant_I8Matrix]>:$table,
+                       PQuant_I32Vector:$tokens,
+                       Optional<PQuant_F32Vector>:$scales);
   let results = (outs PQuant_F32Matrix:$result);
   let assemblyFormat = [{
-    $table `,` $tokens attr-dict `:` type($table) `,` type($tokens) `->` type($result)
+    $table `,` $tokens (`scales` `(` $scales^ `)`)? attr-dict `:` type($table)
+    `,` type($tokens) (`,` type($scales)^)? `->` type($result)
   }];
   let hasVerifier = 1;
 }

@@ -54,6 +54,24 @@ def QuantizeLMHead : Pass<"pquant-quantize-lm-head"> {
   let dependentDialects = ["::pquant::PQuantDialect"];
 }
 
+def QuantizeEmbedding : Pass<"pquant-quantize-embedding"> {
+  let summary = "Store the token embedding as int8 rows with per-row scales";
+  let description = [{
+    Rewrites each `pquant.embedding` whose table is a float `pquant.weight`
+    into an embedding of the weight `quantized int8_rows` with its
+    `int8_row_scales` (per-row absmax, as for `pquant-quantize-lm-head`):
+    each looked-up row is `f32(q) · scale`. The embedding reads one row per
+    token, so this saves memory and artifact size (three quarters of an f32
+    table), not decode bandwidth; the rows move by the rounding to int8
+    (`docs/semantics.md`). With tied embeddings the lm_head keeps its own
+    form unless `pquant-quantize-lm-head` runs too.
+
+    A table that is a constant (a model imported with `--inline-weights`) is
+    an error, as for the lm_head.
+  }];
+  let dependentDialects = ["::pquant::PQuantDialect"];
+}
+
 def PackWeights : Pass<"pquant-pack-weights"> {
   let summary = "Repack the 1-bit weights of every pquant.bitlinear into a target layout";
   let description = [{
