@@ -2,10 +2,11 @@
 //
 // pquant-outline-parallel-loops turns each parallel loop of a kernel into a
 // call of pquant_parallel_for(task, context, iterations). One process-wide
-// pool serves it: the iterations are cut into a few chunks per thread, and
-// the calling thread and (threads - 1) workers claim chunks until none is
-// left. A worker that the system has not scheduled yet simply finds nothing
-// to claim, so a busy machine slows a loop down instead of stalling it.
+// pool serves it: the calling thread and (threads - 1) workers claim ranges
+// of iterations until none is left, each claim a share of what remains
+// (large first, small at the end, so the threads finish together). A worker
+// that the system has not scheduled yet simply finds nothing to claim, so a
+// busy machine slows a loop down instead of stalling it.
 //
 // A decode step makes a few hundred such calls of some tens of microseconds
 // each, so waking a worker through the kernel every time would cost as much
@@ -36,8 +37,11 @@ pquant_parallel_for(void (*task)(void *, int64_t, int64_t), void *context,
 namespace {
 
 constexpr int kMaxThreads = 256;
-/// Chunks per thread: enough for a late thread to matter little.
-constexpr int64_t kChunksPerThread = 4;
+/// A claim takes 1/(kClaimShare · threads) of the iterations left, and at
+/// least 1/(kMinClaimShare · threads) of all: the last claims are small
+/// enough for the threads to finish within a few iterations of each other,
+/// the first large enough that claiming costs little.
+constexpr int64_t kClaimShare = 2, kMinClaimShare = 16;
 /// Spin iterations before a worker sleeps: about 100 µs.
 constexpr int kSpinsBeforeSleep = 20000;
 /// Spin iterations of a caller waiting for the workers before it yields.
@@ -52,13 +56,13 @@ inline void cpuRelax() {
 }
 
 /// The job state is one word: the job's generation in the high half, the
-/// next chunk to claim in the low half. kClosed there means the job is being
-/// set up (nothing can be claimed).
+/// next iteration to claim in the low half. kClosed there means the job is
+/// being set up (nothing can be claimed).
 constexpr uint64_t kClosed = 0xffffffffu;
 inline uint32_t generationOf(uint64_t state) { return uint32_t(state >> 32); }
-inline uint32_t chunkOf(uint64_t state) { return uint32_t(state); }
-inline uint64_t stateOf(uint32_t generation, uint64_t chunk) {
-  return uint64_t(generation) << 32 | chunk;
+inline uint32_t nextOf(uint64_t state) { return uint32_t(state); }
+inline uint64_t stateOf(uint32_t generation, uint64_t next) {
+  return uint64_t(generation) << 32 | next;
 }
 
 struct Pool {
@@ -68,15 +72,17 @@ struct Pool {
   pthread_mutex_t sleep = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
   std::atomic<uint64_t> state{stateOf(0, kClosed)};
-  std::atomic<int64_t> completed{0}; // chunks of the current job run
+  std::atomic<int64_t> completed{0}; // iterations of the current job run
   std::atomic<int> sleepers{0};
   bool stop = false;
 
-  // The current job: written while the state is closed, read only after
-  // claiming one of its chunks.
+  // The current job: written while the state is closed. The task and its
+  // context are read only after claiming a range of it; the sizes are read
+  // to compute a claim, possibly while the next job is being set up (the
+  // claim then fails), so they are atomic.
   void (*task)(void *, int64_t, int64_t) = nullptr;
   void *context = nullptr;
-  int64_t iterations = 0, chunkSize = 0, chunks = 0;
+  std::atomic<int64_t> iterations{0}, minClaim{1}, claimDivisor{1};
 
   int threads = 0; // 0: not started
   pthread_t workers[kMaxThreads];
@@ -84,31 +90,36 @@ struct Pool {
 
 Pool pool;
 
-/// Claims and runs chunks of job `generation` until none is left.
-void runChunks(uint32_t generation) {
+/// Claims and runs ranges of job `generation` until none is left.
+void runClaims(uint32_t generation) {
   uint64_t state = pool.state.load(std::memory_order_acquire);
   for (;;) {
-    if (generationOf(state) != generation || chunkOf(state) == kClosed ||
-        int64_t(chunkOf(state)) >= pool.chunks)
+    if (generationOf(state) != generation || nextOf(state) == kClosed)
       return;
-    // Claiming proves the job is still `generation` and open, so the fields
-    // read above and below are this job's.
-    if (!pool.state.compare_exchange_weak(state, state + 1,
+    // The fields read here may belong to a newer job; the exchange below
+    // then fails, since the state has changed, and nothing runs.
+    int64_t begin = nextOf(state),
+            left = pool.iterations.load(std::memory_order_relaxed) - begin;
+    if (left <= 0)
+      return;
+    int64_t count = left / pool.claimDivisor.load(std::memory_order_relaxed);
+    int64_t least = pool.minClaim.load(std::memory_order_relaxed);
+    if (count < least)
+      count = least;
+    if (count > left)
+      count = left;
+    if (!pool.state.compare_exchange_weak(state, state + uint64_t(count),
                                           std::memory_order_acq_rel))
       continue;
-    int64_t begin = int64_t(chunkOf(state)) * pool.chunkSize;
-    int64_t end = begin + pool.chunkSize < pool.iterations
-                      ? begin + pool.chunkSize
-                      : pool.iterations;
-    pool.task(pool.context, begin, end);
-    pool.completed.fetch_add(1, std::memory_order_acq_rel);
+    pool.task(pool.context, begin, begin + count);
+    pool.completed.fetch_add(count, std::memory_order_acq_rel);
     state = pool.state.load(std::memory_order_acquire);
   }
 }
 
 /// Whether `state` is an open job newer than generation `seen`.
 bool newJob(uint64_t state, uint32_t seen) {
-  return generationOf(state) != seen && chunkOf(state) != kClosed;
+  return generationOf(state) != seen && nextOf(state) != kClosed;
 }
 
 /// `start` is the generation when the worker was created: a worker that
@@ -134,7 +145,7 @@ void *worker(void *start) {
     seen = generationOf(state);
     if (pool.stop)
       return nullptr;
-    runChunks(seen);
+    runClaims(seen);
   }
 }
 
@@ -160,7 +171,7 @@ void stopWorkers() {
   if (pool.threads > 1) {
     closeJob();
     pool.stop = true;
-    pool.chunks = 0;
+    pool.iterations = 0;
     publish();
     for (int i = 1; i < pool.threads; ++i)
       pthread_join(pool.workers[i], nullptr);
@@ -208,27 +219,26 @@ void pquant_parallel_for(void (*task)(void *, int64_t, int64_t), void *context,
   }
   if (pool.threads == 0)
     startWorkers(defaultThreads());
-  if (pool.threads == 1 || iterations == 1) {
+  // The next iteration must fit below kClosed in the state word.
+  if (pool.threads == 1 || iterations == 1 || iterations >= int64_t(kClosed)) {
     pthread_mutex_unlock(&pool.running);
     task(context, 0, iterations);
     return;
   }
   closeJob();
-  int64_t chunks = pool.threads * kChunksPerThread;
-  if (chunks > iterations)
-    chunks = iterations;
   pool.task = task;
   pool.context = context;
   pool.iterations = iterations;
-  pool.chunkSize = (iterations + chunks - 1) / chunks;
-  pool.chunks = (iterations + pool.chunkSize - 1) / pool.chunkSize;
+  pool.claimDivisor = kClaimShare * pool.threads;
+  int64_t least = iterations / (kMinClaimShare * pool.threads);
+  pool.minClaim = least < 1 ? 1 : least;
   pool.completed.store(0, std::memory_order_relaxed);
-  runChunks(publish());
-  // A worker may still run a chunk it claimed. After a short spin, give the
+  runClaims(publish());
+  // A worker may still run a range it claimed. After a short spin, give the
   // core away rather than burn the time slice, in case the system has
   // taken the worker's core for something else.
   for (int spin = 0;
-       pool.completed.load(std::memory_order_acquire) != pool.chunks; ++spin)
+       pool.completed.load(std::memory_order_acquire) != iterations; ++spin)
     if (spin < kSpinsBeforeYield)
       cpuRelax();
     else
