@@ -56,6 +56,44 @@ void pquant::kernels::writeVector(ImplicitLocOpBuilder &b, Value value,
                                   ArrayRef<bool>{inBounds});
 }
 
+Value pquant::kernels::sumEachPart(ImplicitLocOpBuilder &b,
+                                   SmallVector<Value> parts) {
+  // A vector holds groups of partial sums, group-major. Each step halves the
+  // partials of every group, adding the first half of each group to the
+  // second, and takes its groups from two vectors while there are two.
+  auto type = cast<VectorType>(parts[0].getType());
+  bool isFloat = isa<FloatType>(type.getElementType());
+  int64_t groups = 1, partials = type.getNumElements();
+  auto halves = [&](Value x, Value y, int64_t groupsOfX) -> Value {
+    SmallVector<int64_t> first, second;
+    int64_t yOffset = cast<VectorType>(x.getType()).getNumElements();
+    for (int64_t source = 0; source < (x == y ? 1 : 2); ++source)
+      for (int64_t g = 0; g < groupsOfX; ++g)
+        for (int64_t c = 0; c < partials / 2; ++c) {
+          int64_t lane = source * yOffset + g * partials + c;
+          first.push_back(lane);
+          second.push_back(lane + partials / 2);
+        }
+    Value low = vector::ShuffleOp::create(b, x, y, first);
+    Value high = vector::ShuffleOp::create(b, x, y, second);
+    if (isFloat)
+      return arith::AddFOp::create(b, low, high);
+    return arith::AddIOp::create(b, low, high);
+  };
+  while (parts.size() > 1) {
+    SmallVector<Value> next;
+    for (size_t i = 0; i < parts.size(); i += 2)
+      next.push_back(halves(parts[i], parts[i + 1], groups));
+    parts = std::move(next);
+    groups *= 2;
+    partials /= 2;
+  }
+  Value sums = parts[0];
+  for (; partials > 1; partials /= 2)
+    sums = halves(sums, sums, groups);
+  return sums;
+}
+
 void pquant::kernels::softmaxInPlace(ImplicitLocOpBuilder &b, Value buffer,
                                      Value count, Value max) {
   Type f32 = b.getF32Type(), f64 = b.getF64Type();

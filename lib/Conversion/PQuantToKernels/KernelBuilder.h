@@ -78,6 +78,13 @@ mlir::Value readVector(mlir::ImplicitLocOpBuilder &b, mlir::VectorType type,
 void writeVector(mlir::ImplicitLocOpBuilder &b, mlir::Value value,
                  mlir::Value buffer, mlir::ValueRange indices, bool inBounds);
 
+/// Sums of `parts` (P vectors of W lanes each, integer or float, P <= W,
+/// both powers of two): lane i of the result (a vector of P lanes) is the
+/// sum of the lanes of parts[i]. About 3·P vector operations, where a
+/// horizontal reduction of each part would take about 2·log2(W) each.
+mlir::Value sumEachPart(mlir::ImplicitLocOpBuilder &b,
+                        llvm::SmallVector<mlir::Value> parts);
+
 /// Turns buffer[0 .. count) (f32 scores whose maximum is `max`) into their
 /// softmax in place: exp(x − max), divided by the sum accumulated in f64 and
 /// rounded to f32 once, as the reference computes it.

@@ -447,20 +447,34 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
               }
               return next;
             });
+        // The rows' accumulators of a token summed by one reduction tree
+        // when they fit it (rows <= lanes), else one reduction each.
+        bool tree = rows <= accType.getNumElements();
         for (auto [t, m] : llvm::enumerate(ms)) {
-          SmallVector<Value> totals;
+          SmallVector<Value> rowAccs;
           for (int64_t row = 0; row < rows; ++row)
-            totals.push_back(vector::ReductionOp::create(
-                b, vector::CombiningKind::ADD, accs[row * blockSize + t]));
+            rowAccs.push_back(accs[row * blockSize + t]);
+          Value totals;
+          if (tree) {
+            totals = sumEachPart(b, rowAccs);
+          } else {
+            SmallVector<Value> each;
+            for (Value acc : rowAccs)
+              each.push_back(vector::ReductionOp::create(
+                  b, vector::CombiningKind::ADD, acc));
+            totals = vector::FromElementsOp::create(b, tileSums, each);
+          }
           Value sum = arith::AddIOp::create(
               b,
               vector::LoadOp::create(b, tileSums, partial,
                                      ValueRange{m, firstRow}),
-              vector::FromElementsOp::create(b, tileSums, totals));
+              totals);
           vector::StoreOp::create(b, sum, partial, ValueRange{m, firstRow});
         }
       };
-      int64_t block = rows <= 4 ? 4 : 2;
+      // Tokens per block: as many as 8 rows' accumulators, the block's
+      // activations and a weight vector leave room for in 32 registers.
+      int64_t block = rows <= 4 ? 4 : 3;
       Value blocked = arith::MulIOp::create(
           b, arith::DivUIOp::create(b, tokens, index(b, block)),
           index(b, block));

@@ -18,7 +18,7 @@ constexpr int64_t kLanes = 16;
 constexpr int64_t kScoreBlock = 8;
 /// f64 lanes a key row's products are folded into: one 512-bit register.
 constexpr int64_t kFoldLanes = 8;
-static_assert(kScoreBlock <= kFoldLanes, "sumEachPart needs P <= W");
+static_assert(kScoreBlock <= kFoldLanes, "sumEachPart sums at most W parts");
 
 /// `value` (f32 or f16) as f32.
 Value toF32(ImplicitLocOpBuilder &b, Value value) {
@@ -27,41 +27,6 @@ Value toF32(ImplicitLocOpBuilder &b, Value value) {
   return arith::ExtFOp::create(b, b.getF32Type(), value);
 }
 
-/// Sums of `parts` (P vectors of W lanes each, P <= W, both powers of two):
-/// lane i of the result is the sum of the lanes of parts[i]. A vector holds
-/// groups of partial sums, group-major; each step halves the partials of
-/// every group by adding the first half of each group to the second, taking
-/// groups from two vectors while there are two, so P sums cost about 3·P
-/// vector operations instead of a horizontal reduction each.
-Value sumEachPart(ImplicitLocOpBuilder &b, SmallVector<Value> parts) {
-  int64_t width = cast<VectorType>(parts[0].getType()).getNumElements();
-  int64_t groups = 1, partials = width;
-  auto halves = [&](Value x, Value y, int64_t groupsOfX) {
-    SmallVector<int64_t> first, second;
-    int64_t yOffset = cast<VectorType>(x.getType()).getNumElements();
-    for (int64_t source = 0; source < (x == y ? 1 : 2); ++source)
-      for (int64_t g = 0; g < groupsOfX; ++g)
-        for (int64_t c = 0; c < partials / 2; ++c) {
-          int64_t lane = source * yOffset + g * partials + c;
-          first.push_back(lane);
-          second.push_back(lane + partials / 2);
-        }
-    return arith::AddFOp::create(b, vector::ShuffleOp::create(b, x, y, first),
-                                 vector::ShuffleOp::create(b, x, y, second));
-  };
-  while (parts.size() > 1) {
-    SmallVector<Value> next;
-    for (size_t i = 0; i < parts.size(); i += 2)
-      next.push_back(halves(parts[i], parts[i + 1], groups));
-    parts = std::move(next);
-    groups *= 2;
-    partials /= 2;
-  }
-  Value sums = parts[0];
-  for (; partials > 1; partials /= 2)
-    sums = halves(sums, sums, groups);
-  return sums;
-}
 } // namespace
 
 void pquant::kernels::buildEmbedding(ImplicitLocOpBuilder &b, ValueRange args) {

@@ -87,6 +87,11 @@ func.func @experts(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<4x16x64xi8
 // UNPACK:         arith.extui {{.*}} : vector<64xi1> to vector<64xi8>
 // UNPACK:         vector.store {{.*}} : memref<4x128xi8>, vector<64xi8>
 // UNPACK:         pquant.dot4 {{.*}} {unsigned_lhs} : vector<16xi32>, vector<64xi8>
+// Each token's 4 row accumulators meet in one reduction tree: 2 halving
+// steps across rows, 2 within, giving the tile's 4 sums.
+// UNPACK-COUNT-8:   vector.shuffle {{.*}} : vector<{{16|8}}xi32>, vector<{{16|8}}xi32>
+// UNPACK:           arith.addi {{.*}} : vector<4xi32>
+// UNPACK:           vector.load {{.*}} : memref<?x4xi32>, vector<4xi32>
 
 // The cost model: with a fast vector popcount, bit-serial for one token and
 // the dot product for several while a tile of unpacked bytes (4 x 128 here)
