@@ -27,6 +27,8 @@ void pquant::buildGPUPipeline(OpPassManager &pm, StringRef chip) {
   pm.addPass(createPackWeights(pack));
   LowerToGPUOptions lower;
   lower.chip = chip.str();
+  // A decode step is launch-bound: one kernel for all of it.
+  lower.persistentEntries = {"decode"};
   pm.addPass(createLowerToGPU(lower));
 
   // Kernels: math to LLVM intrinsics first (NVPTX has them all; nothing

@@ -4,6 +4,7 @@
 
 #include "Error.h"
 
+#include <algorithm>
 #include <new>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 using namespace pq::cuda;
 
 namespace {
+
+constexpr int32_t kMaxParams = 64;
 
 /// "sm_90" -> 90; 0 if it is not of that form.
 int chipVersion(const char *chip) {
@@ -86,6 +89,12 @@ pq_status pq::cuda::openDevice(const char *what, const char *ptx,
                   "-target=sm_%d%d",
                   chip, name, major, minor, major, minor);
   }
+  if (pq_status status =
+          check(driver->cuDeviceGetAttribute(&device->multiprocessors,
+                                             CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+                                             device->device),
+                "cuDeviceGetAttribute"))
+    return fail(status);
   if (pq_status status = check(
           driver->cuDevicePrimaryCtxRetain(&device->context, device->device),
           "cuDevicePrimaryCtxRetain"))
@@ -114,7 +123,8 @@ pq_status pq::cuda::openDevice(const char *what, const char *ptx,
   }
   device->functions =
       static_cast<CUfunction *>(calloc(count > 0 ? count : 1, sizeof(CUfunction)));
-  if (!device->functions) {
+  device->residentBlocks = static_cast<int *>(calloc(count > 0 ? count : 1, sizeof(int)));
+  if (!device->functions || !device->residentBlocks) {
     closeDevice(device);
     return failIn(what, PQ_ERROR_MEMORY, "cannot allocate %d kernel handles", count);
   }
@@ -144,6 +154,7 @@ void pq::cuda::closeDevice(Device *device) {
   if (device->context)
     driver->cuDevicePrimaryCtxRelease(device->device);
   free(device->functions);
+  free(device->residentBlocks);
   device->~Device();
   free(device);
 }
@@ -154,6 +165,52 @@ void pq::cuda::releaseArena(LaunchContext &context) {
   context.arena = Arena();
 }
 
+namespace {
+
+/// Launches kernel `kernel` on the context's stream, timed when profiling;
+/// a failure is kept in the context.
+void launchKernel(LaunchContext *context, int32_t kernel, const unsigned grid[3],
+                  const unsigned block[3], unsigned sharedBytes, int32_t count,
+                  const uint64_t *params, bool cooperative) {
+  Device *device = context->device;
+  Profile *profile = context->profile;
+  if (profile && profile->pending < Profile::kMaxLaunches) {
+    int32_t i = profile->pending;
+    CUevent *pair = &profile->events[2 * i];
+    if (!pair[0])
+      device->driver->cuEventCreate(&pair[0], 0);
+    if (!pair[1])
+      device->driver->cuEventCreate(&pair[1], 0);
+    device->driver->cuEventRecord(pair[0], device->stream);
+  }
+  void *pointers[kMaxParams];
+  for (int32_t i = 0; i < count; ++i)
+    pointers[i] = const_cast<uint64_t *>(&params[i]);
+  CUfunction function = device->functions[kernel];
+  CUresult result =
+      cooperative
+          ? device->driver->cuLaunchCooperativeKernel(
+                function, grid[0], grid[1], grid[2], block[0], block[1], block[2],
+                sharedBytes, device->stream, pointers)
+          : device->driver->cuLaunchKernel(function, grid[0], grid[1], grid[2],
+                                           block[0], block[1], block[2], sharedBytes,
+                                           device->stream, pointers, nullptr);
+  if (result != CUDA_SUCCESS) {
+    char what[96];
+    snprintf(what, sizeof what, "%s(kernel %d)",
+             cooperative ? "cuLaunchCooperativeKernel" : "cuLaunchKernel", kernel);
+    context->status = check(result, what);
+  }
+  ++context->launches;
+  if (profile && profile->pending < Profile::kMaxLaunches) {
+    device->driver->cuEventRecord(profile->events[2 * profile->pending + 1],
+                                  device->stream);
+    profile->kernels[profile->pending++] = kernel;
+  }
+}
+
+} // namespace
+
 void pquant_gpu_launch(void *ctx, int32_t kernel, int64_t gridX, int64_t gridY,
                        int64_t gridZ, int64_t blockX, int64_t blockY,
                        int64_t blockZ, int64_t sharedBytes, int32_t count,
@@ -162,7 +219,6 @@ void pquant_gpu_launch(void *ctx, int32_t kernel, int64_t gridX, int64_t gridY,
   if (!context || context->status)
     return;
   Device *device = context->device;
-  constexpr int32_t kMaxParams = 64;
   auto within = [](int64_t value, int64_t low, int64_t high) {
     return value >= low && value <= high;
   };
@@ -182,33 +238,56 @@ void pquant_gpu_launch(void *ctx, int32_t kernel, int64_t gridX, int64_t gridY,
         static_cast<long long>(blockZ), count);
     return;
   }
-  Profile *profile = context->profile;
-  if (profile && profile->pending < Profile::kMaxLaunches) {
-    int32_t i = profile->pending;
-    CUevent *pair = &profile->events[2 * i];
-    if (!pair[0])
-      device->driver->cuEventCreate(&pair[0], 0);
-    if (!pair[1])
-      device->driver->cuEventCreate(&pair[1], 0);
-    device->driver->cuEventRecord(pair[0], device->stream);
+  const unsigned grid[3] = {unsigned(gridX), unsigned(gridY), unsigned(gridZ)};
+  const unsigned block[3] = {unsigned(blockX), unsigned(blockY), unsigned(blockZ)};
+  launchKernel(context, kernel, grid, block, unsigned(sharedBytes), count, params,
+               /*cooperative=*/false);
+}
+
+int32_t pquant_gpu_persistent(void *ctx) {
+  return ctx && static_cast<LaunchContext *>(ctx)->persistent;
+}
+
+void pquant_gpu_launch_persistent(void *ctx, int32_t kernel, int64_t blockX,
+                                  int64_t blocksPerSM, int32_t count,
+                                  const uint64_t *params) {
+  auto *context = static_cast<LaunchContext *>(ctx);
+  if (!context || context->status)
+    return;
+  Device *device = context->device;
+  if (kernel < 0 || kernel >= device->count || count < 0 || count > kMaxParams ||
+      blockX < 1 || blockX > 1024 || blocksPerSM < 1 || blocksPerSM > 32) {
+    context->status = pq::fail(
+        PQ_ERROR_INTERNAL,
+        "compiled code launched persistent kernel %d of %d with blocks of %lld "
+        "threads, %lld per SM and %d parameters: is the runtime from the same "
+        "pquant?",
+        kernel, device->count, static_cast<long long>(blockX),
+        static_cast<long long>(blocksPerSM), count);
+    return;
   }
-  void *pointers[kMaxParams];
-  for (int32_t i = 0; i < count; ++i)
-    pointers[i] = const_cast<uint64_t *>(&params[i]);
-  CUresult result = device->driver->cuLaunchKernel(
-      device->functions[kernel], unsigned(gridX), unsigned(gridY), unsigned(gridZ),
-      unsigned(blockX), unsigned(blockY), unsigned(blockZ), unsigned(sharedBytes),
-      device->stream, pointers, nullptr);
-  if (result != CUDA_SUCCESS) {
-    char what[96];
-    snprintf(what, sizeof what, "cuLaunchKernel(kernel %d)", kernel);
-    context->status = check(result, what);
+  // As many blocks as are resident at once, up to blocksPerSM per SM: the
+  // kernel's grid barriers need every block running (a cooperative launch
+  // fails rather than deadlocks otherwise).
+  int &resident = device->residentBlocks[kernel];
+  if (!resident) {
+    int perSM = 0;
+    if ((context->status = check(device->driver->cuOccupancyMaxActiveBlocksPerMultiprocessor(
+                                     &perSM, device->functions[kernel], int(blockX), 0),
+                                 "cuOccupancyMaxActiveBlocksPerMultiprocessor")))
+      return;
+    if (perSM < 1) {
+      context->status = pq::fail(PQ_ERROR_DEVICE,
+                                 "persistent kernel %d cannot run blocks of %lld "
+                                 "threads on this GPU",
+                                 kernel, static_cast<long long>(blockX));
+      return;
+    }
+    resident = device->multiprocessors * std::min<int>(perSM, int(blocksPerSM));
   }
-  if (profile && profile->pending < Profile::kMaxLaunches) {
-    device->driver->cuEventRecord(profile->events[2 * profile->pending + 1],
-                                  device->stream);
-    profile->kernels[profile->pending++] = kernel;
-  }
+  const unsigned grid[3] = {unsigned(resident), 1, 1};
+  const unsigned block[3] = {unsigned(blockX), 1, 1};
+  launchKernel(context, kernel, grid, block, 0, count, params, /*cooperative=*/true);
 }
 
 pq_status pq::cuda::startProfile(LaunchContext &context) {

@@ -24,8 +24,10 @@ struct Device {
   CUstream stream = nullptr;
   CUmodule module = nullptr;
   CUfunction *functions = nullptr;
+  /// Per kernel, the grid of a persistent launch (0 until its first).
+  int *residentBlocks = nullptr;
   int32_t count = 0;
-  int major = 0, minor = 0;
+  int major = 0, minor = 0, multiprocessors = 0;
   char name[128] = {};
 };
 
@@ -61,6 +63,10 @@ struct LaunchContext {
   Arena arena;
   pq_status status = PQ_OK; ///< the first failure, with pq_last_error()
   Profile *profile = nullptr; ///< set to time every launch
+  int64_t launches = 0;       ///< kernels launched so far
+  /// Whether an entry point compiled with a persistent kernel runs it
+  /// (else its kernels one by one).
+  bool persistent = false;
 };
 
 /// Starts timing every launch of `context` (PQUANT_CUDA_PROFILE=1).
@@ -86,6 +92,15 @@ void pquant_gpu_launch(void *ctx, int32_t kernel, int64_t gridX, int64_t gridY,
 /// Called by compiled host code: device scratch of at least `bytes` bytes,
 /// or 0 after a failure.
 uint64_t pquant_gpu_scratch(void *ctx, int64_t bytes);
+/// Called by compiled host code of an entry point that has a persistent
+/// kernel: nonzero to run it, 0 for the kernels one by one.
+int32_t pquant_gpu_persistent(void *ctx);
+/// Called by compiled host code: launches persistent kernel `kernel` with
+/// blocks of `blockX` threads, as many as are resident at once up to
+/// `blocksPerSM` per SM, as a cooperative launch.
+void pquant_gpu_launch_persistent(void *ctx, int32_t kernel, int64_t blockX,
+                                  int64_t blocksPerSM, int32_t count,
+                                  const uint64_t *params);
 }
 
 #endif // PQUANT_RUNTIME_CUDADEVICE_H

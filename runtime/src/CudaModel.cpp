@@ -38,6 +38,7 @@ struct pq::cuda::Model {
   /// Kernel names, for the profile (PQUANT_CUDA_PROFILE=1).
   const char **names = nullptr;
   int64_t decodes = 0;
+  int64_t decodeLaunches = 0; ///< kernels of a decode step
 };
 
 namespace {
@@ -119,6 +120,10 @@ pq_status pq::cuda::openModel(const char *path, const pq::Artifact &artifact,
   model->maxTokens = config.max_seq_len;
   const char *graphs = getenv("PQUANT_CUDA_GRAPHS");
   model->useGraphs = !(graphs && strcmp(graphs, "0") == 0);
+  // The decode step as one persistent kernel (slower than the graph of its
+  // kernels for now; docs/gpu.md).
+  const char *persistent = getenv("PQUANT_CUDA_PERSISTENT");
+  model->decode.persistent = persistent && strcmp(persistent, "1") == 0;
   const Driver &driver = *device->driver;
   // Timing every launch: no graphs then.
   const char *profile = getenv("PQUANT_CUDA_PROFILE");
@@ -245,8 +250,9 @@ pq_status pq::cuda::runModel(Model *model, bool decode, const int32_t *tokens,
     pquant_gpu_entry_prefill(&context, count, buffers);
   } else if (model->graph) {
     status = check(driver.cuGraphLaunch(model->graph, stream), "cuGraphLaunch (decode)");
-  } else if (model->useGraphs && model->decodes > 0) {
-    // The first decode step sized the scratch; capture the second.
+  } else if (model->useGraphs && model->decodes > 0 && model->decodeLaunches > 1) {
+    // The first decode step sized the scratch; capture the second (a step
+    // of one launch, a persistent kernel, gains nothing from a graph).
     if ((status = check(driver.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
                         "cuStreamBeginCapture")))
       return status;
@@ -265,7 +271,9 @@ pq_status pq::cuda::runModel(Model *model, bool decode, const int32_t *tokens,
     if (!status)
       status = check(driver.cuGraphLaunch(model->graph, stream), "cuGraphLaunch (decode)");
   } else {
+    int64_t before = context.launches;
     pquant_gpu_entry_decode(&context, 1, buffers);
+    model->decodeLaunches = context.launches - before;
   }
   if (status)
     return status;

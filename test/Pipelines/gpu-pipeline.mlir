@@ -3,6 +3,8 @@
 // of the permuted activations (read-only: ld.global.nc), dp4a with unsigned
 // weight bytes for BitLinear and signed ones for the int8 linear, warp
 // shuffles for the sums; the host code is plain LLVM calling the runtime.
+// The decode entry point also becomes one persistent kernel with grid
+// barriers, which the runtime may launch instead of its kernels.
 
 // RUN: pquant-compile %s -target=sm_90 --emit=ptx -o - | FileCheck %s
 // RUN: pquant-compile %s -target=sm_80 --emit=ptx -o - | FileCheck %s --check-prefix=SM80
@@ -11,13 +13,35 @@
 // RUN: not pquant-compile %s -target=host --emit=ptx -o - 2>&1 | FileCheck %s --check-prefix=NOPTX
 
 // CHECK: .target sm_90
+// The decode entry point's persistent kernel; its stages are functions made
+// from the kernels.
+// CHECK: .func bitlinear_prepare_2048_stage_{{[rw]+}}
+// CHECK: .func bitlinear_k2048_t1_n2048_group_stage_{{[rw]+}}
 // CHECK-LABEL: .visible .entry bitlinear_prepare_2048(
-// CHECK-LABEL: .visible .entry bitlinear_k2048_t1_n2048(
-// CHECK: .maxntid 256, 1, 1
-// CHECK: ld.global.nc.v4.b32
+// CHECK-LABEL: .visible .entry persistent_decode(
+// CHECK: .maxntid 1024, 1, 1
+// CHECK: .minnctapersm 1
+// CHECK: call.uni bitlinear_prepare_2048_stage_{{[rw]+}}
+// The grid barrier between the stages: release, arrive, spin on an acquire.
+// CHECK: bar.sync 0;
+// CHECK: fence.acq_rel.gpu;
+// CHECK-NEXT: atom.global.add.u32
+// CHECK: ld.acquire.gpu.global.b32
+// CHECK: bar.sync 0;
+// CHECK: call.uni bitlinear_k2048_t1_n2048_group_stage_{{[rw]+}}
+// CHECK: barrier.sync %r{{[0-9]+}}, 256;
+// CHECK-NOT: atom.global
+// CHECK: ret;
+// The GEMV stage: activations (written by the stage before) not through
+// the non-coherent cache; its barriers are its group's.
+// CHECK: .func bitlinear_k2048_t1_n2048_group_stage_{{[rw]+}}(
+// CHECK-NOT: ld.global.nc
+// CHECK: ld.global.v4.b32
 // CHECK: dp4a.u32.s32
 // CHECK: shfl.sync.bfly.b32
+// CHECK: barrier.sync %r{{[0-9]+}}, 256;
 // CHECK-LABEL: .visible .entry bitlinear_k2048_t4_n2048(
+// CHECK: ld.global.nc.v4.b32
 // CHECK: dp4a.u32.s32
 // CHECK-LABEL: .visible .entry quantize_2048(
 // CHECK-LABEL: .visible .entry int8_linear_256x2048_m1(
@@ -26,13 +50,17 @@
 // CHECK-NOT: __nv_
 
 // SM80: .target sm_80
-// SM80: .entry bitlinear_k2048_t1_n2048(
+// SM80: .entry persistent_decode(
 
 // CHIP: error: pquant-lower-to-gpu: unknown chip 'sm_70', expected sm_80 or sm_90
 // NOPTX: error: --emit=ptx needs a GPU target (-target=sm_80 or -target=sm_90)
 
 // HOST-LABEL: llvm.func @pquant_gpu_entry_decode(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: !llvm.ptr)
-// HOST: llvm.call @pquant_gpu_launch
+// HOST: llvm.call @pquant_gpu_persistent
+// HOST: llvm.cond_br
+// HOST: llvm.call @pquant_gpu_launch_persistent
+// HOST-COUNT-2: llvm.call @pquant_gpu_launch(
+// HOST-NOT: llvm.call @pquant_gpu_launch
 // HOST-LABEL: llvm.func @pquant_gpu_entry_prefill(
 // HOST: llvm.call @pquant_gpu_scratch
 // HOST: gpu.binary @pquant_kernels  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90">, {{.*}}assembly = "

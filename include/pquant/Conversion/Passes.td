@@ -108,6 +108,13 @@ def LowerToGPU : Pass<"pquant-lower-to-gpu", "::mlir::ModuleOp"> {
       `silu_mul`, `combine` (with the FFN's residual add), and the residual
       `arith.addf`.
 
+    An entry point named in `persistent` (static shapes) also gets one
+    persistent kernel, launched cooperatively with one block per SM: its
+    kernels become its stages (functions called for each block of their
+    grid, in a grid-stride loop), grouped into phases separated by grid-wide
+    barriers. Its host code asks the runtime (`pquant_gpu_persistent`)
+    whether to launch that kernel or the kernels one by one.
+
     The tables of the module: `pquant.weights` as
     `pquant-externalize-weights` writes it, `pquant.gpu.kernels` (kernel
     names, in the order the host code numbers them) and `pquant.gpu.chip`.
@@ -121,6 +128,9 @@ def LowerToGPU : Pass<"pquant-lower-to-gpu", "::mlir::ModuleOp"> {
   let options = [
     Option<"chip", "chip", "std::string", "\"sm_90\"",
            "NVIDIA GPU architecture of the kernels: sm_80 or sm_90">,
+    ListOption<"persistentEntries", "persistent", "std::string",
+               "Entry points (with static shapes) that become one persistent "
+               "kernel, their kernels its stages">,
   ];
 }
 

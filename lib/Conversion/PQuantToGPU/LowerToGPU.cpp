@@ -18,6 +18,7 @@
 
 #include "GPUBuilder.h"
 #include "Kernels.h"
+#include "Persistent.h"
 
 #include "pquant/Conversion/Passes.h"
 #include "pquant/Dialect/PQuant/IR/PQuantOps.h"
@@ -57,6 +58,14 @@ constexpr int64_t kFixedAlignment = 256, kPerTokenAlignment = 16,
                   kTokenRounding = 64;
 /// Shared memory a kernel may declare statically.
 constexpr int64_t kMaxAttentionRows = 8192;
+/// A persistent kernel has one block of kRowThreads threads per SM (64
+/// registers each): its row stages use the whole block, as their kernels
+/// do, and its kThreads-thread stages run kRowThreads / kThreads blocks at
+/// once, one per group of threads.
+constexpr int64_t kPersistentBlocksPerSM = 1;
+constexpr int64_t kGroups = kRowThreads / kThreads;
+/// Static shared memory a block may have.
+constexpr int64_t kMaxStaticShared = 48 * 1024;
 
 std::string hexBits(float value) {
   return llvm::formatv("{0:x8}", llvm::bit_cast<uint32_t>(value)).str();
@@ -98,7 +107,9 @@ struct Launch {
   Value tokensOf;
 };
 
-/// The kernels of the module, created once per name.
+/// The kernels of the module, created once per name. A kernel gets its
+/// number in the host code's table when host code first launches it; one
+/// that only serves as a persistent kernel's stage is erased at the end.
 class KernelSet {
 public:
   KernelSet(ModuleOp module, mlir::gpu::GPUModuleOp kernels)
@@ -129,21 +140,44 @@ public:
     if (shape.minBlocksPerSM)
       func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
                     b.getI32IntegerAttr(shape.minBlocksPerSM));
-    names.push_back(name.str());
-    shapes.push_back(shape);
-    index[name] = names.size() - 1;
-    return names.size() - 1;
+    all.push_back({func, shape, -1});
+    index[name] = all.size() - 1;
+    return all.size() - 1;
   }
 
-  const LaunchShape &shape(int64_t kernel) const { return shapes[kernel]; }
+  const LaunchShape &shape(int64_t kernel) const { return all[kernel].shape; }
+  mlir::gpu::GPUFuncOp func(int64_t kernel) const { return all[kernel].func; }
+
+  /// The kernel's number in the table of launched kernels.
+  int64_t launchIndex(int64_t kernel) {
+    Kernel &k = all[kernel];
+    if (k.launchIndex < 0) {
+      k.launchIndex = names.size();
+      names.push_back(k.func.getName().str());
+    }
+    return k.launchIndex;
+  }
+
+  void eraseUnlaunched() {
+    for (Kernel &k : all)
+      if (k.launchIndex < 0)
+        k.func.erase();
+    all.clear();
+  }
+
   ArrayRef<std::string> getNames() const { return names; }
 
 private:
+  struct Kernel {
+    mlir::gpu::GPUFuncOp func;
+    LaunchShape shape;
+    int64_t launchIndex;
+  };
   ModuleOp module;
   mlir::gpu::GPUModuleOp kernels;
   llvm::StringMap<int64_t> index;
+  std::vector<Kernel> all;
   std::vector<std::string> names;
-  std::vector<LaunchShape> shapes;
 };
 
 /// The weights table of the module: one 64-byte aligned offset per (name,
@@ -188,9 +222,9 @@ private:
 class EntryLowering {
 public:
   EntryLowering(func::FuncOp func, KernelSet &kernels, WeightsTable &weights,
-                bool hasWeightsSlot)
+                bool hasWeightsSlot, bool persistent)
       : func(func), kernels(kernels), weights(weights),
-        firstArgSlot(hasWeightsSlot ? 1 : 0) {}
+        firstArgSlot(hasWeightsSlot ? 1 : 0), persistent(persistent) {}
 
   LogicalResult run() {
     if (failed(assignSlots()))
@@ -204,12 +238,14 @@ public:
       if (!handled.contains(&op) && failed(lower(&op)))
         return failure();
     allocateScratch();
+    if (persistent && failed(buildPersistent()))
+      return failure();
     emitHost();
     return success();
   }
 
 private:
-  Value root(Value value) {
+  Value root(Value value) const {
     for (auto it = aliases.find(value); it != aliases.end();
          it = aliases.find(value))
       value = it->second;
@@ -817,9 +853,13 @@ private:
       SmallVector<int64_t> active;
       for (int64_t id : order) {
         ScratchBuffer &buffer = scratch[id];
-        llvm::erase_if(active, [&](int64_t other) {
-          return scratch[other].last < buffer.first;
-        });
+        // In a persistent kernel, stages without a barrier between them
+        // run at once: a buffer keeps its memory for the whole entry, so
+        // only true dependencies order stages.
+        if (!persistent)
+          llvm::erase_if(active, [&](int64_t other) {
+            return scratch[other].last < buffer.first;
+          });
         SmallVector<std::pair<int64_t, int64_t>> used;
         for (int64_t other : active)
           used.push_back({scratch[other].offset,
@@ -837,6 +877,191 @@ private:
       }
       (perToken ? perTokenSize : fixedSize) = size;
     }
+  }
+
+  /// A byte range of a device buffer: of slot `space`, or of the scratch
+  /// allocation (space −1).
+  struct Range {
+    int64_t space, begin, end;
+    bool overlaps(const Range &other) const {
+      return space == other.space && begin < other.end && other.begin < end;
+    }
+  };
+
+  /// Where `key` lies, with M = `tokens` (static in a persistent entry).
+  Range rangeOf(BufferKey key, int64_t tokens) const {
+    const Location &location = locations.lookup({root(key.first), key.second});
+    if (location.kind == Location::Slot)
+      return {location.slot, 0, INT64_MAX}; // the whole buffer
+    const ScratchBuffer &buffer = scratch[location.scratch];
+    if (!buffer.perToken)
+      return {-1, buffer.offset, buffer.offset + buffer.bytes};
+    int64_t rounded = llvm::alignTo(tokens, kTokenRounding);
+    return {-1, fixedSize + rounded * buffer.offset,
+            fixedSize + rounded * (buffer.offset + buffer.bytes)};
+  }
+
+  /// The whole entry point as one kernel (see Persistent.h): the launches
+  /// become stages, grouped into phases separated by grid barriers, each
+  /// stage in the phase after the last one it depends on. Needs static
+  /// shapes and blocks of kThreads.
+  LogicalResult buildPersistent() {
+    int64_t tokens = 0, shared = 0;
+    for (const Launch &l : launches) {
+      int64_t m = dim(l.tokensOf, 0);
+      if (ShapedType::isDynamic(m))
+        return func.emitError("pquant-lower-to-gpu: the persistent entry point @")
+               << func.getSymName() << " needs static shapes";
+      int64_t block = kernels.shape(l.kernel).block;
+      if (block != kThreads && block != kRowThreads)
+        return func.emitError("pquant-lower-to-gpu: kernel ")
+               << kernels.func(l.kernel).getName() << " has blocks of " << block
+               << " threads, which cannot be a stage of a persistent kernel";
+      tokens = std::max(tokens, m);
+      int64_t bytes = sharedBytes(kernels.func(l.kernel));
+      shared = std::max(shared, block == kThreads ? kGroups * bytes : bytes);
+    }
+    // Too much shared memory (long attention rows): kernel by kernel.
+    if (shared > kMaxStaticShared)
+      return success();
+    barrierOffset = fixedSize;
+    fixedSize += kFixedAlignment;
+
+    // Reads and writes of each launch.
+    struct Stage {
+      const Launch *launch;
+      SmallVector<Range> reads, writes;
+      int64_t phase = 0;
+    };
+    std::vector<Stage> stages;
+    DenseMap<int64_t, KernelAccess> accessOf;
+    SmallVector<Range> written;
+    for (const Launch &l : launches) {
+      Stage stage{&l, {}, {}, 0};
+      auto [it, inserted] = accessOf.try_emplace(l.kernel);
+      if (inserted)
+        it->second = analyzeAccess(kernels.func(l.kernel));
+      for (auto [p, key] : llvm::enumerate(l.buffers)) {
+        Range range = rangeOf(key, tokens);
+        if (it->second.reads.test(p))
+          stage.reads.push_back(range);
+        if (it->second.writes.test(p))
+          stage.writes.push_back(range);
+      }
+      append_range(written, stage.writes);
+      stages.push_back(std::move(stage));
+    }
+    // Phases: a stage runs one phase after the last earlier stage it
+    // depends on (it reads what that one writes, or writes what it reads or
+    // writes); stages of one phase run between two grid barriers.
+    auto anyOverlap = [](ArrayRef<Range> a, ArrayRef<Range> c) {
+      return llvm::any_of(a, [&](const Range &x) {
+        return llvm::any_of(c, [&](const Range &y) { return x.overlaps(y); });
+      });
+    };
+    for (size_t i = 0; i < stages.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (anyOverlap(stages[i].reads, stages[j].writes) ||
+            anyOverlap(stages[i].writes, stages[j].writes) ||
+            anyOverlap(stages[i].writes, stages[j].reads))
+          stages[i].phase = std::max(stages[i].phase, stages[j].phase + 1);
+    llvm::stable_sort(stages, [](const Stage &a, const Stage &c) { return a.phase < c.phase; });
+
+    std::string name = ("persistent_" + func.getSymName()).str();
+    mlir::gpu::GPUModuleOp module = kernels.func(launches.front().kernel)
+                                        ->getParentOfType<mlir::gpu::GPUModuleOp>();
+    OpBuilder top(module.getBodyRegion());
+    top.setInsertionPointToStart(module.getBody());
+    auto pool = LLVM::GlobalOp::create(
+        top, func.getLoc(), LLVM::LLVMArrayType::get(top.getI8Type(), std::max<int64_t>(shared, 16)),
+        /*isConstant=*/false, LLVM::Linkage::Internal, name + "_shared", Attribute(),
+        /*alignment=*/16, /*addrSpace=*/kShared);
+
+    persistentKernel = kernels.get(
+        name, numSlots + 1, [&](ImplicitLocOpBuilder &b, ValueRange args) {
+          Value scratchBase = args[numSlots];
+          Type i8Type = b.getI8Type();
+          auto pointer = [&](Value base, int64_t offset) -> Value {
+            if (!offset)
+              return base;
+            return LLVM::GEPOp::create(b, base.getType(), i8Type, base,
+                                       ArrayRef<LLVM::GEPArg>{offset});
+          };
+          Value counter = pointer(scratchBase, barrierOffset);
+          Value blocks = arith::IndexCastUIOp::create(
+              b, b.getI32Type(), mlir::gpu::GridDimOp::create(b, mlir::gpu::Dimension::x));
+          Value block = blockIdx(b, mlir::gpu::Dimension::x);
+          Value tid = threadIdx(b);
+          Value group = arith::DivUIOp::create(b, tid, i32(b, kThreads));
+          Value groupTid = arith::RemUIOp::create(b, tid, i32(b, kThreads));
+          Value poolBase = LLVM::AddressOfOp::create(b, pool);
+          for (auto [i, stage] : llvm::enumerate(stages)) {
+            const Launch &l = *stage.launch;
+            if (i > 0 && stage.phase != stages[i - 1].phase)
+              buildGridBarrier(b, counter);
+            // Parameters no launch of this entry writes keep their
+            // non-coherent loads.
+            llvm::SmallBitVector readOnly(l.buffers.size());
+            SmallVector<Value> operands;
+            for (auto [p, key] : llvm::enumerate(l.buffers)) {
+              Range range = rangeOf(key, tokens);
+              readOnly[p] = !llvm::any_of(written, [&](const Range &w) {
+                return w.overlaps(range);
+              });
+              const Location &location = locations.lookup({root(key.first), key.second});
+              operands.push_back(location.kind == Location::Slot
+                                     ? pointer(args[location.slot], location.offset)
+                                     : pointer(scratchBase, range.begin));
+            }
+            const LaunchShape &shape = kernels.shape(l.kernel);
+            bool grouped = shape.block == kThreads;
+            LLVM::LLVMFuncOp body =
+                buildStage(kernels.func(l.kernel), readOnly, grouped ? kThreads : 0);
+            int64_t m = dim(l.tokensOf, 0);
+            operands.push_back(i64(b, m));
+            auto extent = [&](int64_t base, int64_t perBlock) {
+              return perBlock ? base * llvm::divideCeil(m, perBlock) : base;
+            };
+            int64_t gridX = extent(shape.gridX, shape.tokensPerBlockX);
+            int64_t gridY = extent(shape.gridY, shape.tokensPerBlockY);
+            // The launch's blocks, spread over the resident blocks (or
+            // their groups); a barrier before each next one, so that it can
+            // reuse the shared memory.
+            Value first = block, step = blocks, sharedBase = poolBase;
+            if (grouped) {
+              first = arith::AddIOp::create(
+                  b, arith::MulIOp::create(b, block, i32(b, kGroups)), group);
+              step = arith::MulIOp::create(b, blocks, i32(b, kGroups));
+              Value offset = arith::MulIOp::create(
+                  b, group, i32(b, sharedBytes(kernels.func(l.kernel))));
+              sharedBase = LLVM::GEPOp::create(b, poolBase.getType(), i8Type, poolBase,
+                                               ValueRange{offset});
+            }
+            forLoop(b, first, i32(b, gridX * gridY), step, {},
+                    [&](ImplicitLocOpBuilder &b, Value v, ValueRange) {
+                      SmallVector<Value> callArgs(operands);
+                      callArgs.push_back(arith::RemUIOp::create(b, v, i32(b, gridX)));
+                      callArgs.push_back(arith::DivUIOp::create(b, v, i32(b, gridX)));
+                      callArgs.push_back(grouped ? groupTid : tid);
+                      callArgs.push_back(grouped ? group : i32(b, 0));
+                      callArgs.push_back(sharedBase);
+                      LLVM::CallOp::create(b, body, callArgs);
+                      if (grouped)
+                        buildGroupBarrier(b, group, kThreads);
+                      else
+                        mlir::gpu::BarrierOp::create(b);
+                      return SmallVector<Value>{};
+                    });
+            // The next stage may use the whole block's shared memory.
+            if (grouped)
+              mlir::gpu::BarrierOp::create(b);
+          }
+          LaunchShape shape;
+          shape.block = kRowThreads;
+          shape.minBlocksPerSM = kPersistentBlocksPerSM;
+          return shape;
+        });
+    return success();
   }
 
   void emitHost() {
@@ -861,7 +1086,7 @@ private:
     Value ctx = entry->getArgument(0), count = entry->getArgument(1),
           slots = entry->getArgument(2);
 
-    int64_t maxParams = 1;
+    int64_t maxParams = numSlots + 2;
     for (const Launch &l : launches)
       maxParams = std::max<int64_t>(maxParams, l.buffers.size() + 1);
     Value params = LLVM::AllocaOp::create(b, ptr, i64Type, i64(b, maxParams), 8);
@@ -900,6 +1125,31 @@ private:
               arith::MulIOp::create(b, rounded, i64(b, buffer.offset))));
     };
 
+    // The runtime chooses between the persistent kernel and the kernels
+    // one by one.
+    scf::IfOp choice;
+    if (persistentKernel >= 0) {
+      auto queryFn = declare(module, "pquant_gpu_persistent",
+                             b.getFunctionType({ptr}, {i32Type}));
+      Value chosen = cmp(b, arith::CmpIPredicate::ne,
+                         func::CallOp::create(b, queryFn, ValueRange{ctx}).getResult(0),
+                         i32(b, 0));
+      choice = scf::IfOp::create(b, chosen, /*withElseRegion=*/true);
+      // One launch of the persistent kernel: (slots..., scratch; M).
+      b.setInsertionPointToStart(choice.thenBlock());
+      auto persistentFn = declare(
+          module, "pquant_gpu_launch_persistent",
+          b.getFunctionType({ptr, i32Type, i64Type, i64Type, i32Type, ptr}, {}));
+      for (auto [i, address] : llvm::enumerate(slotAddresses))
+        store(b, address, params, i64(b, i), 8);
+      store(b, scratchBase, params, i64(b, numSlots), 8);
+      store(b, count, params, i64(b, numSlots + 1), 8);
+      func::CallOp::create(
+          b, persistentFn,
+          ValueRange{ctx, i32(b, kernels.launchIndex(persistentKernel)), i64(b, kRowThreads),
+                     i64(b, kPersistentBlocksPerSM), i32(b, numSlots + 2), params});
+      b.setInsertionPointToStart(choice.elseBlock());
+    }
     for (const Launch &l : launches) {
       const LaunchShape &shape = kernels.shape(l.kernel);
       int64_t staticTokens = dim(l.tokensOf, 0);
@@ -918,10 +1168,12 @@ private:
       store(b, tokens, params, i64(b, l.buffers.size()), 8);
       func::CallOp::create(
           b, launchFn,
-          ValueRange{ctx, i32(b, l.kernel), gridX, gridY, i64(b, 1), i64(b, shape.block),
+          ValueRange{ctx, i32(b, kernels.launchIndex(l.kernel)), gridX, gridY, i64(b, 1), i64(b, shape.block),
                      i64(b, 1), i64(b, 1), i64(b, 0), i32(b, l.buffers.size() + 1),
                      params});
     }
+    if (choice)
+      b.setInsertionPointAfter(choice);
     func::ReturnOp::create(b);
   }
 
@@ -947,6 +1199,9 @@ private:
   std::vector<ScratchBuffer> scratch;
   std::vector<Launch> launches;
   int64_t fixedSize = 0, perTokenSize = 0;
+  bool persistent;
+  int64_t persistentKernel = -1;
+  int64_t barrierOffset = 0; // of the grid barrier's counter, in scratch
 };
 
 struct LowerToGPUPass : pquant::impl::LowerToGPUBase<LowerToGPUPass> {
@@ -995,12 +1250,14 @@ struct LowerToGPUPass : pquant::impl::LowerToGPUBase<LowerToGPUPass> {
     KernelSet kernels(module, kernelModule);
     WeightsTable weights;
     for (func::FuncOp func : entries) {
-      EntryLowering lowering(func, kernels, weights, usesWeights);
+      EntryLowering lowering(func, kernels, weights, usesWeights,
+                             llvm::is_contained(persistentEntries, func.getSymName()));
       if (failed(lowering.run()))
         return signalPassFailure();
     }
     for (func::FuncOp func : entries)
       func.erase();
+    kernels.eraseUnlaunched();
     weights.record(module);
     SmallVector<Attribute> names;
     for (const std::string &name : kernels.getNames())

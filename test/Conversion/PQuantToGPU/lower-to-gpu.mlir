@@ -1,4 +1,5 @@
 // RUN: pquant-opt %s --pquant-lower-to-gpu="chip=sm_90" -split-input-file | FileCheck %s
+// RUN: pquant-opt %s --pquant-lower-to-gpu="chip=sm_90 persistent=block" -split-input-file | FileCheck %s --check-prefix=PERSISTENT
 
 // A layer with its weight as an argument: host code that loads the buffer
 // addresses, asks for scratch once and launches two kernels: the first lays
@@ -89,3 +90,56 @@ func.func @block(%x: tensor<1x64xf32>, %wa: !w32, %wb: !w64, %ws: tensor<1xf32>)
   %r = arith.addf %x, %b : tensor<1x64xf32>
   return %a, %r : tensor<1x32xf32>, tensor<1x64xf32>
 }
+
+// -----
+
+// A persistent entry point: one kernel of 1024-thread blocks whose stages
+// are the kernels above, each called for every block of its grid by the
+// resident blocks: the quantize's (1024 threads) by whole blocks, the
+// BitLinear's (256 threads) by groups of 256 threads, whose barriers become
+// the group's own (barrier.sync 1 + group, 256). Block and thread indices
+// and shared memory become the stage's last arguments. The BitLinear reads
+// what the quantize wrote, so a grid barrier separates them; the residual
+// add is in the BitLinear's epilogue. Activations written in the same kernel
+// are loaded without `invariant` (ld.global, not ld.global.nc); weights keep
+// it.
+
+// The runtime chooses: the persistent kernel or the kernels one by one.
+// PERSISTENT: pquant.gpu.kernels = ["persistent_block", "quantize_bit_64", "bitlinear_k64_t1_n32_n64a"]
+// PERSISTENT: func.func private @pquant_gpu_launch_persistent(!llvm.ptr, i32, i64, i64, i32, !llvm.ptr)
+// PERSISTENT: func.func private @pquant_gpu_persistent(!llvm.ptr) -> i32
+// PERSISTENT-LABEL: func.func @pquant_gpu_entry_block(
+// PERSISTENT: call @pquant_gpu_scratch
+// PERSISTENT: %[[CHOICE:.*]] = call @pquant_gpu_persistent(%{{.*}}) : (!llvm.ptr) -> i32
+// PERSISTENT: %[[ON:.*]] = arith.cmpi ne, %[[CHOICE]]
+// PERSISTENT: scf.if %[[ON]] {
+// PERSISTENT: call @pquant_gpu_launch_persistent(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (!llvm.ptr, i32, i64, i64, i32, !llvm.ptr) -> ()
+// PERSISTENT: } else {
+// PERSISTENT-COUNT-2: call @pquant_gpu_launch(
+// PERSISTENT: gpu.module @pquant_kernels
+// PERSISTENT: llvm.mlir.global internal @persistent_block_shared() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<{{[0-9]+}} x i8>
+// PERSISTENT-LABEL: gpu.func @persistent_block(
+// PERSISTENT-SAME: kernel attributes {known_block_size = array<i32: 1024, 1, 1>, nvvm.minctasm = 1 : i32}
+// PERSISTENT: gpu.grid_dim x
+// PERSISTENT: scf.for
+// PERSISTENT: llvm.call @quantize_bit_64_stage_
+// PERSISTENT: gpu.barrier
+// PERSISTENT: gpu.barrier
+// PERSISTENT: llvm.fence syncscope("device") acq_rel
+// PERSISTENT: llvm.atomicrmw add %{{.*}}, %{{.*}} syncscope("device") acq_rel
+// PERSISTENT: scf.while
+// PERSISTENT: llvm.load %{{.*}} atomic syncscope("device") acquire
+// PERSISTENT: gpu.barrier
+// PERSISTENT: scf.for
+// PERSISTENT: llvm.call @bitlinear_k64_t1_n32_n64a_group_stage_
+// PERSISTENT: llvm.call_intrinsic "llvm.nvvm.barrier.cta.sync.count"
+// PERSISTENT-NOT: llvm.atomicrmw
+// PERSISTENT: gpu.return
+// PERSISTENT: llvm.func internal @quantize_bit_64_stage_{{[rw]+}}({{.*}}) attributes {no_inline}
+// PERSISTENT-NOT: gpu.block_id
+// PERSISTENT: llvm.return
+// PERSISTENT: llvm.func internal @bitlinear_k64_t1_n32_n64a_group_stage_{{[rw]+}}({{.*}}) attributes {no_inline}
+// PERSISTENT: llvm.load %{{.*}} invariant {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// PERSISTENT: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// PERSISTENT-NOT: gpu.barrier
+// PERSISTENT: llvm.call_intrinsic "llvm.nvvm.barrier.cta.sync.count"

@@ -11,10 +11,12 @@ an executable) and -target=host (an executable), run the CPU executable for
 16 greedy tokens, and compute the reference's logits: a prompt (prefill) then
 16 decode steps fed the reference's greedy tokens.
 run (on the GPU): the harness writes the GPU model's logits through
-pq_prefill_all and pq_decode; each step's argmax must equal the reference's
-and its logits be within 1e-3 of the largest. The GPU executable's 16 greedy
-tokens, with the decode step replayed as a CUDA graph and launched kernel by
-kernel (PQUANT_CUDA_GRAPHS=0), must equal the CPU executable's.
+pq_prefill_all and pq_decode, with the decode step as a CUDA graph of its
+kernels and as one persistent kernel (PQUANT_CUDA_PERSISTENT=1); each step's
+argmax must equal the reference's and its logits be within 1e-3 of the
+largest. The GPU executable's 16 greedy tokens, with the decode step as a
+graph, launched kernel by kernel (PQUANT_CUDA_GRAPHS=0) and as the persistent
+kernel, must equal the CPU executable's.
 """
 
 import argparse
@@ -94,37 +96,43 @@ def build(args, path):
                                 "-Wl,-rpath,$ORIGIN"])
 
 
+# The decode step's three ways: the CUDA graph of its kernels (the default),
+# its kernels launched one by one, and its persistent kernel.
+MODES = [("CUDA graph", {}), ("kernel launches", {"PQUANT_CUDA_GRAPHS": "0"}),
+         ("persistent kernel", {"PQUANT_CUDA_PERSISTENT": "1"})]
+
+
 def check(args, path):
     failures = 0
-    run([path("harness"), path("gpu.so.pqw"), path("logits.bin")])
     expected = np.load(path("expected.npy"))
-    got_all = np.fromfile(path("logits.bin"), np.float32)
-    if got_all.size != expected.size:
-        sys.exit(f"harness wrote {got_all.size} logits, expected {expected.size}")
-    got_all = got_all.reshape(expected.shape)
     rows = [(0, len(PROMPT))] + [(len(PROMPT) + i, len(PROMPT) + i + 1) for i in range(STEPS)]
-    for step, (begin, end) in enumerate(rows):
-        got, want = got_all[begin:end], expected[begin:end]
-        error = float(np.max(np.abs(got.astype(np.float64) - want))) / float(np.max(np.abs(want)))
-        same = np.array_equal(np.argmax(got, axis=-1), np.argmax(want, axis=-1))
-        ok = same and error <= TOLERANCE
-        failures += not ok
-        name = "prefill" if step == 0 else f"decode {step}"
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: argmax {'equal' if same else 'DIFFERS'}, "
-              f"max error {error:.2e} of the largest logit")
+    # Through the C API: the default decode step and the persistent kernel.
+    for mode, env in (MODES[0], MODES[2]):
+        run([path("harness"), path("gpu.so.pqw"), path("logits.bin")], env=dict(os.environ, **env))
+        got_all = np.fromfile(path("logits.bin"), np.float32)
+        if got_all.size != expected.size:
+            sys.exit(f"harness wrote {got_all.size} logits, expected {expected.size}")
+        got_all = got_all.reshape(expected.shape)
+        for step, (begin, end) in enumerate(rows):
+            got, want = got_all[begin:end], expected[begin:end]
+            error = float(np.max(np.abs(got.astype(np.float64) - want))) / float(np.max(np.abs(want)))
+            same = np.array_equal(np.argmax(got, axis=-1), np.argmax(want, axis=-1))
+            ok = same and error <= TOLERANCE
+            failures += not ok
+            name = "prefill" if step == 0 else f"decode {step} ({mode})"
+            print(f"{'ok  ' if ok else 'FAIL'} {name}: argmax {'equal' if same else 'DIFFERS'}, "
+                  f"max error {error:.2e} of the largest logit")
     cpu = open(path("cpu-tokens.txt")).read().strip()
     tokens = ",".join(map(str, PROMPT))
-    for graphs in ("1", "0"):
-        env = dict(os.environ, PQUANT_CUDA_GRAPHS=graphs)
+    for mode, env in MODES:
         gpu = run([path("gpu"), "--tokens", tokens, "-n", str(STEPS)], capture_output=True, text=True,
-                  env=env)
+                  env=dict(os.environ, **env))
         same = gpu.stdout.strip() == cpu
         failures += not same
-        mode = "CUDA graph" if graphs == "1" else "kernel launches"
         print(f"{'ok  ' if same else 'FAIL'} executable ({mode}): 16 greedy tokens "
               f"{'equal the CPU executable' if same else 'DIFFER: ' + gpu.stdout.strip() + ' vs ' + cpu}")
         print("    " + gpu.stderr.strip().replace("\n", "\n    "))
-    total = len(rows) + 2
+    total = 2 * len(rows) + len(MODES)
     print(f"{total - failures} passed, {failures} failed")
     sys.exit(1 if failures else 0)
 
