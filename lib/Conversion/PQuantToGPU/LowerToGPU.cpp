@@ -447,7 +447,10 @@ private:
           launchOp(op, kernel, linear->getOperands(), linear.getInput());
           return success();
         })
-        .Case([&](EmbeddingOp embedding) {
+        .Case([&](EmbeddingOp embedding) -> LogicalResult {
+          if (embedding.getScales())
+            return embedding.emitOpError(
+                "with an int8 table has no lowering to the GPU target");
           int64_t v = dim(embedding.getTable(), 0), d = dim(embedding.getTable(), 1);
           bool f16 = isF16(embedding.getTable());
           int64_t kernel = kernels.get(

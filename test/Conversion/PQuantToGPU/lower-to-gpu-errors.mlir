@@ -24,3 +24,11 @@ func.func @other(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
   %y = arith.mulf %x, %x : tensor<1x4xf32>
   return %y : tensor<1x4xf32>
 }
+
+// -----
+
+func.func @int8_embedding(%t: tensor<1xi32>, %q: tensor<16x4xi8>, %s: tensor<16xf32>) -> tensor<1x4xf32> {
+  // expected-error @+1 {{'pquant.embedding' op with an int8 table has no lowering to the GPU target}}
+  %x = pquant.embedding %q, %t scales(%s) : tensor<16x4xi8>, tensor<1xi32>, tensor<16xf32> -> tensor<1x4xf32>
+  return %x : tensor<1x4xf32>
+}
