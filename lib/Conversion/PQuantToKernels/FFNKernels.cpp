@@ -13,22 +13,39 @@ namespace {
 /// f32 lanes per vector step of the elementwise kernels.
 constexpr int64_t kLanes = 16;
 
+/// Columns of one task of the SiLU product: its exp calls make a row of a
+/// decode step (one token) worth splitting across threads.
+constexpr int64_t kSiluColumnsPerTask = 1024;
+
 /// Runs `body(m, col, inBounds)` over the [M, width] rows of `buffer` in
-/// vector steps of kLanes columns.
+/// vector steps of kLanes columns; the threads take rows, or pieces of
+/// `columnsPerTask` columns (a multiple of kLanes) of them.
 void forEachChunk(ImplicitLocOpBuilder &b, Value buffer,
                   function_ref<void(ImplicitLocOpBuilder &, Value m, Value col,
                                     bool inBounds)>
-                      body) {
+                      body,
+                  int64_t columnsPerTask = 0) {
   auto type = cast<MemRefType>(buffer.getType());
   int64_t width = type.getDimSize(1);
   bool inBounds = width % kLanes == 0;
+  int64_t taskColumns =
+      columnsPerTask > 0 && columnsPerTask < width ? columnsPerTask : width;
+  int64_t pieces = llvm::divideCeil(width, taskColumns);
   Value tokens = memref::DimOp::create(b, buffer, 0);
-  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
-    forLoop(b, index(b, width), kLanes, {},
-            [&](ImplicitLocOpBuilder &b, Value col, ValueRange) {
-              body(b, m, col, inBounds);
-              return SmallVector<Value>{};
-            });
+  Value tasks = arith::MulIOp::create(b, tokens, index(b, pieces));
+  parallelLoop(b, tasks, [&](ImplicitLocOpBuilder &b, Value task) {
+    Value m = arith::DivUIOp::create(b, task, index(b, pieces));
+    Value first = arith::MulIOp::create(
+        b, arith::RemUIOp::create(b, task, index(b, pieces)),
+        index(b, taskColumns));
+    Value last = arith::MinSIOp::create(
+        b, arith::AddIOp::create(b, first, index(b, taskColumns)),
+        index(b, width));
+    forLoopFrom(b, first, last, kLanes, {},
+                [&](ImplicitLocOpBuilder &b, Value col, ValueRange) {
+                  body(b, m, col, inBounds);
+                  return SmallVector<Value>{};
+                });
   });
 }
 
@@ -50,7 +67,7 @@ void pquant::kernels::buildSiluMul(ImplicitLocOpBuilder &b, ValueRange args) {
         math::ExpOp::create(b, arith::NegFOp::create(b, g)));
     Value silu = arith::DivFOp::create(b, g, denominator);
     writeVector(b, arith::MulFOp::create(b, silu, u), y, {m, col}, inBounds);
-  });
+  }, kSiluColumnsPerTask);
 }
 
 void pquant::kernels::buildRMSNorm(ImplicitLocOpBuilder &b, ValueRange args,
@@ -110,16 +127,24 @@ void pquant::kernels::buildRouter(ImplicitLocOpBuilder &b, ValueRange args) {
     Value max = forLoop(
         b, expertCount, 1, {scalar(b, f32, -INFINITY)},
         [&](ImplicitLocOpBuilder &b, Value e, ValueRange carried) {
-          Value dot = forLoop(
-              b, index(b, width), 1, {scalar(b, f64, 0.0)},
+          // f32 products are exact in f64, so kLanes partial sums round
+          // to the same f32 as one running sum but for near-ties.
+          auto wideLanes = VectorType::get({kLanes}, f64);
+          bool inBounds = width % kLanes == 0;
+          Value partials = forLoop(
+              b, index(b, width), kLanes, {splat(b, wideLanes, 0.0)},
               [&](ImplicitLocOpBuilder &b, Value d, ValueRange acc) {
-                Value x = memref::LoadOp::create(b, h, ValueRange{m, d});
-                Value c = memref::LoadOp::create(b, w, ValueRange{e, d});
-                x = arith::ExtFOp::create(b, f64, x);
-                c = arith::ExtFOp::create(b, f64, c);
-                return SmallVector<Value>{arith::AddFOp::create(
-                    b, acc[0], arith::MulFOp::create(b, x, c))};
+                auto wide = [&](Value buffer, Value row) -> Value {
+                  return arith::ExtFOp::create(
+                      b, wideLanes,
+                      readVector(b, lanesOf(b), buffer, {row, d}, 0.0,
+                                 inBounds));
+                };
+                return SmallVector<Value>{math::FmaOp::create(
+                    b, wide(h, m), wide(w, e), acc[0])};
               })[0];
+          Value dot = vector::ReductionOp::create(
+              b, vector::CombiningKind::ADD, partials);
           Value logit = arith::TruncFOp::create(b, f32, dot);
           memref::StoreOp::create(b, logit, probs, ValueRange{e});
           return SmallVector<Value>{
