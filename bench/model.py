@@ -4,7 +4,8 @@ In one run: the streaming read bandwidth on 1 and on all threads,
 pquant-compile's wall time and peak memory for the model, its decode tokens/s
 (after an 8-token prompt) and prefill tokens/s (a 512-token prompt) on 1 and
 on all threads, and the bytes a decode step must read, hence the bandwidth
-bound on decode tokens/s for each thread count. Writes
+bound on decode tokens/s for each thread count; the same decode and bound for
+the model compiled with --lm-head=int8. Writes
 docs/benchmarks-model.md and, with matplotlib, docs/benchmarks-model.png.
 
     /usr/bin/python3 bench/model.py [--preset 1.3b] [--f16] [--build build]
@@ -29,10 +30,11 @@ def run(command, **kwargs):
     return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs)
 
 
-def decode_bytes(config, table_bytes):
+def decode_bytes(config, table_bytes, int8_lm_head=False):
     """Bytes one decode step reads: every 1-bit weight (packed) and scale, the
     top_k experts' int8 weights, norms, router, one embedding row, the
-    lm_head. KV-cache reads are left out (short context)."""
+    lm_head (int8 rows and their f32 scales with int8_lm_head). KV-cache
+    reads are left out (short context)."""
     d, h, kv = config.hidden_size, config.num_heads, config.num_kv_heads
     dh, f1, r, e = d // h, config.ffn_bin_size, config.ffn_hp_size, config.num_experts
     packed = lambda n, k: n * -(-k // 8) + 4 * n
@@ -40,7 +42,8 @@ def decode_bytes(config, table_bytes):
                  + 2 * packed(f1, d) + packed(d, f1)
                  + config.top_k * (3 * r * d + 4 * (2 * r + d))
                  + (4 * e * d if e > 1 else 0) + 2 * 4 * d)
-    return config.num_layers * per_layer + 4 * d + d * table_bytes + config.vocab_size * d * table_bytes
+    lm_head = config.vocab_size * (d + 4) if int8_lm_head else config.vocab_size * d * table_bytes
+    return config.num_layers * per_layer + 4 * d + d * table_bytes + lm_head
 
 
 def plot(path, thread_counts, decode, bound, prefill):
@@ -98,17 +101,23 @@ def main():
         # best of several runs is reported, every run listed.
         speed = re.compile(r"prompt: (\d+) tokens, ([\d.]+) tokens/s; generation: (\d+) tokens, ([\d.]+) tokens/s")
 
-        def measure(prompt, tokens, threads, group):
-            result = run([path("model"), "--tokens", ",".join(["1"] * prompt), "-n", str(tokens),
+        def measure(prompt, tokens, threads, group, model="model"):
+            result = run([path(model), "--tokens", ",".join(["1"] * prompt), "-n", str(tokens),
                           "--threads", str(threads)])
             return float(speed.search(result.stderr).group(group))
 
         decodes = {t: [measure(8, 64, t, 4) for _ in range(3)] for t in thread_counts}
         prefills = {t: [measure(512, 1, t, 2) for _ in range(2)] for t in thread_counts}
+        run([os.path.join(bin_dir, "pquant-compile"), path("model.mlir"), "-target=host", "--lm-head=int8",
+             "-o", path("model-int8")])
+        decodes8 = {t: [measure(8, 64, t, 4, "model-int8") for _ in range(3)] for t in thread_counts}
 
     table_bytes = 2 if args.f16 else 4
     step_bytes = decode_bytes(config, table_bytes)
     bound = {t: bandwidth[t] * 1e9 / step_bytes for t in thread_counts}
+    step_bytes8 = decode_bytes(config, table_bytes, int8_lm_head=True)
+    bound8 = {t: bandwidth[t] * 1e9 / step_bytes8 for t in thread_counts}
+    decode8 = {t: max(runs) for t, runs in decodes8.items()}
     decode = {t: max(runs) for t, runs in decodes.items()}
     prefill = {t: max(runs) for t, runs in prefills.items()}
     lm_head = config.vocab_size * config.hidden_size * table_bytes
@@ -128,6 +137,9 @@ def main():
              + runs(decodes[t])),
             (f"**prefill** of 512 tokens, {threads(t)} (best of 2)",
              f"**{prefill[t]:.1f} tokens/s** ({prefill[t] / decode[t]:.1f}× decode); runs: " + runs(prefills[t])),
+            (f"decode with `--lm-head=int8` ({step_bytes8 / 1e6:.0f} MB per step), {threads(t)} (best of 3)",
+             f"{decode8[t]:.1f} tokens/s ({100 * decode8[t] / bound8[t]:.0f}% of its bound, "
+             f"{bound8[t]:.1f}); runs: " + runs(decodes8[t])),
         ]
     rows += [
         ("pquant-compile wall time (code + .pqw)", f"{compile_s:.1f} s"),
