@@ -89,6 +89,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     checkMessage();
     return 0;
   }
+  // The stub (unlike compiled code, which fixes the cache shape) writes a
+  // row in every layer the config claims: past 256 MB of cache that measures
+  // the machine's memory, not the runtime.
+  const pq_config &config = *pq_model_config(model);
+  double cacheBytes = 8.0 * double(config.num_layers) *
+                      double(config.max_seq_len) *
+                      double(config.num_kv_heads) * double(config.head_dim);
+  if (cacheBytes > 256.0 * (1 << 20)) {
+    pq_model_close(model);
+    return 0;
+  }
   // The stub returns 256 logits; the runtime must refuse other shapes
   // before it copies them.
   int32_t token = 1;

@@ -43,6 +43,11 @@ void _mlir_ciface_decode(pq::LogitsRef *logits, pq::WeightsRef *weights,
 extern const uint64_t pquant_weights_layout_id;
 /// Must equal the .pqw's data_size: the bytes the code reads from weights.
 extern const uint64_t pquant_weights_data_size;
+/// The KV cache the code indexes, [layers, max_seq_len, kv heads, head dim]:
+/// the .pqw's config must size the cache the same. pquant-compile defines it
+/// for every model; a test double that reads the sizes from the cache
+/// descriptors need not (the runtime references it weakly).
+extern const uint64_t pquant_kv_cache_shape[4];
 }
 
 #endif // PQUANT_RUNTIME_MODELABI_H

@@ -18,6 +18,7 @@
 #include "pquant/Target/GPUTarget.h"
 #include "pquant/Tuning/Tuner.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -412,6 +413,18 @@ int main(int argc, char **argv) {
     return 1;
   mlir::TimingScope timingScope = timing.getRootScope();
   pm.enableTiming(timingScope);
+  // The KV cache shape the model's code indexes (static in its memref
+  // types): exported so the runtime can refuse a .pqw whose config would
+  // size the cache differently.
+  SmallVector<int64_t, 4> cacheShape;
+  if (isModel)
+    if (auto decode = module->lookupSymbol<mlir::func::FuncOp>("decode"))
+      for (mlir::Type type : decode.getArgumentTypes())
+        if (auto cache = dyn_cast<mlir::MemRefType>(type);
+            cache && cache.getRank() == 4 && cache.hasStaticShape()) {
+          cacheShape.assign(cache.getShape().begin(), cache.getShape().end());
+          break;
+        }
   if (gpu)
     pquant::buildGPUPipeline(pm, targetName);
   else
@@ -502,6 +515,16 @@ int main(int argc, char **argv) {
       new GlobalVariable(*llvmModule, i64, /*isConstant=*/true,
                          GlobalValue::ExternalLinkage,
                          ConstantInt::get(i64, value), name);
+    if (!cacheShape.empty()) {
+      auto *shapeType = ArrayType::get(i64, cacheShape.size());
+      SmallVector<Constant *, 4> dims;
+      for (int64_t dim : cacheShape)
+        dims.push_back(ConstantInt::get(i64, uint64_t(dim)));
+      new GlobalVariable(*llvmModule, shapeType, /*isConstant=*/true,
+                         GlobalValue::ExternalLinkage,
+                         ConstantArray::get(shapeType, dims),
+                         "pquant_kv_cache_shape");
+    }
   }
   if (gpuCode)
     pquant::addGPUCodeGlobals(*llvmModule, *gpuCode, /*embed=*/!isModel);

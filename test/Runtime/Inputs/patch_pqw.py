@@ -2,6 +2,8 @@
 so the file keeps its layout and checksum.
 
 Usage: patch_pqw.py FILE tensor-count N     the length of Model.tensors
+       patch_pqw.py FILE config.FIELD N    a long field of Model.config
+                                           (num_layers, max_seq_len, ...)
 """
 
 import struct
@@ -26,6 +28,19 @@ def main():
         at = field(raw, model, 4)  # Model.tensors: a uoffset to the vector
         vector = at + struct.unpack_from("<I", raw, at)[0]
         struct.pack_into("<I", raw, vector, value)
+    elif what.startswith("config."):
+        # ModelConfig's long fields, in schema order (pqw.fbs).
+        longs = {"vocab_size": 0, "hidden_size": 1, "num_layers": 2, "num_heads": 3, "num_kv_heads": 4,
+                 "ffn_bin_size": 5, "ffn_hp_size": 6, "num_experts": 7, "top_k": 8, "max_seq_len": 13}
+        name = what[len("config."):]
+        if name not in longs:
+            sys.exit(f"patch_pqw.py: unknown config field {name}")
+        at = field(raw, model, 3)  # Model.config: a uoffset to the table
+        config = at + struct.unpack_from("<I", raw, at)[0]
+        position = field(raw, config, longs[name])
+        if position is None:
+            sys.exit(f"patch_pqw.py: config.{name} is not stored (default value)")
+        struct.pack_into("<q", raw, position, value)
     else:
         sys.exit(f"patch_pqw.py: unknown field {what}")
     open(path, "wb").write(raw)
