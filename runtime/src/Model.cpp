@@ -180,13 +180,13 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
                            "head_dim"};
     for (int i = 0; i < 4; ++i)
       if (static_cast<uint64_t>(sizes[i]) != pquant_kv_cache_shape[i]) {
-        pq::failIn(pqw_path, PQ_ERROR_FORMAT,
+        pq::failIn(pqw_path, PQ_ERROR_MISMATCH,
                    "config: %s is %lld, but this model was compiled for "
                    "%llu: use the .pqw written by the same pquant-compile run",
                    names[i], static_cast<long long>(sizes[i]),
                    static_cast<unsigned long long>(pquant_kv_cache_shape[i]));
         pq::closeArtifact(artifact);
-        return PQ_ERROR_FORMAT;
+        return PQ_ERROR_MISMATCH;
       }
   }
   pq::cuda::Model *gpu = nullptr;
