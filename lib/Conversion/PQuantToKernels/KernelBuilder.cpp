@@ -62,6 +62,10 @@ Value pquant::kernels::sumEachPart(ImplicitLocOpBuilder &b,
   // partials of every group, adding the first half of each group to the
   // second, and takes its groups from two vectors while there are two.
   auto type = cast<VectorType>(parts[0].getType());
+  assert(llvm::isPowerOf2_64(parts.size()) &&
+         llvm::isPowerOf2_64(type.getNumElements()) &&
+         int64_t(parts.size()) <= type.getNumElements() &&
+         "sumEachPart needs P <= W, both powers of two");
   bool isFloat = isa<FloatType>(type.getElementType());
   int64_t groups = 1, partials = type.getNumElements();
   auto halves = [&](Value x, Value y, int64_t groupsOfX) -> Value {

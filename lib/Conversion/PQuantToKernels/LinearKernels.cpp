@@ -448,8 +448,9 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
               return next;
             });
         // The rows' accumulators of a token summed by one reduction tree
-        // when they fit it (rows <= lanes), else one reduction each.
-        bool tree = rows <= accType.getNumElements();
+        // when they fit it (rows a power of two, <= lanes), else one
+        // reduction each.
+        bool tree = llvm::isPowerOf2_64(rows) && rows <= accType.getNumElements();
         for (auto [t, m] : llvm::enumerate(ms)) {
           SmallVector<Value> rowAccs;
           for (int64_t row = 0; row < rows; ++row)

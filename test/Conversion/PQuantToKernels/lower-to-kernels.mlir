@@ -151,3 +151,19 @@ func.func @attention(%q: tensor<1x2x16xf32>, %k: tensor<1x1x16xf32>, %v: tensor<
   %o = pquant.attention %q, %k, %v cache(%kc, %vc) layer 1 at %start : tensor<1x2x16xf32>, tensor<1x1x16xf32>, tensor<1x1x16xf32>, memref<2x8x1x16xf32>
   return %o : tensor<1x2x16xf32>
 }
+
+// -----
+
+// Tiles of 3 rows (a pquant-pack-weights option, not a pipeline default)
+// cannot meet in one reduction tree: each row's accumulator is reduced on
+// its own (this crashed the pass when the tree was taken for any rows).
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=unpack-dot dot=vnni" | FileCheck %s --check-prefix=ROWS3
+// ROWS3-LABEL: func.func private @pquant_bitlinear_unpackdot_vnni_Dx128xi8_Dxf32_2x2x3x1xi64
+// ROWS3-COUNT-3: vector.reduction <add>, %{{.*}} : vector<16xi32> into i32
+// ROWS3-NEXT:    vector.from_elements %{{.*}}, %{{.*}}, %{{.*}} : vector<3xi32>
+#rows3 = #pquant.packed<rows = 6, cols = 128, word = 64, tile = [3, 1], bit_order = lsb_first>
+func.func @rows3(%q: tensor<?x128xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) -> tensor<?x6xf32> {
+  %w = arith.constant dense<-1> : tensor<2x2x3x1xi64, #rows3>
+  %y = pquant.bitlinear %q, %s, %w, %ws : tensor<?x128xi8>, tensor<?xf32>, tensor<2x2x3x1xi64, #rows3>, tensor<1xf32> -> tensor<?x6xf32>
+  return %y : tensor<?x6xf32>
+}
