@@ -333,11 +333,11 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
           [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
             SmallVector<Value> at(weightRow);
             at.push_back(col);
-            aheadAt.push_back(col);
-            memref::PrefetchOp::create(b, w, aheadAt, /*isWrite=*/false,
+            SmallVector<Value> ahead(aheadAt);
+            ahead.push_back(col);
+            memref::PrefetchOp::create(b, w, ahead, /*isWrite=*/false,
                                        /*localityHint=*/3,
                                        /*isDataCache=*/true);
-            aheadAt.pop_back();
             Value weights = readVector(b, bytes, w, at, 0, exact);
             if (offsetWeights)
               weights = arith::XOrIOp::create(b, weights,

@@ -26,7 +26,6 @@ Value toF32(ImplicitLocOpBuilder &b, Value value) {
     return value;
   return arith::ExtFOp::create(b, b.getF32Type(), value);
 }
-
 } // namespace
 
 void pquant::kernels::buildEmbedding(ImplicitLocOpBuilder &b, ValueRange args) {
