@@ -321,6 +321,23 @@ pq_status verify(const char *path, const uint8_t *file, size_t size,
                       "data section of %llu bytes, but this model reads %llu",
                       static_cast<unsigned long long>(dataSize),
                       static_cast<unsigned long long>(code.dataSize));
+  // The cache is allocated from the config but indexed by code compiled for
+  // one shape: a config edited by hand (it is outside the checksum) would
+  // let the code write past it.
+  if (code.cacheShape) {
+    int64_t shape[4];
+    pq::kvCacheShape(out.config, shape);
+    const char *names[] = {"num_layers", "max_seq_len", "num_kv_heads",
+                           "head_dim"};
+    for (int i = 0; i < 4; ++i)
+      if (static_cast<uint64_t>(shape[i]) != code.cacheShape[i])
+        return pq::failIn(path, PQ_ERROR_MISMATCH,
+                          "config: %s is %lld, but this model was compiled "
+                          "for %llu: use the .pqw written by the same "
+                          "pquant-compile run",
+                          names[i], static_cast<long long>(shape[i]),
+                          static_cast<unsigned long long>(code.cacheShape[i]));
+  }
 
   const uint8_t *data = file + dataOffset;
   uint64_t checksum = fnv1a64(data, dataSize);

@@ -29,11 +29,22 @@ struct Artifact {
 /// Maps `path` and verifies it for compiled code built for weight layout
 /// `layoutId` on this CPU architecture. On failure nothing stays mapped and
 /// the message (see pq_last_error) starts with `path`.
-/// What the compiled code reads: its weight layout id and data size.
+/// What the compiled code reads: its weight layout id and data size, and
+/// the KV cache shape it indexes (null where the code does not say).
 struct CodeLayout {
   uint64_t layoutId;
   uint64_t dataSize;
+  const uint64_t *cacheShape = nullptr;
 };
+
+/// The KV cache shape a config gives, as compiled code indexes it:
+/// [num_layers, max_seq_len, num_kv_heads, head_dim].
+inline void kvCacheShape(const pq_config &config, int64_t shape[4]) {
+  shape[0] = config.num_layers;
+  shape[1] = config.max_seq_len;
+  shape[2] = config.num_kv_heads;
+  shape[3] = config.head_dim;
+}
 
 pq_status openArtifact(const char *path, const CodeLayout &code, Artifact &out);
 

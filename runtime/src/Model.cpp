@@ -167,28 +167,11 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
   pq::Artifact artifact;
   if (pq_status status =
           pq::openArtifact(pqw_path,
-                           {pquant_weights_layout_id, pquant_weights_data_size},
+                           {pquant_weights_layout_id, pquant_weights_data_size,
+                            pquant_kv_cache_shape},
                            artifact))
     return status;
   const pq_config &config = artifact.config;
-  // The cache is allocated from the config but indexed by code compiled for
-  // one shape: a config edited by hand would let the code write past it.
-  if (&pquant_kv_cache_shape[0] != nullptr) {
-    const int64_t sizes[] = {config.num_layers, config.max_seq_len,
-                             config.num_kv_heads, config.head_dim};
-    const char *names[] = {"num_layers", "max_seq_len", "num_kv_heads",
-                           "head_dim"};
-    for (int i = 0; i < 4; ++i)
-      if (static_cast<uint64_t>(sizes[i]) != pquant_kv_cache_shape[i]) {
-        pq::failIn(pqw_path, PQ_ERROR_MISMATCH,
-                   "config: %s is %lld, but this model was compiled for "
-                   "%llu: use the .pqw written by the same pquant-compile run",
-                   names[i], static_cast<long long>(sizes[i]),
-                   static_cast<unsigned long long>(pquant_kv_cache_shape[i]));
-        pq::closeArtifact(artifact);
-        return PQ_ERROR_MISMATCH;
-      }
-  }
   pq::cuda::Model *gpu = nullptr;
   if (pq::cuda::openModel) { // linked into GPU models only
     if (pq_status status = pq::cuda::openModel(pqw_path, artifact, gpu)) {
@@ -200,8 +183,8 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
   // The counts are verified >= 1, so only the product can go wrong.
   uint64_t cacheFloats = 2; // keys and values
   bool overflow = false;
-  const int64_t dims[] = {config.num_layers, config.max_seq_len,
-                          config.num_kv_heads, config.head_dim};
+  int64_t dims[4];
+  pq::kvCacheShape(config, dims);
   for (int64_t dim : dims)
     overflow |= __builtin_mul_overflow(cacheFloats, static_cast<uint64_t>(dim),
                                        &cacheFloats);
