@@ -6,15 +6,13 @@ Usage: corrupt_checkpoint.py SRC_DIR DST_DIR MODE
 
 import json
 import os
-import shutil
 import struct
-import sys
 
 import numpy as np
 
 from pquant import checkpoint as ckpt
 
-CONFIG, WEIGHTS = "config.json", "model.safetensors"
+from checkpoint_edits import CONFIG, WEIGHTS, run
 
 
 def edit_config(dst, change):
@@ -95,12 +93,5 @@ MODES = {
 }
 
 
-def main():
-    src, dst, mode = sys.argv[1:4]
-    shutil.rmtree(dst, ignore_errors=True)
-    shutil.copytree(src, dst)
-    MODES[mode](dst)
-
-
 if __name__ == "__main__":
-    main()
+    run(MODES)

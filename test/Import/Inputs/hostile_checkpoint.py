@@ -6,23 +6,8 @@ Usage: hostile_checkpoint.py SRC_DIR DST_DIR MODE
 
 import json
 import os
-import shutil
-import struct
-import sys
 
-CONFIG, WEIGHTS = "config.json", "model.safetensors"
-
-
-def write_weights(dst, header_text, data=b""):
-    with open(os.path.join(dst, WEIGHTS), "wb") as f:
-        f.write(struct.pack("<Q", len(header_text)) + header_text + data)
-
-
-def set_config(dst, **changes):
-    path = os.path.join(dst, CONFIG)
-    config = json.load(open(path))
-    config.update(changes)
-    json.dump(config, open(path, "w"))
+from checkpoint_edits import CONFIG, run, set_config, write_weights
 
 
 def many_tensors(dst):
@@ -45,12 +30,5 @@ MODES = {
 }
 
 
-def main():
-    src, dst, mode = sys.argv[1:4]
-    shutil.rmtree(dst, ignore_errors=True)
-    shutil.copytree(src, dst)
-    MODES[mode](dst)
-
-
 if __name__ == "__main__":
-    main()
+    run(MODES)

@@ -7,11 +7,8 @@ Usage: malformed_checkpoint.py SRC_DIR DST_DIR MODE
 
 import json
 import os
-import shutil
-import struct
-import sys
 
-CONFIG, WEIGHTS = "config.json", "model.safetensors"
+from checkpoint_edits import CONFIG, read_weights, run, set_config, write_weights
 
 
 def config_text(dst, change):
@@ -19,24 +16,6 @@ def config_text(dst, change):
     path = os.path.join(dst, CONFIG)
     text = open(path).read()
     open(path, "w").write(change(text))
-
-
-def set_config(dst, **changes):
-    path = os.path.join(dst, CONFIG)
-    config = json.load(open(path))
-    config.update(changes)
-    json.dump(config, open(path, "w"))
-
-
-def read_weights(dst):
-    raw = open(os.path.join(dst, WEIGHTS), "rb").read()
-    (size,) = struct.unpack("<Q", raw[:8])
-    return raw[8:8 + size], raw[8 + size:]
-
-
-def write_weights(dst, header, data):
-    with open(os.path.join(dst, WEIGHTS), "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header + data)
 
 
 def edit_header(dst, change):
@@ -97,12 +76,5 @@ MODES = {
 }
 
 
-def main():
-    src, dst, mode = sys.argv[1:4]
-    shutil.rmtree(dst, ignore_errors=True)
-    shutil.copytree(src, dst)
-    MODES[mode](dst)
-
-
 if __name__ == "__main__":
-    main()
+    run(MODES)
