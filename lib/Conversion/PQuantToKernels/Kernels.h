@@ -49,8 +49,8 @@ void buildUnpackDotLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                           PackedLayoutAttr layout, DotInstruction dot,
                           int64_t chunkWords);
 /// The scratch buffers buildUnpackDotLinear takes: the activation sums
-/// [M] i32 and the partial sums [M, tiles · R] i32 between column chunks.
-/// Each chunk's unpacked bytes live on the stack of the thread running it.
+/// [M] i32. A chunk's unpacked bytes and the partial sums between chunks
+/// live on the stack of the thread running the tile.
 llvm::SmallVector<mlir::MemRefType, 2>
 unpackDotScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
 

@@ -22,6 +22,10 @@ constexpr int64_t kBitPlanes = 8;
 /// them from memory (bench/bitlinear.py: cold 4096 × 4096 GEMV 26 → 29-33
 /// GB/s, 2048 × 2048 19 → 23-28 GB/s).
 constexpr int64_t kPrefetchBytes = 16384;
+/// The activation bytes of a token group of the unpack-dot GEMM, kept in
+/// L2 while every weight tile passes them (the 1.3B model's 512-token
+/// prefill read 1-2.8 MB of activations per tile, from L3).
+constexpr int64_t kGroupActivationBytes = 256 * 1024;
 
 /// The weight scales of the tile of `rows` rows from `firstRow`: one per
 /// row from `ws`, or its single per-tensor scale.
@@ -368,7 +372,7 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
                                            DotInstruction dot,
                                            int64_t chunkWords) {
   Value q = args[0], s = args[1], w = args[2], ws = args[3], y = args[4];
-  Value rowSums = args[5], partial = args[6];
+  Value rowSums = args[5];
   int64_t n = layout.getRows(), k = layout.getCols();
   int64_t rows = layout.getTileRows(), words = layout.getWordsPerRow();
   int64_t tiles = layout.getStorageShape()[0];
@@ -386,17 +390,42 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
     memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
   });
 
-  parallelLoop(b, index(b, tiles), [&](ImplicitLocOpBuilder &b, Value tile) {
+  // Tokens in groups whose activations stay in L2 while every tile passes
+  // them: an iteration is a (group, tile) pair, tiles varying fastest so the
+  // threads share a group. Each group unpacks its tiles again: a few
+  // operations per weight word, against one dot per word for each token.
+  // A multiple of 12 (of both token-block sizes), at most 240 tokens so
+  // their partial sums stay small.
+  int64_t groupTokens =
+      std::clamp<int64_t>(kGroupActivationBytes / k / 12 * 12, 12, 240);
+  Value groups = arith::CeilDivUIOp::create(b, tokens, index(b, groupTokens));
+  Value pairs = arith::MulIOp::create(b, groups, index(b, tiles));
+  parallelLoop(b, pairs, [&](ImplicitLocOpBuilder &b, Value pair) {
+    Value tile = arith::RemUIOp::create(b, pair, index(b, tiles));
+    Value firstToken = arith::MulIOp::create(
+        b, arith::DivUIOp::create(b, pair, index(b, tiles)),
+        index(b, groupTokens));
+    Value groupEnd = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, firstToken, index(b, groupTokens)),
+        tokens);
     Value firstRow = arith::MulIOp::create(b, tile, index(b, rows));
-    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+    // The sums of each (token of the group, row of the tile) between chunks,
+    // on the stack: 4 KB that stay in L1 (in an [M, N] buffer, zeroing and
+    // updating rows 4-32 KB apart cost a sixth of the kernel's time).
+    Value partial = memref::AllocaOp::create(
+        b, MemRefType::get({groupTokens, rows}, i32), b.getI64IntegerAttr(64));
+    auto groupRow = [&](ImplicitLocOpBuilder &b, Value m) {
+      return arith::SubIOp::create(b, m, firstToken).getResult();
+    };
+    forLoopFrom(b, firstToken, groupEnd, 1, {},
+                [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
       vector::StoreOp::create(b, splat(b, tileSums, 0), partial,
-                              ValueRange{m, firstRow});
+                              ValueRange{groupRow(b, m), index(b, 0)});
       return SmallVector<Value>{};
     });
     // The tile's columns in chunks: a chunk is unpacked into a stack buffer
     // of the thread running the tile (rows × 2 KB, so it stays in L1) and
-    // used by every token before the next; the partial sums of each (token,
-    // row) wait in `partial` between chunks.
+    // used by every token of the group before the next.
     auto unpackedType = MemRefType::get({rows, chunkWords * kPlaneWord}, i8);
     Value unpacked = memref::AllocaOp::create(b, unpackedType,
                                               b.getI64IntegerAttr(64));
@@ -468,26 +497,30 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
           Value sum = arith::AddIOp::create(
               b,
               vector::LoadOp::create(b, tileSums, partial,
-                                     ValueRange{m, firstRow}),
+                                     ValueRange{groupRow(b, m), index(b, 0)}),
               totals);
-          vector::StoreOp::create(b, sum, partial, ValueRange{m, firstRow});
+          vector::StoreOp::create(b, sum, partial,
+                                  ValueRange{groupRow(b, m), index(b, 0)});
         }
       };
       // Tokens per block: as many as 8 rows' accumulators, the block's
       // activations and a weight vector leave room for in 32 registers.
       int64_t block = rows <= 4 ? 4 : 3;
-      Value blocked = arith::MulIOp::create(
-          b, arith::DivUIOp::create(b, tokens, index(b, block)),
-          index(b, block));
-      forLoop(b, blocked, block, {}, [&](ImplicitLocOpBuilder &b, Value m,
-                                         ValueRange) {
+      Value groupSize = arith::SubIOp::create(b, groupEnd, firstToken);
+      Value blocked = arith::AddIOp::create(
+          b, firstToken,
+          arith::MulIOp::create(
+              b, arith::DivUIOp::create(b, groupSize, index(b, block)),
+              index(b, block)));
+      forLoopFrom(b, firstToken, blocked, block, {},
+                  [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
         SmallVector<Value> ms;
         for (int64_t t = 0; t < block; ++t)
           ms.push_back(arith::AddIOp::create(b, m, index(b, t)));
         tokenBlock(b, ms);
         return SmallVector<Value>{};
       });
-      forLoopFrom(b, blocked, tokens, 1, {},
+      forLoopFrom(b, blocked, groupEnd, 1, {},
                   [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
                     tokenBlock(b, {m});
                     return SmallVector<Value>{};
@@ -495,9 +528,10 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
       return SmallVector<Value>{};
     });
     Value scale = tileScale(b, ws, rows, firstRow, exactRows);
-    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-      Value ones = vector::LoadOp::create(b, tileSums, partial,
-                                          ValueRange{m, firstRow});
+    forLoopFrom(b, firstToken, groupEnd, 1, {},
+                [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+      Value ones = vector::LoadOp::create(
+          b, tileSums, partial, ValueRange{groupRow(b, m), index(b, 0)});
       storeBitLinearTile(b, ones, rowSums, s, scale, y, m, firstRow,
                          exactRows);
       return SmallVector<Value>{};
@@ -508,8 +542,6 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
 SmallVector<MemRefType, 2>
 pquant::kernels::unpackDotScratch(MLIRContext *context,
                                   PackedLayoutAttr layout) {
-  Type i32 = IntegerType::get(context, 32);
-  int64_t paddedRows = layout.getStorageShape()[0] * layout.getTileRows();
-  return {MemRefType::get({ShapedType::kDynamic}, i32),
-          MemRefType::get({ShapedType::kDynamic, paddedRows}, i32)};
+  return {MemRefType::get({ShapedType::kDynamic},
+                          IntegerType::get(context, 32))};
 }

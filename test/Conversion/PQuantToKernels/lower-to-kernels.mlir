@@ -75,8 +75,10 @@ func.func @experts(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<4x16x64xi8
 
 // -----
 
-// The unpack-dot kernel: tiles in parallel, each unpacked into bytes on its
-// thread's stack (4 rows x 128 bytes), then dot products for every token.
+// The unpack-dot kernel: (token group, tile) pairs in parallel, each tile
+// unpacked into bytes on its thread's stack (4 rows x 128 bytes), then dot
+// products for every token of the group, summed on the stack (240 tokens x
+// 4 rows).
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=unpack-dot dot=vnni" | FileCheck %s --check-prefix=UNPACK
 // UNPACK-LABEL: func.func @auto
 // UNPACK:         call @pquant_bitlinear_unpackdot_vnni_
@@ -91,7 +93,7 @@ func.func @experts(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<4x16x64xi8
 // steps across rows, 2 within, giving the tile's 4 sums.
 // UNPACK-COUNT-8:   vector.shuffle {{.*}} : vector<{{16|8}}xi32>, vector<{{16|8}}xi32>
 // UNPACK:           arith.addi {{.*}} : vector<4xi32>
-// UNPACK:           vector.load {{.*}} : memref<?x4xi32>, vector<4xi32>
+// UNPACK:           vector.load {{.*}} : memref<240x4xi32>, vector<4xi32>
 
 // The cost model: with a fast vector popcount, bit-serial for one token and
 // the dot product for several while a tile of unpacked bytes (4 x 128 here)
