@@ -26,6 +26,8 @@ int64_t pquant::packedTileRows(const CPUTarget &target) {
 
 void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
                               StringRef strategy, Int8Tables int8Tables) {
+  // Before the lm_head is rewritten, so the rewrite covers both prefills.
+  pm.addPass(createAddLastTokenPrefill());
   if (int8Tables.lmHead)
     pm.addPass(createQuantizeLMHead());
   if (int8Tables.embedding)

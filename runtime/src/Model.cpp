@@ -22,6 +22,7 @@
 
 // A GPU model's object defines the GPU entry points instead (CudaModel.h).
 #pragma weak _mlir_ciface_prefill
+#pragma weak _mlir_ciface_prefill_last
 #pragma weak _mlir_ciface_decode
 #pragma weak pquant_kv_cache_shape
 
@@ -39,7 +40,8 @@ namespace {
 
 /// The compiled entry points. They are called directly, not through a
 /// pointer, whose type could not match theirs across the language boundary.
-enum class Entry { Prefill, Decode };
+/// PrefillLast returns the last token's logits only.
+enum class Entry { Prefill, PrefillLast, Decode };
 
 /// Logits returned by the compiled code, freed on scope exit.
 class Logits {
@@ -116,12 +118,16 @@ pq_status run(pq_model *model, Entry entry, const int32_t *tokens,
   } else if (entry == Entry::Prefill)
     _mlir_ciface_prefill(logits.descriptor(), &model->weights, &input,
                          model->position, &model->keys, &model->values);
+  else if (entry == Entry::PrefillLast)
+    _mlir_ciface_prefill_last(logits.descriptor(), &model->weights, &input,
+                              model->position, &model->keys, &model->values);
   else
     _mlir_ciface_decode(logits.descriptor(), &model->weights, &input,
                         model->position, &model->keys, &model->values);
 
   const pq::LogitsRef &out = *logits.descriptor();
-  if (!out.aligned || out.sizes[0] != count ||
+  const int64_t rows = entry == Entry::PrefillLast ? 1 : count;
+  if (!out.aligned || out.sizes[0] != rows ||
       out.sizes[1] != config.vocab_size || out.strides[1] != 1 ||
       out.strides[0] < config.vocab_size)
     return pq::fail(PQ_ERROR_INTERNAL,
@@ -132,7 +138,7 @@ pq_status run(pq_model *model, Entry entry, const int32_t *tokens,
                     static_cast<long long>(out.sizes[1]),
                     static_cast<long long>(out.strides[0]),
                     static_cast<long long>(out.strides[1]),
-                    static_cast<long long>(count),
+                    static_cast<long long>(rows),
                     static_cast<long long>(config.vocab_size));
   model->position += count;
   return PQ_OK;
@@ -287,12 +293,17 @@ void pq_reset(pq_model *model) {
 
 pq_status pq_prefill(pq_model *model, const int32_t *tokens, int64_t count,
                      float *logits) {
+  // GPU models and models compiled before prefill_last existed compute
+  // every token's logits; the last row is the answer either way.
+  bool lastOnly = model && !model->gpu && _mlir_ciface_prefill_last;
   Logits result;
   if (pq_status status =
-          run(model, Entry::Prefill, tokens, count, "prompt", result))
+          run(model, lastOnly ? Entry::PrefillLast : Entry::Prefill, tokens,
+              count, "prompt", result))
     return status;
   if (logits)
-    copyRows(result, count - 1, 1, model->artifact.config.vocab_size, logits);
+    copyRows(result, lastOnly ? 0 : count - 1, 1,
+             model->artifact.config.vocab_size, logits);
   return PQ_OK;
 }
 

@@ -35,6 +35,12 @@ extern "C" {
 void _mlir_ciface_prefill(pq::LogitsRef *logits, pq::WeightsRef *weights,
                           pq::TokensRef *tokens, int64_t start,
                           pq::CacheRef *keys, pq::CacheRef *values);
+/// As prefill, but the logits are those of the last token only ([1, vocab]).
+/// pquant-compile's CPU models define it; the runtime falls back to prefill
+/// where it is missing.
+void _mlir_ciface_prefill_last(pq::LogitsRef *logits, pq::WeightsRef *weights,
+                               pq::TokensRef *tokens, int64_t start,
+                               pq::CacheRef *keys, pq::CacheRef *values);
 /// As prefill, for exactly one token.
 void _mlir_ciface_decode(pq::LogitsRef *logits, pq::WeightsRef *weights,
                          pq::TokensRef *tokens, int64_t start,

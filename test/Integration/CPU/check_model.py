@@ -5,7 +5,7 @@ Usage: check_model.py --work DIR --compile "pquant-compile ..." --cc CC
                       [--generator-flag=--f16 ...]
 
 Generates a checkpoint, imports it with --inline-weights, compiles it, and
-runs a prompt (prefill) then 16 decode steps through a C harness that owns
+runs a prompt (prefill, and prefill_last: its last row only) then 16 decode steps through a C harness that owns
 the KV caches. The decode steps are fed the reference's greedy tokens, so
 the two sides see the same inputs at every step: the argmax must be equal at
 every step and the logits within 1e-4 of the largest magnitude.
@@ -36,6 +36,7 @@ typedef DESCRIPTOR(int32_t, 1) Tokens;
 typedef DESCRIPTOR(float, 2) Logits;
 typedef DESCRIPTOR(float, 4) Cache;
 void _mlir_ciface_prefill(Logits *, Tokens *, int64_t, Cache *, Cache *);
+void _mlir_ciface_prefill_last(Logits *, Tokens *, int64_t, Cache *, Cache *);
 void _mlir_ciface_decode(Logits *, Tokens *, int64_t, Cache *, Cache *);
 
 static const int32_t prompt[] = {%(prompt)s};
@@ -59,6 +60,13 @@ int main(int argc, char **argv) {
   Tokens tokens = {(int32_t *)prompt, (int32_t *)prompt, 0, {length}, {1}};
   Logits logits;
   _mlir_ciface_prefill(&logits, &tokens, 0, &k, &v);
+  emit(&logits, out);
+  /* The same prompt again: the cache rows it writes are the same. */
+  _mlir_ciface_prefill_last(&logits, &tokens, 0, &k, &v);
+  if (logits.sizes[0] != 1) {
+    fprintf(stderr, "prefill_last returned %%lld rows\n", (long long)logits.sizes[0]);
+    return 1;
+  }
   emit(&logits, out);
   for (int64_t i = 0; i < (int64_t)(sizeof(steps) / sizeof(steps[0])); ++i) {
     Tokens token = {(int32_t *)&steps[i], (int32_t *)&steps[i], 0, {1}, {1}};
@@ -97,6 +105,7 @@ def main():
     config, weights = ckpt.load_checkpoint(path("ckpt"))
     model = ref.Model(config, weights)
     expected = [model.prefill(PROMPT)]
+    expected.append(expected[0][-1:])
     steps = []
     for _ in range(STEPS):
         steps.append(int(np.argmax(expected[-1][-1])))
@@ -117,7 +126,7 @@ def main():
         same = np.array_equal(np.argmax(got, axis=-1), np.argmax(want, axis=-1))
         ok = same and error <= TOLERANCE
         failures += not ok
-        name = "prefill" if step == 0 else f"decode {step}"
+        name = ["prefill", "prefill_last"][step] if step < 2 else f"decode {step - 1}"
         print(f"{'ok  ' if ok else 'FAIL'} {name}: argmax {'equal' if same else 'DIFFERS'}, "
               f"max error {error:.2e} of the largest logit")
     if offset != got_all.size:

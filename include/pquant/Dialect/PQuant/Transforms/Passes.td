@@ -107,6 +107,34 @@ def PackWeights : Pass<"pquant-pack-weights"> {
   ];
 }
 
+def AddLastTokenPrefill : Pass<"pquant-add-last-token-prefill", "::mlir::ModuleOp"> {
+  let summary = "Add `prefill_last`: the prefill that returns the last token's logits";
+  let description = [{
+    Generation needs the logits of the prompt's last token only; scoring
+    needs every token's, which `prefill` returns. This pass copies `prefill`
+    as `prefill_last` and, in the copy, slices the last row off the input of
+    the row-wise ops that end the function (the final `pquant.rms_norm` and
+    the lm_head `pquant.float_linear`), so they run on one row and the
+    result is `tensor<1xVxf32>`. The runtime's `pq_prefill` calls it where
+    it exists, `prefill` otherwise: a module without a `prefill`, or whose
+    `prefill` does not end in such ops, is left as it is.
+
+    ```mlir
+    %n = pquant.rms_norm %h weight(%w) : tensor<?x64xf32>, tensor<64xf32>
+    %y = pquant.float_linear %n, %head : ... -> tensor<?x256xf32>
+    // in prefill_last becomes
+    %last = tensor.extract_slice %h[%m1, 0] [1, 64] [1, 1] : tensor<?x64xf32> to tensor<1x64xf32>
+    %n = pquant.rms_norm %last weight(%w) : tensor<1x64xf32>, tensor<64xf32>
+    %y = pquant.float_linear %n, %head : ... -> tensor<1x256xf32>
+    ```
+
+    Run it before the passes that rewrite the lm_head
+    (`pquant-quantize-lm-head`), which then rewrite both functions.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def ExternalizeWeights : Pass<"pquant-externalize-weights", "::mlir::ModuleOp"> {
   let summary = "Read pquant.weight tensors from a weights buffer passed to each entry point";
   let description = [{
