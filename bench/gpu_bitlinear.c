@@ -4,14 +4,15 @@
  *
  * For each shape N x K: the packed weights (N x K bits in pquant's GPU
  * layout) are replicated into enough copies to overflow the L2 cache and
- * the compiled layer runs once per copy, from a CUDA graph: two kernels, one
- * that lays out the int8 activations for BitLinear (in a model the quantize
- * kernel does it) and the GEMV. A second graph launches only the first
- * kernel (found by name; one block of 1024 threads, as the compiler launches
- * it), so the GEMV's time is the difference; effective bandwidth = (weight
- * bytes + activations + outputs) / GEMV time. Also the same with one copy
- * (weights resident in L2). Before timing, one GEMV's outputs are checked
- * exactly against a plain C computation.
+ * the compiled layer runs once per copy, from a CUDA graph. The layer is two
+ * kernels, one that lays out the int8 activations for BitLinear (in a model
+ * the quantize kernel does it) and the GEMV; the GEMV's time is that of a
+ * graph of the GEMVs alone, back to back (the layout kernel's launches
+ * dropped, pq_gpu_skip_kernel), and effective bandwidth = (weight bytes +
+ * activations + outputs) / GEMV time. Also the GEMVs with one copy (weights
+ * resident in L2) and the whole layer. Before timing, one layer's outputs are
+ * checked exactly against a plain C computation, and the GEMVs' outputs after
+ * timing against those.
  *
  * Built by bench/gpu_bitlinear.py; run it on the GPU machine.
  */
@@ -33,11 +34,6 @@
   } while (0)
 
 typedef void (*Gemv)(void *, int64_t, const uint64_t *);
-/* How compiled host code launches a kernel (runtime/src/CudaDevice.h). */
-void pquant_gpu_launch(void *ctx, int32_t kernel, int64_t gridX, int64_t gridY,
-                       int64_t gridZ, int64_t blockX, int64_t blockY,
-                       int64_t blockZ, int64_t sharedBytes, int32_t count,
-                       const uint64_t *params);
 struct Shape {
   int64_t n, k;
   Gemv gemv;
@@ -140,33 +136,20 @@ int main(void) {
       return 1;
     }
     double bytes = (double)weightBytes + k + 4.0 * n + 8;
-    /* The kernel that lays out the activations, launched on its own. */
+    /* The GEMV alone: the activations stay laid out by the check above and
+     * the kernel that lays them out is dropped from the captures. */
     char prepareName[64];
     snprintf(prepareName, sizeof prepareName, "bitlinear_prepare_%lld", (long long)k);
-    int32_t prepare = -1;
-    for (int32_t i = 0; i < pquant_gpu_kernel_count; ++i)
-      if (strcmp(pquant_gpu_kernel_names[i], prepareName) == 0)
-        prepare = i;
-    if (prepare < 0) {
-      fprintf(stderr, "gpu_bitlinear: no kernel %s\n", prepareName);
-      return 1;
-    }
-    uint64_t act, sums;
-    CHECK(pq_gpu_alloc(gpu, groups * 128, &act));
-    CHECK(pq_gpu_alloc(gpu, 4, &sums));
-    /* Seconds per call of graph slot `slot`, replayed 20 times. */
-    double perCall[4];
-    for (int variant = 0; variant < 4; ++variant) {
-      int hot = variant & 1, prepareOnly = variant >> 1;
+    /* Seconds per call of: the GEMV with weights cold, with weights in L2,
+     * the layer (layout + GEMV) with weights cold; graphs replayed 20 times. */
+    double perCall[3];
+    for (int variant = 0; variant < 3; ++variant) {
+      int hot = variant == 1, layer = variant == 2;
+      CHECK(pq_gpu_skip_kernel(gpu, layer ? NULL : prepareName));
       CHECK(pq_gpu_capture_begin(gpu));
       for (int c = 0; c < copies; ++c) {
         uint64_t b[5] = {dq, ds, w[hot ? 0 : c], dws, dy};
-        if (prepareOnly) {
-          const uint64_t params[4] = {dq, act, sums, 1};
-          pquant_gpu_launch(pq_gpu_context(gpu), prepare, 1, 1, 1, 1024, 1, 1, 0, 4, params);
-        } else {
-          shapes[s].gemv(pq_gpu_context(gpu), 1, b);
-        }
+        shapes[s].gemv(pq_gpu_context(gpu), 1, b);
       }
       CHECK(pq_gpu_capture_end(gpu, variant));
       for (int i = 0; i < 3; ++i)
@@ -180,14 +163,21 @@ int main(void) {
       CHECK(pq_gpu_elapsed(gpu, 2, 3, &ms));
       perCall[variant] = ms * 1e-3 / ((double)reps * copies);
     }
-    double times[2] = {perCall[0] - perCall[2], perCall[1] - perCall[3]};
-    pq_gpu_free(gpu, act);
-    pq_gpu_free(gpu, sums);
+    CHECK(pq_gpu_skip_kernel(gpu, NULL));
+    /* The GEMV alone must still compute the same outputs. */
+    float *again = malloc(4 * n);
+    CHECK(pq_gpu_download(gpu, again, dy, 4 * n));
+    if (memcmp(again, y, 4 * n) != 0) {
+      fprintf(stderr, "gpu_bitlinear: %lld x %lld: the GEMV alone computed other outputs\n",
+              (long long)n, (long long)k);
+      return 1;
+    }
+    free(again);
     char name[32];
     snprintf(name, sizeof name, "%lldx%lld", (long long)n, (long long)k);
-    printf("%-12s %10.0f %10.2f %10.0f %7.0f%% %12.2f %12.2f\n", name, bytes, times[0] * 1e6,
-           bytes / times[0] / 1e9, 100.0 * bytes / times[0] / copy, times[1] * 1e6,
-           perCall[0] * 1e6);
+    printf("%-12s %10.0f %10.2f %10.0f %7.0f%% %12.2f %12.2f\n", name, bytes, perCall[0] * 1e6,
+           bytes / perCall[0] / 1e9, 100.0 * bytes / perCall[0] / copy, perCall[1] * 1e6,
+           perCall[2] * 1e6);
     for (int c = 0; c < copies; ++c)
       pq_gpu_free(gpu, w[c]);
     pq_gpu_free(gpu, dq);

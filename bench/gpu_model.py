@@ -13,8 +13,9 @@ device: regenerates the checkpoint with the same seed, writes the .pqw's data
 section from it exactly as pquant-compile does (the 1-bit weights repacked
 into the GPU layout the header records; everything else as stored), its
 FNV-1a checksum into the header, then runs the executable: an 8-token prompt
-and 128 greedy tokens, the decode step a CUDA graph of its kernels, launched
-kernel by kernel, and one persistent kernel. It prints
+and 128 greedy tokens, the decode step a CUDA graph of its kernels (each a
+programmatic dependent of the one before, and not), launched kernel by
+kernel, and one persistent kernel. It prints
 tokens/s against the bound of the bytes a decode step must read over the
 device-to-device copy bandwidth, the persistent kernel's registers and spills
 (ptxas -v, where ptxas is installed), and the prefill's time per kernel.
@@ -149,7 +150,9 @@ def device(args):
                   + (f", bound {copy / read:.0f} tokens/s at the copy bandwidth" if copy else ""))
             # The decode step as a CUDA graph of its kernels (the default),
             # launched kernel by kernel, and as one persistent kernel.
-            for mode, env in (("CUDA graph", {}), ("kernel launches", {"PQUANT_CUDA_GRAPHS": "0"}),
+            for mode, env in (("CUDA graph", {}),
+                              ("CUDA graph, no programmatic launches", {"PQUANT_CUDA_PROGRAMMATIC": "0"}),
+                              ("kernel launches", {"PQUANT_CUDA_GRAPHS": "0"}),
                               ("persistent kernel", {"PQUANT_CUDA_PERSISTENT": "1"})):
                 result = run([os.path.join(out, "model"), "--weights", pqw, "--tokens", PROMPT, "-n",
                               str(TOKENS)], capture_output=True, text=True, env=dict(os.environ, **env))

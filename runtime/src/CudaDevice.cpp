@@ -89,6 +89,9 @@ pq_status pq::cuda::openDevice(const char *what, const char *ptx,
                   "-target=sm_%d%d",
                   chip, name, major, minor, major, minor);
   }
+  const char *programmatic = getenv("PQUANT_CUDA_PROGRAMMATIC");
+  device->programmatic = required >= 90 && device->major >= 9 &&
+                         !(programmatic && strcmp(programmatic, "0") == 0);
   if (pq_status status =
           check(driver->cuDeviceGetAttribute(&device->multiprocessors,
                                              CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
@@ -187,18 +190,30 @@ void launchKernel(LaunchContext *context, int32_t kernel, const unsigned grid[3]
   for (int32_t i = 0; i < count; ++i)
     pointers[i] = const_cast<uint64_t *>(&params[i]);
   CUfunction function = device->functions[kernel];
-  CUresult result =
-      cooperative
-          ? device->driver->cuLaunchCooperativeKernel(
-                function, grid[0], grid[1], grid[2], block[0], block[1], block[2],
-                sharedBytes, device->stream, pointers)
-          : device->driver->cuLaunchKernel(function, grid[0], grid[1], grid[2],
-                                           block[0], block[1], block[2], sharedBytes,
-                                           device->stream, pointers, nullptr);
+  CUresult result;
+  const char *call;
+  if (cooperative) {
+    call = "cuLaunchCooperativeKernel";
+    result = device->driver->cuLaunchCooperativeKernel(
+        function, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes,
+        device->stream, pointers);
+  } else if (device->programmatic) {
+    call = "cuLaunchKernelEx";
+    CUlaunchAttribute attribute = {};
+    attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attribute.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config = {grid[0],  grid[1],  grid[2],     block[0],       block[1],
+                             block[2], sharedBytes, device->stream, &attribute, 1};
+    result = device->driver->cuLaunchKernelEx(&config, function, pointers, nullptr);
+  } else {
+    call = "cuLaunchKernel";
+    result = device->driver->cuLaunchKernel(function, grid[0], grid[1], grid[2], block[0],
+                                            block[1], block[2], sharedBytes,
+                                            device->stream, pointers, nullptr);
+  }
   if (result != CUDA_SUCCESS) {
     char what[96];
-    snprintf(what, sizeof what, "%s(kernel %d)",
-             cooperative ? "cuLaunchCooperativeKernel" : "cuLaunchKernel", kernel);
+    snprintf(what, sizeof what, "%s(kernel %d)", call, kernel);
     context->status = check(result, what);
   }
   ++context->launches;
@@ -238,6 +253,8 @@ void pquant_gpu_launch(void *ctx, int32_t kernel, int64_t gridX, int64_t gridY,
         static_cast<long long>(blockZ), count);
     return;
   }
+  if (kernel == context->skippedKernel)
+    return;
   const unsigned grid[3] = {unsigned(gridX), unsigned(gridY), unsigned(gridZ)};
   const unsigned block[3] = {unsigned(blockX), unsigned(blockY), unsigned(blockZ)};
   launchKernel(context, kernel, grid, block, unsigned(sharedBytes), count, params,

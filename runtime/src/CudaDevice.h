@@ -28,6 +28,10 @@ struct Device {
   int *residentBlocks = nullptr;
   int32_t count = 0;
   int major = 0, minor = 0, multiprocessors = 0;
+  /// Kernels are launched as programmatic dependents of the previous one
+  /// (their code, for sm_90 and later, waits for it with
+  /// griddepcontrol.wait); PQUANT_CUDA_PROGRAMMATIC=0 turns it off.
+  bool programmatic = false;
   char name[128] = {};
 };
 
@@ -67,6 +71,8 @@ struct LaunchContext {
   /// Whether an entry point compiled with a persistent kernel runs it
   /// (else its kernels one by one).
   bool persistent = false;
+  /// A kernel whose launches are dropped (benchmarks time the others), or -1.
+  int32_t skippedKernel = -1;
 };
 
 /// Starts timing every launch of `context` (PQUANT_CUDA_PROFILE=1).

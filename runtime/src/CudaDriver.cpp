@@ -69,6 +69,7 @@ void load() {
       {&driver.cuStreamDestroy, "cuStreamDestroy_v2", nullptr},
       {&driver.cuStreamSynchronize, "cuStreamSynchronize", nullptr},
       {&driver.cuLaunchKernel, "cuLaunchKernel", nullptr},
+      {&driver.cuLaunchKernelEx, "cuLaunchKernelEx", nullptr},
       {&driver.cuLaunchCooperativeKernel, "cuLaunchCooperativeKernel", nullptr},
       {&driver.cuOccupancyMaxActiveBlocksPerMultiprocessor,
        "cuOccupancyMaxActiveBlocksPerMultiprocessor", nullptr},

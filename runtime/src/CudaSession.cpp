@@ -130,6 +130,18 @@ pq_status pq_gpu_elapsed(pq_gpu *gpu, int from, int to, float *ms) {
                "cuEventElapsedTime");
 }
 
+pq_status pq_gpu_skip_kernel(pq_gpu *gpu, const char *name) {
+  gpu->context.skippedKernel = -1;
+  if (!name)
+    return PQ_OK;
+  for (int32_t i = 0; i < gpu->context.device->count; ++i)
+    if (strcmp(gpu->names[i], name) == 0) {
+      gpu->context.skippedKernel = i;
+      return PQ_OK;
+    }
+  return pq::fail(PQ_ERROR_ARGUMENT, "pq_gpu_skip_kernel: no kernel named '%.64s'", name);
+}
+
 pq_status pq_gpu_capture_begin(pq_gpu *gpu) {
   return check(driverOf(gpu).cuStreamBeginCapture(gpu->context.device->stream,
                                                   CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),

@@ -64,6 +64,10 @@ PQ_API pq_status pq_gpu_profile_read(pq_gpu *gpu, const char *prefix,
                                      double *ms, int64_t *launches);
 PQ_API void pq_gpu_profile_stop(pq_gpu *gpu);
 
+/* From now on, launches of the kernel named `name` are dropped (so a
+ * benchmark can time an entry point's other kernels); NULL drops none. */
+PQ_API pq_status pq_gpu_skip_kernel(pq_gpu *gpu, const char *name);
+
 /* Captures the stream's work between begin and end into graph slot 0..7,
  * then replays it. */
 PQ_API pq_status pq_gpu_capture_begin(pq_gpu *gpu);
