@@ -1,6 +1,7 @@
 // pquant-gpu-pipeline: the kernels' PTX for sm_90 (and sm_80), with the
 // instructions the kernels are built on: 16-byte loads of packed weights and
-// of the permuted activations (read-only: ld.global.nc), dp4a with unsigned
+// of the permuted activations (only the weights, constants, through the
+// non-coherent cache: ld.global.nc), dp4a with unsigned
 // weight bytes for BitLinear and signed ones for the int8 linear, warp
 // shuffles for the sums; the host code is plain LLVM calling the runtime.
 // The decode entry point also becomes one persistent kernel with grid
@@ -17,7 +18,19 @@
 // from the kernels.
 // CHECK: .func bitlinear_prepare_2048_stage_{{[rw]+}}
 // CHECK: .func bitlinear_k2048_t1_n2048_group_stage_{{[rw]+}}
+// Every kernel waits for the one before (programmatic dependent launch) and
+// then lets the next one start; a GEMV loads its weights first.
 // CHECK-LABEL: .visible .entry bitlinear_prepare_2048(
+// CHECK: griddepcontrol.wait;
+// CHECK: griddepcontrol.launch_dependents;
+// CHECK-LABEL: .visible .entry bitlinear_k2048_t1_n2048(
+// CHECK-NOT: griddepcontrol
+// CHECK: ld.global.nc.v4.b32
+// CHECK: griddepcontrol.wait;
+// CHECK: griddepcontrol.launch_dependents;
+// CHECK-NOT: ld.global.nc
+// CHECK: ld.global.v4.b32
+// CHECK: dp4a.u32.s32
 // CHECK-LABEL: .visible .entry persistent_decode(
 // CHECK: .maxntid 1024, 1, 1
 // CHECK: .minnctapersm 1
@@ -32,9 +45,12 @@
 // CHECK: barrier.sync %r{{[0-9]+}}, 256;
 // CHECK-NOT: atom.global
 // CHECK: ret;
-// The GEMV stage: activations (written by the stage before) not through
-// the non-coherent cache; its barriers are its group's.
+// The GEMV stage: weights through the non-coherent cache, activations
+// (written by the stage before) not; no grid dependency control within the
+// one launch; its barriers are its group's.
 // CHECK: .func bitlinear_k2048_t1_n2048_group_stage_{{[rw]+}}(
+// CHECK-NOT: griddepcontrol
+// CHECK: ld.global.nc.v4.b32
 // CHECK-NOT: ld.global.nc
 // CHECK: ld.global.v4.b32
 // CHECK: dp4a.u32.s32
@@ -50,7 +66,9 @@
 // CHECK-NOT: __nv_
 
 // SM80: .target sm_80
+// SM80-NOT: griddepcontrol
 // SM80: .entry persistent_decode(
+// SM80-NOT: griddepcontrol
 
 // CHIP: error: pquant-lower-to-gpu: unknown chip 'sm_70', expected sm_80 or sm_90
 // NOPTX: error: --emit=ptx needs a GPU target (-target=sm_80 or -target=sm_90)

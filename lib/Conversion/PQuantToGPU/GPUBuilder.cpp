@@ -360,6 +360,19 @@ std::pair<Value, Value> pquant::gpu::cosSinF32(ImplicitLocOpBuilder &b,
           arith::TruncFOp::create(b, f32Type, sinD)};
 }
 
+void pquant::gpu::waitForPriorKernels(ImplicitLocOpBuilder &b) {
+  auto module =
+      b.getInsertionBlock()->getParentOp()->getParentOfType<mlir::gpu::GPUModuleOp>();
+  auto target = dyn_cast_or_null<NVVM::NVVMTargetAttr>(
+      module && module.getTargets() ? module.getTargetsAttr()[0] : Attribute());
+  StringRef chip = target ? target.getChip() : StringRef();
+  int version = 0;
+  if (!chip.consume_front("sm_") || chip.getAsInteger(10, version) || version < 90)
+    return;
+  NVVM::GriddepcontrolOp::create(b, NVVM::GridDepActionKind::wait);
+  NVVM::GriddepcontrolOp::create(b, NVVM::GridDepActionKind::launch_dependents);
+}
+
 Value pquant::gpu::dot4(ImplicitLocOpBuilder &b, Value a, bool unsignedA,
                         Value c, Value acc) {
   auto bytes = VectorType::get({4}, b.getI8Type());

@@ -119,6 +119,15 @@ Value expF32(ImplicitLocOpBuilder &b, Value x);
 /// pi/2 in three parts, exact for |x| < 2^20) and rounded once.
 std::pair<Value, Value> cosSinF32(ImplicitLocOpBuilder &b, Value x);
 
+/// Programmatic dependent launch (sm_90 and later; nothing before): waits
+/// until the kernels launched earlier on the stream have finished and their
+/// writes are visible, then lets the next kernel's blocks start, so that
+/// they issue their loads of constants (weights) while this one runs. A
+/// kernel calls it before it touches any buffer another kernel writes, and
+/// before it, loads only constants; kernels that do not call it get it at
+/// their start.
+void waitForPriorKernels(ImplicitLocOpBuilder &b);
+
 /// acc + Σ_j a[j]·c[j] over the 4 bytes of the i32s `a` and `c` (dp4a),
 /// `a` unsigned or signed, `c` signed.
 Value dot4(ImplicitLocOpBuilder &b, Value a, bool unsignedA, Value c,

@@ -92,7 +92,10 @@ struct BitLinearConfig {
 /// 8 dp4a per word, one accumulator per i, shifted back at the end. A lane
 /// reads 16 bytes of one row of a tile (its group of 4 words) and the
 /// group's 128 activation bytes; the 8 warps of a block split the row
-/// tiles' K; no shared memory but for the final sums.
+/// tiles' K; no shared memory but for the final sums. A warp's first loads
+/// of weights are issued before the kernel waits for the one before
+/// (waitForPriorKernels); in decode a warp may take up to 4 row tiles at the
+/// same columns, which share the activation loads.
 LaunchShape buildBitLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                            const BitLinearConfig &config);
 

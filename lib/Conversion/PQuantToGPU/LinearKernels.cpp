@@ -267,16 +267,25 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     firstTile.push_back(rowTiles);
     rowTiles += llvm::divideCeil(matrix.n, kTileRows);
   }
-  // The 8 warps of a block split the K of `tilesPerBlock` row tiles: as many
-  // warps on one tile as it has iterations, so every load is issued at once.
+  // The 8 warps of a block split the K of their row tiles: as many warps on
+  // one tile as it has iterations, so every load is issued at once.
   const int64_t warps = kThreads / kWarp;
   int64_t split = 1;
   while (split < warps && split < iterations)
     split *= 2;
-  const int64_t tilesPerBlock = warps / split;
-  // Unrolled iterations: all of a warp's in decode (its loads at once).
+  const int64_t warpSets = warps / split;
+  // Unrolled iterations: in decode, all of a warp's up to 4 (its loads at
+  // once, issued before the wait for the earlier kernels).
   const int64_t unroll = std::min<int64_t>(tokens == 1 ? 4 : 2,
                                            llvm::divideCeil(iterations, split));
+  // In decode a warp takes several row tiles at the same columns, which share
+  // its activation loads and put more bytes in flight per lane, while the
+  // grid keeps two blocks per SM (256) and a lane at most 8 weight loads.
+  constexpr int64_t kMinDecodeBlocks = 256;
+  int64_t tilesPerWarp = 1;
+  while (tokens == 1 && tilesPerWarp < 4 && 2 * tilesPerWarp * unroll <= 8 &&
+         llvm::divideCeil(rowTiles, warpSets * tilesPerWarp * 2) >= kMinDecodeBlocks)
+    tilesPerWarp *= 2;
 
   Value act = args[0], sums = args[1], s = args[2];
   // Per matrix: w, ws, [residual], y.
@@ -296,149 +305,189 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   }
   Value count = toI32(b, args.back());
   Value partial = sharedMemory(b, config.name() + "_partial",
-                               warps * tokens * kTileRows * 4);
+                               warps * tilesPerWarp * tokens * kTileRows * 4);
 
   Type i32Type = b.getI32Type(), f32Type = b.getF32Type();
   Value tid = threadIdx(b);
   Value lane = arith::AndIOp::create(b, tid, i32(b, 31));
   Value warp = arith::ShRUIOp::create(b, tid, i32(b, 5));
   Value ks = arith::RemUIOp::create(b, warp, i32(b, split));
-  Value tile = add(b, mul(b, blockIdx(b, Dimension::x), i32(b, tilesPerBlock)),
-                   arith::DivUIOp::create(b, warp, i32(b, split)));
-  Value tileValid = lt(b, tile, i32(b, rowTiles));
-  // The matrix of this warp's tile, its weights and the tile within it.
-  Value matrix = i32(b, 0), w = operands[0].w, localTile = tile;
-  for (size_t i = 1; i < operands.size(); ++i) {
-    Value inside = cmp(b, CmpIPredicate::sge, tile, i32(b, firstTile[i]));
-    matrix = select(b, inside, i32(b, i), matrix);
-    w = select(b, inside, operands[i].w, w);
-    localTile = select(b, inside, arith::SubIOp::create(b, tile, i32(b, firstTile[i])),
-                       localTile);
+  Value firstTileOfWarp = mul(
+      b,
+      add(b, mul(b, blockIdx(b, Dimension::x), i32(b, warpSets)),
+          arith::DivUIOp::create(b, warp, i32(b, split))),
+      i32(b, tilesPerWarp));
+  // Per row tile of the warp: its matrix, the weights and the tile within.
+  struct Tile {
+    Value valid, matrix, w, local;
+  };
+  SmallVector<Tile> tiles;
+  for (int64_t r = 0; r < tilesPerWarp; ++r) {
+    Value tile = add(b, firstTileOfWarp, i32(b, r));
+    Tile t{lt(b, tile, i32(b, rowTiles)), i32(b, 0), operands[0].w, tile};
+    for (size_t i = 1; i < operands.size(); ++i) {
+      Value inside = cmp(b, CmpIPredicate::sge, tile, i32(b, firstTile[i]));
+      t.matrix = select(b, inside, i32(b, i), t.matrix);
+      t.w = select(b, inside, operands[i].w, t.w);
+      t.local = select(b, inside, arith::SubIOp::create(b, tile, i32(b, firstTile[i])),
+                       t.local);
+    }
+    tiles.push_back(t);
   }
   Value r8 = arith::AndIOp::create(b, lane, i32(b, 7));
   Value sub = arith::ShRUIOp::create(b, lane, i32(b, 3));
   Value firstToken = mul(b, blockIdx(b, Dimension::y), i32(b, tokens));
-  // Tokens past M read the last token and store nothing.
-  SmallVector<Value> actRows;
-  for (int64_t t = 0; t < tokens; ++t) {
-    Value m = arith::MinSIOp::create(b, add(b, firstToken, i32(b, t)),
-                                     arith::SubIOp::create(b, count, i32(b, 1)));
-    actRows.push_back(mul(b, toI64(b, m), i64(b, groups * 8))); // 16-byte units
-  }
   Value zeroQuad = arith::ConstantOp::create(
       b, quad(b), DenseElementsAttr::get(quad(b), int32_t(0)));
 
-  SmallVector<Value> zeros(tokens * 8, i32(b, 0));
-  ValueRange accs = forLoop(
-      b, ks, i32(b, iterations), i32(b, split * unroll), zeros,
-      [&](ImplicitLocOpBuilder &b, Value j0, ValueRange acc) {
-        // All weight loads first, then activations and arithmetic.
-        SmallVector<Value> weights, groupsOf;
-        for (int64_t u = 0; u < unroll; ++u) {
-          Value j = add(b, j0, i32(b, u * split));
-          Value g = add(b, mul(b, j, i32(b, 4)), sub);
-          Value valid = arith::AndIOp::create(b, tileValid, lt(b, g, i32(b, groups)));
-          Value index = select(
-              b, valid,
-              add(b, mul(b, add(b, mul(b, toI64(b, localTile), i64(b, groups)), toI64(b, g)),
-                         i64(b, kTileRows)),
-                  toI64(b, r8)),
-              i64(b, 0));
-          Value v = load(b, quad(b), w, index, 16, /*invariant=*/true);
-          weights.push_back(select(b, valid, v, zeroQuad));
-          groupsOf.push_back(arith::MinSIOp::create(b, g, i32(b, groups - 1)));
-        }
-        SmallVector<Value> next(acc.begin(), acc.end());
-        for (int64_t u = 0; u < unroll; ++u) {
-          for (int64_t t = 0; t < tokens; ++t) {
-            Value base = add(b, actRows[t], mul(b, toI64(b, groupsOf[u]), i64(b, 8)));
-            SmallVector<Value> a;
-            for (int64_t v = 0; v < 8; ++v)
-              a.push_back(load(b, quad(b), act, add(b, base, i64(b, v)), 16, true));
-            for (int64_t wg = 0; wg < 4; ++wg) {
-              Value word = extract(b, weights[u], wg);
-              for (int64_t i = 0; i < 8; ++i) {
-                Value masked = arith::AndIOp::create(
-                    b, word, i32(b, int64_t(0x01010101u << i)));
-                int64_t index = wg * 8 + i;
-                Value &slot = next[t * 8 + i];
-                slot = dot4(b, masked, /*unsignedA=*/true,
-                            extract(b, a[index / 4], index % 4), slot);
-              }
+  // The weights of iteration j0 (of this warp's unrolled ones), per unrolled
+  // iteration and tile, and the group each iteration reads (clamped).
+  struct Batch {
+    SmallVector<Value> weights, groups;
+  };
+  auto loadWeights = [&](ImplicitLocOpBuilder &b, Value j0) {
+    Batch batch;
+    for (int64_t u = 0; u < unroll; ++u) {
+      Value g = add(b, mul(b, add(b, j0, i32(b, u * split)), i32(b, 4)), sub);
+      Value inside = lt(b, g, i32(b, groups));
+      for (const Tile &t : tiles) {
+        Value valid = arith::AndIOp::create(b, t.valid, inside);
+        Value index = select(
+            b, valid,
+            add(b, mul(b, add(b, mul(b, toI64(b, t.local), i64(b, groups)), toI64(b, g)),
+                       i64(b, kTileRows)),
+                toI64(b, r8)),
+            i64(b, 0));
+        Value v = load(b, quad(b), t.w, index, 16, /*invariant=*/true);
+        batch.weights.push_back(select(b, valid, v, zeroQuad));
+      }
+      batch.groups.push_back(arith::MinSIOp::create(b, g, i32(b, groups - 1)));
+    }
+    return batch;
+  };
+  // Tokens past M read the last token and store nothing.
+  SmallVector<Value> tokenRows;
+  for (int64_t t = 0; t < tokens; ++t)
+    tokenRows.push_back(arith::MinSIOp::create(b, add(b, firstToken, i32(b, t)),
+                                               arith::SubIOp::create(b, count, i32(b, 1))));
+  auto accumulate = [&](ImplicitLocOpBuilder &b, const Batch &batch, ValueRange acc) {
+    SmallVector<Value> next(acc.begin(), acc.end());
+    for (int64_t u = 0; u < unroll; ++u) {
+      for (int64_t t = 0; t < tokens; ++t) {
+        Value base = add(b, mul(b, toI64(b, tokenRows[t]), i64(b, groups * 8)), // 16-byte units
+                         mul(b, toI64(b, batch.groups[u]), i64(b, 8)));
+        // Not through the non-coherent cache: the kernel before, which
+        // writes them, may still run when this one starts.
+        SmallVector<Value> a;
+        for (int64_t v = 0; v < 8; ++v)
+          a.push_back(load(b, quad(b), act, add(b, base, i64(b, v)), 16));
+        for (int64_t r = 0; r < tilesPerWarp; ++r) {
+          Value weights = batch.weights[u * tilesPerWarp + r];
+          for (int64_t wg = 0; wg < 4; ++wg) {
+            Value word = extract(b, weights, wg);
+            for (int64_t i = 0; i < 8; ++i) {
+              Value masked = arith::AndIOp::create(
+                  b, word, i32(b, int64_t(0x01010101u << i)));
+              int64_t index = wg * 8 + i;
+              Value &slot = next[(t * tilesPerWarp + r) * 8 + i];
+              slot = dot4(b, masked, /*unsignedA=*/true,
+                          extract(b, a[index / 4], index % 4), slot);
             }
           }
         }
-        return next;
-      });
+      }
+    }
+    return next;
+  };
 
-  // Σ_{B=1} q per token: accumulator i holds 2^i times its share.
+  // The first batch of weights is in flight before the wait: it depends on
+  // no earlier kernel.
+  Batch first = loadWeights(b, ks);
+  waitForPriorKernels(b);
+  SmallVector<Value> scalesOfTokens, sumsOfTokens;
+  for (Value m : tokenRows) {
+    scalesOfTokens.push_back(load(b, f32Type, s, m, 4));
+    sumsOfTokens.push_back(load(b, i32Type, sums, m, 4));
+  }
+  SmallVector<Value> accs =
+      accumulate(b, first, SmallVector<Value>(tokens * tilesPerWarp * 8, i32(b, 0)));
+  // Later batches, where a warp has more than one.
+  if (split * unroll < iterations)
+    accs = llvm::to_vector(forLoop(
+        b, add(b, ks, i32(b, split * unroll)), i32(b, iterations),
+        i32(b, split * unroll), accs,
+        [&](ImplicitLocOpBuilder &b, Value j0, ValueRange acc) {
+          return accumulate(b, loadWeights(b, j0), acc);
+        }));
+
+  // Σ_{B=1} q per token and tile: accumulator i holds 2^i times its share.
+  auto partialSlot = [&](ImplicitLocOpBuilder &b, Value w, int64_t r, int64_t t) {
+    return add(b, mul(b, add(b, mul(b, w, i32(b, tilesPerWarp * tokens)),
+                             i32(b, r * tokens + t)),
+                      i32(b, 8)),
+               r8);
+  };
   for (int64_t t = 0; t < tokens; ++t) {
-    Value ones = i32(b, 0);
-    for (int64_t i = 0; i < 8; ++i)
-      ones = add(b, ones, arith::ShRSIOp::create(b, accs[t * 8 + i], i32(b, i)));
-    ones = add(b, ones, shuffleXor(b, ones, 8));
-    ones = add(b, ones, shuffleXor(b, ones, 16));
-    ifThen(b, cmp(b, CmpIPredicate::ult, lane, i32(b, 8)),
-           [&](ImplicitLocOpBuilder &b) {
-             Value slot = add(b, mul(b, add(b, mul(b, warp, i32(b, tokens)), i32(b, t)),
-                                     i32(b, 8)),
-                              r8);
-             store(b, ones, partial, slot, 4);
-           });
+    for (int64_t r = 0; r < tilesPerWarp; ++r) {
+      Value ones = i32(b, 0);
+      for (int64_t i = 0; i < 8; ++i)
+        ones = add(b, ones,
+                   arith::ShRSIOp::create(b, accs[(t * tilesPerWarp + r) * 8 + i], i32(b, i)));
+      ones = add(b, ones, shuffleXor(b, ones, 8));
+      ones = add(b, ones, shuffleXor(b, ones, 16));
+      ifThen(b, cmp(b, CmpIPredicate::ult, lane, i32(b, 8)), [&](ImplicitLocOpBuilder &b) {
+        store(b, ones, partial, partialSlot(b, warp, r, t), 4);
+      });
+    }
   }
   mlir::gpu::BarrierOp::create(b);
-  Value leader = arith::AndIOp::create(
-      b, tileValid,
-      arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, ks, i32(b, 0)),
-                            cmp(b, CmpIPredicate::ult, lane, i32(b, 8))));
-  Value row = add(b, mul(b, localTile, i32(b, kTileRows)), r8);
+  Value leader = arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, ks, i32(b, 0)),
+                                       cmp(b, CmpIPredicate::ult, lane, i32(b, 8)));
   ifThen(b, leader, [&](ImplicitLocOpBuilder &b) {
-    for (auto [i, info] : llvm::enumerate(config.matrices)) {
-      const Operands &o = operands[i];
-      int64_t n = info.n;
-      bool perRow = info.perRowScale;
-      Value mine = arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, matrix, i32(b, i)),
-                                         lt(b, row, i32(b, n)));
-      ifThen(b, mine, [&](ImplicitLocOpBuilder &b) {
-        Value scale = load(b, f32Type, o.ws, perRow ? row : i32(b, 0), 4);
-        for (int64_t t = 0; t < tokens; ++t) {
-          Value m = add(b, firstToken, i32(b, t));
-          ifThen(b, lt(b, m, count), [&](ImplicitLocOpBuilder &b) {
-            Value total = i32(b, 0);
-            for (int64_t part = 0; part < split; ++part) {
-              Value slot = add(
+    for (auto [r, tile] : llvm::enumerate(tiles)) {
+      Value row = add(b, mul(b, tile.local, i32(b, kTileRows)), r8);
+      for (auto [i, info] : llvm::enumerate(config.matrices)) {
+        const Operands &o = operands[i];
+        int64_t n = info.n;
+        Value mine = arith::AndIOp::create(
+            b, tile.valid,
+            arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, tile.matrix, i32(b, i)),
+                                  lt(b, row, i32(b, n))));
+        ifThen(b, mine, [&](ImplicitLocOpBuilder &b) {
+          Value scale = load(b, f32Type, o.ws, info.perRowScale ? row : i32(b, 0), 4);
+          for (int64_t t = 0; t < tokens; ++t) {
+            Value m = add(b, firstToken, i32(b, t));
+            ifThen(b, lt(b, m, count), [&](ImplicitLocOpBuilder &b) {
+              Value total = i32(b, 0);
+              for (int64_t part = 0; part < split; ++part)
+                total = add(b, total,
+                            load(b, i32Type, partial,
+                                 partialSlot(b, add(b, warp, i32(b, part)), r, t), 4));
+              Value acc = arith::SubIOp::create(
+                  b, arith::ShLIOp::create(b, total, i32(b, 1)), sumsOfTokens[t]);
+              Value result = arith::MulFOp::create(
                   b,
-                  mul(b, add(b, mul(b, add(b, warp, i32(b, part)), i32(b, tokens)),
-                             i32(b, t)),
-                      i32(b, 8)),
-                  r8);
-              total = add(b, total, load(b, i32Type, partial, slot, 4));
-            }
-            Value acc = arith::SubIOp::create(
-                b, arith::ShLIOp::create(b, total, i32(b, 1)),
-                load(b, i32Type, sums, m, 4));
-            Value result = arith::MulFOp::create(
-                b,
-                arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32Type, acc),
-                                      scale),
-                load(b, f32Type, s, m, 4));
-            Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row));
-            if (o.residual)
-              result = arith::AddFOp::create(b, load(b, f32Type, o.residual, out, 4),
-                                             result);
-            store(b, result, o.y, out, 4);
-          });
-        }
-      });
+                  arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32Type, acc),
+                                        scale),
+                  scalesOfTokens[t]);
+              Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row));
+              if (o.residual)
+                result = arith::AddFOp::create(b, load(b, f32Type, o.residual, out, 4),
+                                               result);
+              store(b, result, o.y, out, 4);
+            });
+          }
+        });
+      }
     }
   });
 
   LaunchShape shape;
-  shape.gridX = llvm::divideCeil(rowTiles, tilesPerBlock);
+  shape.gridX = llvm::divideCeil(rowTiles, warpSets * tilesPerWarp);
   shape.tokensPerBlockY = tokens;
-  // Decode is latency-bound: as many warps (loads) in flight per SM as
-  // there are warp slots, 64 registers each.
-  shape.minBlocksPerSM = tokens == 1 ? 8 : 0;
+  // Decode is latency-bound: 4 blocks per SM (64 registers a thread, all
+  // of a lane's loads in flight), fewer with several tiles per warp.
+  shape.minBlocksPerSM = tokens == 1 ? 4 / tilesPerWarp : 0;
   return shape;
 }
 

@@ -135,6 +135,13 @@ public:
     b.setInsertionPointToStart(&entry);
     LaunchShape shape = body(b, entry.getArguments());
     mlir::gpu::ReturnOp::create(b);
+    // Kernels that prefetch nothing wait for the earlier ones first thing.
+    bool waits = false;
+    func.walk([&](NVVM::GriddepcontrolOp) { waits = true; });
+    if (!waits) {
+      b.setInsertionPointToStart(&entry);
+      waitForPriorKernels(b);
+    }
     func.setKnownBlockSizeAttr(
         b.getDenseI32ArrayAttr({int32_t(shape.block), 1, 1}));
     if (shape.minBlocksPerSM)

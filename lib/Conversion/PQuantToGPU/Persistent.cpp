@@ -4,6 +4,7 @@
 
 #include "GPUBuilder.h"
 
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
@@ -155,6 +156,9 @@ LLVM::LLVMFuncOp pquant::gpu::buildStage(mlir::gpu::GPUFuncOp kernel,
       blockId.replaceAllUsesWith(
           arith::IndexCastUIOp::create(b, b.getIndexType(), id).getResult());
       blockId.erase();
+    } else if (isa<NVVM::GriddepcontrolOp>(op)) {
+      // Stages of one launch: no other kernel to wait for.
+      op->erase();
     } else if (isa<mlir::gpu::ReturnOp>(op)) {
       LLVM::ReturnOp::create(b, ValueRange{});
       op->erase();

@@ -4,7 +4,11 @@
 // A layer with its weight as an argument: host code that loads the buffer
 // addresses, asks for scratch once and launches two kernels: the first lays
 // out the int8 input as BitLinear kernels read it (no quantize kernel did),
-// the second is the GEMV: (act, sums, s, w, ws, y; M), 256 threads.
+// the second is the GEMV: (act, sums, s, w, ws, y; M), 256 threads. The
+// GEMV loads its weights (non-coherent: constants), then waits for the
+// kernel before (programmatic dependent launch) and lets the next one start,
+// then loads the activations (coherent: the kernel before wrote them); the
+// layout kernel waits first thing.
 
 // CHECK-LABEL: module attributes {gpu.container_module, pquant.gpu.chip = "sm_90", pquant.gpu.kernels = ["bitlinear_prepare_200", "bitlinear_k200_t1_n64r"]}
 // CHECK: func.func private @pquant_gpu_launch(!llvm.ptr, i32, i64, i64, i64, i64, i64, i64, i64, i32, !llvm.ptr)
@@ -13,8 +17,16 @@
 // CHECK-COUNT-2: call @pquant_gpu_launch
 // CHECK-NOT: call @pquant_gpu_launch
 // CHECK: gpu.module @pquant_kernels [#nvvm.target<O = 3, chip = "sm_90">]
-// CHECK: gpu.func @bitlinear_k200_t1_n64r(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: i64) kernel attributes {known_block_size = array<i32: 256, 1, 1>, nvvm.minctasm = 8 : i32}
+// CHECK: gpu.func @bitlinear_prepare_200(
+// CHECK-NEXT: nvvm.griddepcontrol wait
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK: gpu.func @bitlinear_k200_t1_n64r(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: i64) kernel attributes {known_block_size = array<i32: 256, 1, 1>, nvvm.minctasm = 4 : i32}
+// CHECK-NOT: nvvm.griddepcontrol
 // CHECK: llvm.load %{{.*}} invariant {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// CHECK: nvvm.griddepcontrol wait
+// CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NOT: invariant
+// CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
 // CHECK: nvvm.dot.accumulate.4way %{{.*}} <unsigned>, %{{.*}} <signed>
 func.func @layer(%q: tensor<1x200xi8>, %s: tensor<1xf32>,
                  %w: tensor<8x2x8x4xi32, #pquant.packed<rows = 64, cols = 200, word = 32, tile = [8, 4], bit_order = lsb_first>>,
@@ -139,7 +151,9 @@ func.func @block(%x: tensor<1x64xf32>, %wa: !w32, %wb: !w64, %ws: tensor<1xf32>)
 // PERSISTENT-NOT: gpu.block_id
 // PERSISTENT: llvm.return
 // PERSISTENT: llvm.func internal @bitlinear_k64_t1_n32_n64a_group_stage_{{[rw]+}}({{.*}}) attributes {no_inline}
+// PERSISTENT-NOT: nvvm.griddepcontrol
 // PERSISTENT: llvm.load %{{.*}} invariant {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// PERSISTENT-NOT: nvvm.griddepcontrol
 // PERSISTENT: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
 // PERSISTENT-NOT: gpu.barrier
 // PERSISTENT: llvm.call_intrinsic "llvm.nvvm.barrier.cta.sync.count"
