@@ -19,6 +19,10 @@ constexpr int64_t kScoreBlock = 8;
 /// f64 lanes a key row's products are folded into: one 512-bit register.
 constexpr int64_t kFoldLanes = 8;
 static_assert(kScoreBlock <= kFoldLanes, "sumEachPart sums at most W parts");
+/// Prompt tokens whose attention one pass over the key and value rows
+/// serves: widening a row to f64 costs as much as its products with one
+/// query.
+constexpr int64_t kQueryBlock = 4;
 
 /// `value` (f32 or f16) as f32.
 Value toF32(ImplicitLocOpBuilder &b, Value value) {
@@ -256,78 +260,150 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
   };
   auto blockLanes = VectorType::get({kScoreBlock}, f32);
   Value scaleLanes = splat(b, blockLanes, scale);
-  // Heads on the threads, each with its own score buffer on its stack.
+  auto rowOffsets = VectorType::get({kScoreBlock}, b.getIndexType());
+  SmallVector<Attribute> offsetValues;
+  for (int64_t r = 0; r < kScoreBlock; ++r)
+    offsetValues.push_back(b.getIndexAttr(r));
+  Value iota = arith::ConstantOp::create(
+      b, rowOffsets, DenseElementsAttr::get(rowOffsets, offsetValues));
+  // Heads on the threads, each with its score buffers on its stack.
   parallelLoop(b, index(b, heads), [&](ImplicitLocOpBuilder &b, Value h) {
-      Value scores = memref::AllocaOp::create(b, MemRefType::get({rows}, f32));
-      Value kvHead = arith::DivUIOp::create(b, h, index(b, group));
-      forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m,
-                                    ValueRange) {
-        // Token m sees rows 0 .. start + m, within the cache.
-        Value visible = arith::MinSIOp::create(
+    SmallVector<Value> scoreRows;
+    for (int64_t i = 0; i < kQueryBlock; ++i)
+      scoreRows.push_back(
+          memref::AllocaOp::create(b, MemRefType::get({rows}, f32)));
+    Value kvHead = arith::DivUIOp::create(b, h, index(b, group));
+    // The queries of tokens `ms` together: each key and value row is
+    // loaded and widened once for all of them. Token m sees rows
+    // 0 .. start + m; the block computes scores up to the last token's and
+    // leaves the others' extra ones out of their max, softmax and sum.
+    auto queryBlock = [&](ImplicitLocOpBuilder &b, ArrayRef<Value> ms) {
+      SmallVector<Value> visible, queries;
+      for (Value m : ms) {
+        visible.push_back(arith::MinSIOp::create(
             b,
             arith::AddIOp::create(b, arith::AddIOp::create(b, start, m),
                                   index(b, 1)),
-            rowCount);
-        Value query = arith::ExtFOp::create(
+            rowCount));
+        queries.push_back(arith::ExtFOp::create(
             b, wideHeadLanes,
             Value(vector::LoadOp::create(b, headLanes, q,
-                                         ValueRange{m, h, index(b, 0)})));
-        // kScoreBlock rows at a time, summed by one reduction tree when the
-        // rows fold into kFoldLanes lanes.
-        Value blocked = index(b, 0), max = scalar(b, f32, -INFINITY);
-        if (foldLanes == kFoldLanes) {
-          blocked = arith::MulIOp::create(
-              b, arith::DivUIOp::create(b, visible, index(b, kScoreBlock)),
-              index(b, kScoreBlock));
-          Value blockMax = forLoop(
-              b, blocked, kScoreBlock, {splat(b, blockLanes, -INFINITY)},
-              [&](ImplicitLocOpBuilder &b, Value t0, ValueRange carried) {
-                SmallVector<Value> folded;
-                for (int64_t r = 0; r < kScoreBlock; ++r)
-                  folded.push_back(foldedDot(
-                      b, query,
-                      cacheRowOf(b, keys,
-                                 arith::AddIOp::create(b, t0, index(b, r)),
-                                 kvHead)));
+                                         ValueRange{m, h, index(b, 0)}))));
+      }
+      Value lastVisible = visible.back();
+      // kScoreBlock rows at a time, summed by one reduction tree when the
+      // rows fold into kFoldLanes lanes.
+      Value blocked = index(b, 0);
+      SmallVector<Value> maxes(ms.size(), scalar(b, f32, -INFINITY));
+      if (foldLanes == kFoldLanes) {
+        blocked = arith::MulIOp::create(
+            b, arith::DivUIOp::create(b, lastVisible, index(b, kScoreBlock)),
+            index(b, kScoreBlock));
+        SmallVector<Value> lowest(ms.size(), splat(b, blockLanes, -INFINITY));
+        ValueRange blockMaxes = forLoop(
+            b, blocked, kScoreBlock, lowest,
+            [&](ImplicitLocOpBuilder &b, Value t0, ValueRange carried) {
+              // Row by row, so a widened row is dead before the next.
+              SmallVector<SmallVector<Value>> folded(queries.size());
+              for (int64_t r = 0; r < kScoreBlock; ++r) {
+                Value row = cacheRowOf(
+                    b, keys, arith::AddIOp::create(b, t0, index(b, r)),
+                    kvHead);
+                for (auto [i, query] : llvm::enumerate(queries))
+                  folded[i].push_back(foldedDot(b, query, row));
+              }
+              Value rowIndices = arith::AddIOp::create(
+                  b, vector::BroadcastOp::create(b, rowOffsets, t0), iota);
+              SmallVector<Value> next;
+              for (size_t i = 0; i < queries.size(); ++i) {
                 Value block = arith::MulFOp::create(
                     b,
                     arith::TruncFOp::create(b, blockLanes,
-                                            sumEachPart(b, folded)),
+                                            sumEachPart(b, folded[i])),
                     scaleLanes);
-                vector::StoreOp::create(b, block, scores, ValueRange{t0});
-                return SmallVector<Value>{
-                    arith::MaximumFOp::create(b, carried[0], block)};
-              })[0];
-          max = vector::ReductionOp::create(
+                vector::StoreOp::create(b, block, scoreRows[i],
+                                        ValueRange{t0});
+                Value seen = arith::CmpIOp::create(
+                    b, arith::CmpIPredicate::slt, rowIndices,
+                    vector::BroadcastOp::create(b, rowOffsets, visible[i]));
+                next.push_back(arith::MaximumFOp::create(
+                    b, carried[i],
+                    arith::SelectOp::create(
+                        b, seen, block, splat(b, blockLanes, -INFINITY))));
+              }
+              return next;
+            });
+        for (auto [i, blockMax] : llvm::enumerate(blockMaxes))
+          maxes[i] = vector::ReductionOp::create(
               b, vector::CombiningKind::MAXIMUMF, blockMax);
-        }
-        max = forLoopFrom(
-            b, blocked, visible, 1, {max},
-            [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
+      }
+      ValueRange rowMaxes = forLoopFrom(
+          b, blocked, lastVisible, 1, maxes,
+          [&](ImplicitLocOpBuilder &b, Value t, ValueRange carried) {
+            Value keyRow = cacheRowOf(b, keys, t, kvHead);
+            SmallVector<Value> next;
+            for (auto [i, query] : llvm::enumerate(queries)) {
               Value dot = vector::ReductionOp::create(
-                  b, vector::CombiningKind::ADD,
-                  foldedDot(b, query, cacheRowOf(b, keys, t, kvHead)));
+                  b, vector::CombiningKind::ADD, foldedDot(b, query, keyRow));
               Value score = arith::MulFOp::create(
                   b, arith::TruncFOp::create(b, f32, dot),
                   scalar(b, f32, scale));
-              memref::StoreOp::create(b, score, scores, ValueRange{t});
-              return SmallVector<Value>{
-                  arith::MaximumFOp::create(b, carried[0], score)};
-            })[0];
-        softmaxInPlace(b, scores, visible, max);
-        Value wideOut = forLoop(
-            b, visible, 1, {splat(b, wideHeadLanes, 0.0)},
-            [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
+              memref::StoreOp::create(b, score, scoreRows[i], ValueRange{t});
+              Value seen = arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
+                                                 t, visible[i]);
+              next.push_back(arith::SelectOp::create(
+                  b, seen, arith::MaximumFOp::create(b, carried[i], score),
+                  carried[i]));
+            }
+            return next;
+          });
+      // Probabilities; rows a token does not see weigh 0 in the sum below.
+      for (size_t i = 0; i < ms.size(); ++i) {
+        Value scoresOfToken = scoreRows[i];
+        softmaxInPlace(b, scoresOfToken, visible[i], rowMaxes[i]);
+        forLoopFrom(b, visible[i], lastVisible, 1, {},
+                    [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
+                      memref::StoreOp::create(b, scalar(b, f32, 0.0),
+                                              scoresOfToken, ValueRange{t});
+                      return SmallVector<Value>{};
+                    });
+      }
+      SmallVector<Value> zeros(ms.size(), splat(b, wideHeadLanes, 0.0));
+      ValueRange sums = forLoop(
+          b, lastVisible, 1, zeros,
+          [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
+            Value valueRow = cacheRowOf(b, values, t, kvHead);
+            SmallVector<Value> next;
+            for (size_t i = 0; i < ms.size(); ++i) {
               Value p = arith::ExtFOp::create(
                   b, f64,
-                  Value(memref::LoadOp::create(b, scores, ValueRange{t})));
-              return SmallVector<Value>{math::FmaOp::create(
+                  Value(memref::LoadOp::create(b, scoreRows[i],
+                                               ValueRange{t})));
+              next.push_back(math::FmaOp::create(
                   b, vector::BroadcastOp::create(b, wideHeadLanes, p),
-                  cacheRowOf(b, values, t, kvHead), acc[0])};
-            })[0];
-        Value out = arith::TruncFOp::create(b, headLanes, wideOut);
-        vector::StoreOp::create(b, out, y, ValueRange{m, h, index(b, 0)});
-        return SmallVector<Value>{};
-      });
+                  valueRow, acc[i]));
+            }
+            return next;
+          });
+      for (auto [m, sum] : llvm::zip(ms, sums))
+        vector::StoreOp::create(b, arith::TruncFOp::create(b, headLanes, sum),
+                                y, ValueRange{m, h, index(b, 0)});
+    };
+    Value blockedTokens = arith::MulIOp::create(
+        b, arith::DivUIOp::create(b, tokens, index(b, kQueryBlock)),
+        index(b, kQueryBlock));
+    forLoop(b, blockedTokens, kQueryBlock, {},
+            [&](ImplicitLocOpBuilder &b, Value m0, ValueRange) {
+              SmallVector<Value> ms;
+              for (int64_t i = 0; i < kQueryBlock; ++i)
+                ms.push_back(arith::AddIOp::create(b, m0, index(b, i)));
+              queryBlock(b, ms);
+              return SmallVector<Value>{};
+            });
+    forLoopFrom(b, blockedTokens, tokens, 1, {},
+                [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+                  queryBlock(b, {m});
+                  return SmallVector<Value>{};
+                });
   });
 }

@@ -24,7 +24,9 @@ from pquant import checkpoint as ckpt
 from pquant import reference as ref
 
 TOLERANCE = 1e-4
-PROMPT = [72, 101, 108, 108, 111, 44, 32, 119]  # "Hello, w"
+# 11 tokens: the attention kernel takes prompt tokens 4 at a time (so 2 blocks and
+# 3 single ones) and scores key rows 8 at a time (so a block and 3 single rows).
+PROMPT = [72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108]  # "Hello, worl"
 STEPS = 16
 
 C_HARNESS = r"""
