@@ -25,6 +25,9 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 from pquant import checkpoint as ckpt  # noqa: E402
 
 
+HANDWRITTEN_MARKER = "<!-- bench/model.py writes the text above; the text below is by hand and kept -->"
+
+
 def run(command, **kwargs):
     print("$", " ".join(command), file=sys.stderr, flush=True)
     return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs)
@@ -161,8 +164,15 @@ def main():
         "KV-cache reads are small at this context length).", ""]
     if plot(args.out_png, thread_counts, decode, bound, prefill):
         text += [f"![decode and prefill against the bound]({os.path.basename(args.out_png)})", ""]
+    # What people wrote below the marker (variance, profiles) outlives a rerun.
+    handwritten = ""
+    if os.path.exists(args.out_md):
+        previous = open(args.out_md).read()
+        if HANDWRITTEN_MARKER in previous:
+            handwritten = previous.split(HANDWRITTEN_MARKER, 1)[1]
+    text += [HANDWRITTEN_MARKER]
     with open(args.out_md, "w") as f:
-        f.write("\n".join(text))
+        f.write("\n".join(text) + handwritten)
     print("\n".join(text))
 
 
