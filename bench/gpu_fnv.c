@@ -1,7 +1,8 @@
-/* FNV-1a 64 of bytes [offset, offset + size) of a file, printed in hex: the
- * .pqw data checksum, for bench/gpu_model.py on machines without a
- * compiler (a Python loop over half a gigabyte would take minutes). */
-#include <stdint.h>
+/* The .pqw data checksum of bytes [offset, offset + size) of a file, printed
+ * in hex, for bench/gpu_model.py on machines without a compiler (a Python
+ * loop over half a gigabyte would take minutes). */
+#include "../include/pquant/Artifact/DataChecksum.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,7 +22,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   static unsigned char buffer[1 << 20];
-  uint64_t hash = 14695981039346656037ull;
+  pq_data_checksum checksum;
+  pq_data_checksum_init(&checksum);
   while (size > 0) {
     size_t want = size < (long long)sizeof buffer ? (size_t)size : sizeof buffer;
     size_t got = fread(buffer, 1, want, f);
@@ -29,10 +31,9 @@ int main(int argc, char **argv) {
       fprintf(stderr, "%s: short read\n", argv[1]);
       return 1;
     }
-    for (size_t i = 0; i < got; ++i)
-      hash = (hash ^ buffer[i]) * 1099511628211ull;
+    pq_data_checksum_add(&checksum, buffer, got);
     size -= got;
   }
-  printf("%016llx\n", (unsigned long long)hash);
+  printf("%016llx\n", (unsigned long long)pq_data_checksum_finish(&checksum));
   return 0;
 }

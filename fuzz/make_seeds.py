@@ -112,7 +112,7 @@ def artifact_seeds(build, work, checkpoints):
     loader = os.path.join(work, "loader")
     os.makedirs(loader)
     subprocess.run([runtime_test, "loader", loader], check=True, stdout=subprocess.DEVNULL)
-    for name in ["tensor-past-data", "data-offset-in-header", "format-version-2", "heads-not-dividing",
+    for name in ["tensor-past-data", "data-offset-in-header", "format-version-3", "heads-not-dividing",
                  "tensor-packed-word", "kv-cache-too-large", "truncated-data", "no-config"]:
         shutil.copy(os.path.join(loader, name + ".pqw"), os.path.join(corpus, name + ".pqw"))
     for name in ["dense", "experts"]:

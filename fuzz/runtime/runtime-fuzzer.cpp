@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "pquant/Artifact/DataChecksum.h"
 #include "pquant/Artifact/pqw_generated.h"
 #include "pquant/cli.h"
 #include "pquant/runtime.h"
@@ -68,9 +69,7 @@ std::vector<uint8_t> stubArtifact() {
   for (size_t i = 0; i < data.size(); ++i)
     data[i] = static_cast<uint8_t>(i * 7 + 1);
   data[0] = 8; // the stub's logit peak
-  uint64_t checksum = 14695981039346656037ull;
-  for (uint8_t byte : data)
-    checksum = (checksum ^ byte) * 1099511628211ull;
+  uint64_t checksum = pq_data_checksum_of(data.data(), data.size());
 
   auto header = [&](uint64_t dataOffset) {
     flatbuffers::FlatBufferBuilder b;
@@ -86,7 +85,7 @@ std::vector<uint8_t> stubArtifact() {
                      b.CreateVector(norm), 0, 8256, 32)};
     auto config = CreateModelConfig(b, kVocab, 8, 2, 2, 1, 16, 4, 1, 1, false,
                                     true, 10000, 1e-5, kMaxSeqLen, false);
-    b.Finish(CreateModel(b, 1,
+    b.Finish(CreateModel(b, 2,
                          CreateProducerDirect(b, "0.1.0", "unknown",
                                               "runtime-fuzzer"),
                          CreateTargetDirect(b, kHostTriple, "", ""), config,

@@ -2,6 +2,7 @@
 
 #include "pquant/Artifact/ArtifactWriter.h"
 
+#include "pquant/Artifact/DataChecksum.h"
 #include "pquant/Artifact/pqw_generated.h"
 #include "pquant/Dialect/PQuant/IR/PQuantAttributes.h"
 #include "pquant/Import/Checkpoint.h"
@@ -21,7 +22,7 @@ using namespace pquant;
 
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
 constexpr uint64_t kAlignment = 64;
 
 llvm::Error fail(const llvm::Twine &message) {
@@ -244,11 +245,12 @@ llvm::Error pquant::writeArtifact(llvm::StringRef path,
   for (const WeightsTable::Entry &entry : table.entries)
     order.push_back(&entry);
   llvm::sort(order, [](auto *a, auto *b) { return a->offset < b->offset; });
-  Fnv1a checksum;
+  pq_data_checksum checksum;
+  pq_data_checksum_init(&checksum);
   int64_t written = 0;
   auto pad = [&](int64_t upTo) {
     std::vector<char> zeros(upTo - written, 0);
-    checksum.add(zeros);
+    pq_data_checksum_add(&checksum, zeros.data(), zeros.size());
     os.write(zeros.data(), zeros.size());
     written = upTo;
   };
@@ -257,14 +259,15 @@ llvm::Error pquant::writeArtifact(llvm::StringRef path,
     if (!data)
       return data.takeError();
     pad(entry->offset);
-    checksum.add(*data);
+    pq_data_checksum_add(&checksum, data->data(), data->size());
     os.write(data->data(), data->size());
     written += data->size();
     progress(index + 1, order.size());
   }
   pad(table.size);
 
-  std::string header = buildHeader(dataOffset, checksum.hash);
+  std::string header =
+      buildHeader(dataOffset, pq_data_checksum_finish(&checksum));
   if (header.size() > dataOffset)
     return fail("internal error: the artifact header grew");
   os.seek(0);

@@ -10,6 +10,7 @@
 #include "Artifact.h"
 #include "Error.h"
 
+#include "pquant/Artifact/DataChecksum.h"
 #include "pquant/Artifact/pqw_generated.h"
 
 #include <errno.h>
@@ -24,7 +25,7 @@ using namespace pquant::artifact;
 
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
 constexpr uint64_t kAlignment = 64;
 
 #if defined(__x86_64__)
@@ -34,13 +35,6 @@ constexpr const char *kHostArch = "aarch64";
 #else
 #error "the pquant runtime supports x86_64 and aarch64 hosts"
 #endif
-
-uint64_t fnv1a64(const uint8_t *bytes, size_t size) {
-  uint64_t hash = 14695981039346656037ull;
-  for (size_t i = 0; i < size; ++i)
-    hash = (hash ^ bytes[i]) * 1099511628211ull;
-  return hash;
-}
 
 bool verifyModel(const uint8_t *buffer, size_t size) {
   flatbuffers::Verifier verifier(buffer, size);
@@ -266,16 +260,18 @@ pq_status verify(const char *path, const uint8_t *file, size_t size,
                       "failed)");
   const Model &model = *GetModel(file);
 
-  if (model.format_version() != kFormatVersion)
+  // Version 1 differed only in its data checksum (FNV-1a over bytes).
+  if (model.format_version() != kFormatVersion) {
+    bool known = model.format_version() >= 1;
     return pq::failIn(
-        path,
-        model.format_version() > kFormatVersion ? PQ_ERROR_VERSION
-                                                : PQ_ERROR_FORMAT,
+        path, known ? PQ_ERROR_VERSION : PQ_ERROR_FORMAT,
         "format version %u; this runtime reads version %u%s",
         model.format_version(), kFormatVersion,
         model.format_version() > kFormatVersion
             ? " (the artifact is newer: use the pquant that wrote it)"
-            : "");
+        : known ? " (the artifact is older: compile the model again)"
+                : "");
+  }
 
   const uint64_t dataOffset = model.data_offset(), dataSize = model.data_size();
   if (dataOffset % kAlignment)
@@ -340,7 +336,7 @@ pq_status verify(const char *path, const uint8_t *file, size_t size,
   }
 
   const uint8_t *data = file + dataOffset;
-  uint64_t checksum = fnv1a64(data, dataSize);
+  uint64_t checksum = pq_data_checksum_of(data, dataSize);
   if (checksum != model.data_checksum())
     return pq::failIn(path, PQ_ERROR_CHECKSUM,
                       "data checksum %016llx, but the header records %016llx: "

@@ -15,6 +15,7 @@
 
 #include "pquant/runtime.h"
 
+#include "pquant/Artifact/DataChecksum.h"
 #include "pquant/Artifact/pqw_generated.h"
 
 #include <fcntl.h>
@@ -70,7 +71,7 @@ struct TensorSpec {
 
 /// Everything a .pqw holds, valid by default; tests break one thing.
 struct ArtifactSpec {
-  uint32_t version = 1;
+  uint32_t version = 2;
   std::string triple = kHostTriple;
   uint64_t layoutId = kStubLayoutId;
   bool hasConfig = true;
@@ -97,13 +98,6 @@ struct ArtifactSpec {
   }
 };
 
-uint64_t fnv1a64(const std::vector<uint8_t> &bytes) {
-  uint64_t hash = 14695981039346656037ull;
-  for (uint8_t byte : bytes)
-    hash = (hash ^ byte) * 1099511628211ull;
-  return hash;
-}
-
 std::vector<uint8_t> buildHeader(const ArtifactSpec &spec,
                                  uint64_t dataOffset) {
   flatbuffers::FlatBufferBuilder b;
@@ -124,7 +118,8 @@ std::vector<uint8_t> buildHeader(const ArtifactSpec &spec,
     config = CreateModelConfig(
         b, spec.vocab, spec.hidden, spec.layers, spec.heads, spec.kvHeads, 16,
         4, 1, 1, false, true, spec.ropeTheta, 1e-5, spec.maxSeqLen, false);
-  uint64_t checksum = fnv1a64(spec.data) ^ (spec.corruptChecksum ? 1 : 0);
+  uint64_t checksum = pq_data_checksum_of(spec.data.data(), spec.data.size()) ^
+                      (spec.corruptChecksum ? 1 : 0);
   b.Finish(CreateModel(b, spec.version, producer, target, config,
                        b.CreateVector(tensors), dataOffset,
                        spec.data.size() + spec.dataSizeDelta, checksum,
@@ -226,8 +221,13 @@ int testLoader(const std::string &dir) {
 
   // Versions and compatibility.
   expectRefused(
-      dir, "format-version-2", [](ArtifactSpec &s) { s.version = 2; },
-      PQ_ERROR_VERSION, "format version 2; this runtime reads version 1");
+      dir, "format-version-3", [](ArtifactSpec &s) { s.version = 3; },
+      PQ_ERROR_VERSION, "format version 3; this runtime reads version 2");
+  expectRefused(
+      dir, "format-version-1", [](ArtifactSpec &s) { s.version = 1; },
+      PQ_ERROR_VERSION,
+      "format version 1; this runtime reads version 2 (the artifact is "
+      "older: compile the model again)");
   expectRefused(
       dir, "format-version-0", [](ArtifactSpec &s) { s.version = 0; },
       PQ_ERROR_FORMAT, "format version 0");

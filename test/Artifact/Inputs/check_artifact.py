@@ -1,6 +1,6 @@
 """Checks a .pqw artifact against its checkpoint, independently of the
-compiler: decodes the FlatBuffer header with flatc, recomputes the FNV-1a
-checksum of the data section, and compares every tensor with the numpy
+compiler: decodes the FlatBuffer header with flatc, recomputes the checksum
+of the data section (pquant.artifact, written from the format's definition), and compares every tensor with the numpy
 loader's view of the checkpoint, unpacking packed 1-bit tensors from the
 layout the header records.
 
@@ -15,16 +15,10 @@ import sys
 import numpy as np
 
 from pquant import checkpoint as ckpt
+from pquant.artifact import data_checksum
 from pquant import reference as ref
 
 DTYPES = {"F32": np.float32, "F16": np.float16, "I8": np.int8, "I64": np.uint64}
-
-
-def fnv1a64(data):
-    h = 14695981039346656037
-    for byte in data:
-        h = ((h ^ byte) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return h
 
 
 def unpack(words, layout):
@@ -55,7 +49,7 @@ def main():
     data = raw[start:start + size]
     assert start % 64 == 0 and len(data) == size, "data section misplaced"
     assert len(raw) == start + size, "bytes after the data section"
-    print("checksum", "ok" if fnv1a64(data) == header["data_checksum"] else "WRONG")
+    print("checksum", "ok" if data_checksum(data) == header["data_checksum"] else "WRONG")
 
     config, weights = ckpt.load_checkpoint(checkpoint_dir)
     print("config", "ok" if all(header["config"][k] == v for k, v in config.to_dict().items() if k != "format")

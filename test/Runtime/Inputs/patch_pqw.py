@@ -1,13 +1,21 @@
 """Patches one field of a .pqw in place, without rebuilding the FlatBuffer,
-so the file keeps its layout and checksum.
+so the file keeps its layout and (unless asked) its checksum.
 
 Usage: patch_pqw.py FILE tensor-count N     the length of Model.tensors
        patch_pqw.py FILE config.FIELD N    a long field of Model.config
                                            (num_layers, max_seq_len, ...)
+       patch_pqw.py FILE format-version N  Model.format_version
+       patch_pqw.py FILE data-checksum     Model.data_checksum recomputed
+                                           from the data section
 """
 
+import os
 import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "python"))
+
+from pquant.artifact import data_checksum  # noqa: E402
 
 
 def field(raw, table, index):
@@ -21,10 +29,17 @@ def field(raw, table, index):
 
 
 def main():
-    path, what, value = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    path, what = sys.argv[1], sys.argv[2]
+    value = int(sys.argv[3]) if len(sys.argv) > 3 else None
     raw = bytearray(open(path, "rb").read())
     model = struct.unpack_from("<I", raw, 0)[0]
-    if what == "tensor-count":
+    if what == "format-version":
+        struct.pack_into("<I", raw, field(raw, model, 0), value)
+    elif what == "data-checksum":
+        # Model.data_offset, data_size, data_checksum: fields 5, 6, 7.
+        offset, size = (struct.unpack_from("<Q", raw, field(raw, model, i))[0] for i in (5, 6))
+        struct.pack_into("<Q", raw, field(raw, model, 7), data_checksum(raw[offset:offset + size]))
+    elif what == "tensor-count":
         at = field(raw, model, 4)  # Model.tensors: a uoffset to the vector
         vector = at + struct.unpack_from("<I", raw, at)[0]
         struct.pack_into("<I", raw, vector, value)

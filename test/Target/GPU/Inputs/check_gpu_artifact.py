@@ -20,14 +20,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "In
 import gpu_harness as gh  # noqa: E402
 
 from pquant import checkpoint as ckpt  # noqa: E402
+from pquant.artifact import data_checksum, fnv1a64  # noqa: E402
 
 DTYPES = {"F32": np.float32, "F16": np.float16, "I8": np.int8, "I32": np.uint32}
-
-
-def fnv1a64(data, h=14695981039346656037):
-    for byte in data:
-        h = ((h ^ byte) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return h
 
 
 def main():
@@ -39,7 +34,7 @@ def main():
     start, size = header["data_offset"], header["data_size"]
     data = raw[start:start + size]
     print("target", header["target"]["triple"])
-    print("checksum", "ok" if fnv1a64(data) == header["data_checksum"] else "WRONG")
+    print("checksum", "ok" if data_checksum(data) == header["data_checksum"] else "WRONG")
 
     gpu = header["gpu"]
     ptx, names = gpu["ptx"], gpu["kernels"]
