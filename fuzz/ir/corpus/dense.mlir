@@ -1,4 +1,4 @@
-module attributes {pquant.checkpoint = "/tmp/tmpq1_fqse2/dense", pquant.config = {ffn_bin_size = 9 : i64, ffn_hp_size = 1 : i64, gate_weighting = true, hidden_size = 4 : i64, max_seq_len = 4 : i64, num_experts = 1 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, num_layers = 1 : i64, rms_norm_eps = 1.000000e-05 : f64, rope_theta = 1.000000e+04 : f64, subln = true, tie_embeddings = false, top_k = 1 : i64, vocab_size = 4 : i64}} {
+module attributes {pquant.checkpoint = "/tmp/tmpffls9sqy/dense", pquant.config = {ffn_bin_size = 9 : i64, ffn_hp_size = 1 : i64, gate_weighting = true, hidden_size = 4 : i64, max_seq_len = 4 : i64, num_experts = 1 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, num_layers = 1 : i64, rms_norm_eps = 1.000000e-05 : f64, rope_theta = 1.000000e+04 : f64, subln = true, tie_embeddings = false, top_k = 1 : i64, vocab_size = 4 : i64}} {
   func.func @prefill(%arg0: tensor<?xi32>, %arg1: index, %arg2: memref<1x4x1x4xf32>, %arg3: memref<1x4x1x4xf32>) -> tensor<?x4xf32> {
     %c0 = arith.constant 0 : index
     %dim = tensor.dim %arg0, %c0 : tensor<?xi32>

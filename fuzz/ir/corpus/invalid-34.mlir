@@ -1,4 +1,4 @@
-func.func @rms_norm_eps(%x: tensor<4x64xf32>) {
-  %y = pquant.rms_norm %x {eps = -1.0e-5 : f32} : tensor<4x64xf32>
+func.func @embedding_float_with_scales(%t: tensor<256x64xf32>, %tok: tensor<4xi32>, %s: tensor<256xf32>) {
+  %x = pquant.embedding %t, %tok scales(%s) : tensor<256x64xf32>, tensor<4xi32>, tensor<256xf32> -> tensor<4x64xf32>
   return
 }

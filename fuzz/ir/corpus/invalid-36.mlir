@@ -1,4 +1,4 @@
-func.func @rope_theta(%x: tensor<4x8x16xf32>, %p: tensor<4xi32>) {
-  %y = pquant.rope %x, %p {theta = 0.0 : f32} : tensor<4x8x16xf32>, tensor<4xi32>
+func.func @rms_norm_weight(%x: tensor<4x64xf32>, %w: tensor<32xf32>) {
+  %y = pquant.rms_norm %x weight(%w) : tensor<4x64xf32>, tensor<32xf32>
   return
 }

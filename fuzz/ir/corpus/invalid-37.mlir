@@ -1,4 +1,4 @@
-func.func @rope_positions(%x: tensor<4x8x16xf32>, %p: tensor<3xi32>) {
-  %y = pquant.rope %x, %p : tensor<4x8x16xf32>, tensor<3xi32>
+func.func @rms_norm_eps(%x: tensor<4x64xf32>) {
+  %y = pquant.rms_norm %x {eps = -1.0e-5 : f32} : tensor<4x64xf32>
   return
 }

@@ -1,5 +1,4 @@
-func.func @attention_cache(%q: tensor<4x8x16xf32>, %k: tensor<4x2x16xf32>, %c: memref<1x2x2x16xf32>, %pos: index) {
-  %o = pquant.attention %q, %k, %k cache(%c, %c) layer 0 at %pos
-      : tensor<4x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, memref<1x2x2x16xf32>
+func.func @rope_theta(%x: tensor<4x8x16xf32>, %p: tensor<4xi32>) {
+  %y = pquant.rope %x, %p {theta = 0.0 : f32} : tensor<4x8x16xf32>, tensor<4xi32>
   return
 }

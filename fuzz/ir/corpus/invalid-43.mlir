@@ -1,4 +1,5 @@
-func.func @dot4_lanes(%acc: vector<16xi32>, %a: vector<32xi8>) {
-  %r = pquant.dot4 %acc, %a, %a : vector<16xi32>, vector<32xi8>
+func.func @attention_head_dim(%q: tensor<4x8x16xf32>, %k: tensor<4x2x8xf32>, %c: memref<1x64x2x8xf32>, %pos: index) {
+  %o = pquant.attention %q, %k, %k cache(%c, %c) layer 0 at %pos
+      : tensor<4x8x16xf32>, tensor<4x2x8xf32>, tensor<4x2x8xf32>, memref<1x64x2x8xf32>
   return
 }

@@ -5,7 +5,9 @@
 
 
 // Bit-planes: compare 64 activations with a bit mask, read the predicates as a word.
-// The popcount loop: one vector of 4 rows' words against each plane.
+// The popcount loop: one vector of 4 rows' words against each plane, and a
+// prefetch of the same word in the last tile (the tiles are 64 bytes here, so
+// 16 KB ahead is past the end, and the index is clamped to the last one).
 // 10 rows in tiles of 4: the last tile's store is masked.
 #packed = #pquant.packed<rows = 10, cols = 128, word = 64, tile = [4, 1], bit_order = lsb_first>
 func.func @layer(%x: tensor<?x128xf32>) -> (tensor<?x10xf32>, tensor<?x10xf32>) {

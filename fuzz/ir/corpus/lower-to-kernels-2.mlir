@@ -1,5 +1,9 @@
-// The unpack-dot kernel: tiles in parallel, each unpacked into bytes on its
-// thread's stack (4 rows x 128 bytes), then dot products for every token.
+// The unpack-dot kernel: (token group, tile) pairs in parallel, each tile
+// unpacked into bytes on its thread's stack (4 rows x 128 bytes), then dot
+// products for every token of the group, summed on the stack (240 tokens x
+// 4 rows).
+// Each token's 4 row accumulators meet in one reduction tree: 2 halving
+// steps across rows, 2 within, giving the tile's 4 sums.
 
 // The cost model: with a fast vector popcount, bit-serial for one token and
 // the dot product for several while a tile of unpacked bytes (4 x 128 here)

@@ -64,7 +64,12 @@ func.func @decoder_ops(%tok: tensor<4xi32>, %pos: tensor<4xi32>, %start: index,
     -> (tensor<4x8x16xf32>, tensor<4x64xf32>) {
   %table = pquant.weight "embed.weight" : tensor<256x64xf16>
   %nw = pquant.weight "layers.0.attn_norm.weight" : tensor<64xf32>
+  %hq = pquant.weight "lm_head.weight" quantized int8_rows : tensor<256x64xi8>
+  %hs = pquant.weight "lm_head.weight" quantized int8_row_scales : tensor<256xf32>
   %x = pquant.embedding %table, %tok : tensor<256x64xf16>, tensor<4xi32> -> tensor<4x64xf32>
+  %eq = pquant.weight "embed.weight" quantized int8_rows : tensor<256x64xi8>
+  %es = pquant.weight "embed.weight" quantized int8_row_scales : tensor<256xf32>
+  %xq = pquant.embedding %eq, %tok scales(%es) : tensor<256x64xi8>, tensor<4xi32>, tensor<256xf32> -> tensor<4x64xf32>
   %n = pquant.rms_norm %x weight(%nw) {eps = 1.0e-6 : f32} : tensor<4x64xf32>, tensor<64xf32>
   %n2 = pquant.rms_norm %n : tensor<4x64xf32>
   %g = pquant.silu_mul %n, %n2 : tensor<4x64xf32>

@@ -1,0 +1,11 @@
+// An iteration's stack buffer is taken once per task, before its loop.
+func.func private @scratch(%n: index, %f: f32) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %buffer = memref.alloca() : memref<16xf32>
+    memref.store %f, %buffer[%c0] : memref<16xf32>
+    scf.reduce
+  }
+  return
+}
