@@ -367,8 +367,12 @@ pq_status pq::openArtifact(const char *path, const CodeLayout &code,
   }
   size_t size = static_cast<size_t>(info.st_size);
   // mmap cannot map 0 bytes; verify() rejects such a file by its size.
-  void *file =
-      size ? mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
+  // Populated at once: the checksum reads every page anyway, and one call
+  // maps them faster than a fault per 64 KB does (1.3B shape, 8-token
+  // prompt and 1 token: 0.26 -> 0.16 s wall, medians of 5 paired runs).
+  void *file = size ? mmap(nullptr, size, PROT_READ,
+                           MAP_PRIVATE | MAP_POPULATE, fd, 0)
+                    : nullptr;
   int error = errno;
   close(fd);
   if (file == MAP_FAILED)
