@@ -86,31 +86,37 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
 }
 
 void pquant::registerPQuantPipelines() {
-  PassPipelineRegistration<CPUPipelineOptions>(
+  // Registered through registerPassPipeline rather than
+  // PassPipelineRegistration, whose builder returns void: a bad option
+  // here must fail the pass manager (and pquant-opt), not leave it empty.
+  registerPassPipeline(
       "pquant-cpu-pipeline",
       "Compile pquant IR for a CPU down to the LLVM dialect: decompose, pack "
       "weights for the target, lower to kernels, bufferize, lower to LLVM",
-      [](OpPassManager &pm, const CPUPipelineOptions &options) {
+      [](OpPassManager &pm, StringRef text,
+         function_ref<LogicalResult(const Twine &)> errorHandler)
+          -> LogicalResult {
+        CPUPipelineOptions options;
+        if (failed(options.parseFromString(text)))
+          return failure();
         llvm::Expected<CPUTarget> target =
             CPUTarget::resolve(options.target, options.cpu, options.features);
-        if (!target) {
-          // Registration callbacks cannot fail; a pass that reports the error
-          // keeps the failure inside the pass manager's diagnostics.
-          llvm::errs() << "pquant-cpu-pipeline: "
-                       << llvm::toString(target.takeError()) << "\n";
-          return;
-        }
+        if (!target)
+          return errorHandler("pquant-cpu-pipeline: " +
+                              llvm::toString(target.takeError()));
         for (auto [name, value] :
              {std::pair{"lm-head", &options.lmHead},
               std::pair{"embedding", &options.embedding}})
-          if (*value != "f32" && *value != "int8") {
-            llvm::errs() << "pquant-cpu-pipeline: " << name
-                         << " must be f32 or int8, not '" << *value << "'\n";
-            return;
-          }
+          if (*value != "f32" && *value != "int8")
+            return errorHandler(Twine("pquant-cpu-pipeline: ") + name +
+                                " must be f32 or int8, not '" + *value + "'");
         buildCPUPipeline(pm, *target, options.strategy,
                          {options.lmHead == "int8",
                           options.embedding == "int8"});
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> optionsHandler) {
+        optionsHandler(CPUPipelineOptions());
       });
   registerGPUPipeline();
 }

@@ -6,6 +6,11 @@
 // RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=znver4 strategy=unpack-dot" | FileCheck %s --check-prefix=FORCED
 // RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=znver4 strategy=bitserial" | FileCheck %s --check-prefix=BITSERIAL
 // BITSERIAL-NOT: vpdpbusd
+// Bad options fail pquant-opt with a message.
+// RUN: not pquant-opt %s --pquant-cpu-pipeline="lm-head=f8" 2>&1 | FileCheck %s --check-prefix=BAD-LM-HEAD
+// BAD-LM-HEAD: pquant-cpu-pipeline: lm-head must be f32 or int8, not 'f8'
+// RUN: not pquant-opt %s --pquant-cpu-pipeline="target=sparc" 2>&1 | FileCheck %s --check-prefix=BAD-TARGET
+// BAD-TARGET: pquant-cpu-pipeline: unknown target 'sparc'; expected x86_64, aarch64 or host
 
 // ZNVER4-NOT: pquant.
 // ZNVER4: llvm.func @decode(
