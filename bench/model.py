@@ -4,8 +4,9 @@ In one run: the streaming read bandwidth on 1 and on all threads,
 pquant-compile's wall time and peak memory for the model, its decode tokens/s
 (after an 8-token prompt) and prefill tokens/s (a 512-token prompt) on 1 and
 on all threads, and the bytes a decode step must read, hence the bandwidth
-bound on decode tokens/s for each thread count; the same decode and bound for
-the model compiled with --lm-head=int8. Writes
+bound on decode tokens/s for each thread count (each decode run paired with
+a bandwidth run just before it); the same decode and bound for the model
+compiled with --lm-head=int8. Writes
 docs/benchmarks-model.md and, with matplotlib, docs/benchmarks-model.png.
 
     /usr/bin/python3 bench/model.py [--preset 1.3b] [--f16] [--build build]
@@ -25,6 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 from pquant import checkpoint as ckpt  # noqa: E402
 
 
+DECODE_RUNS = 5
 HANDWRITTEN_MARKER = "<!-- bench/model.py writes the text above; the text below is by hand and kept -->"
 
 
@@ -87,7 +89,7 @@ def main():
         path = lambda name: os.path.join(work, name)
         run(["clang-22", "-O3", "-march=native", "-pthread",
              os.path.join(ROOT, "bench", "stream_bandwidth.c"), "-o", path("bw")])
-        bandwidth = {t: float(run([path("bw"), "10", str(t)]).stdout) for t in thread_counts}
+        streaming = lambda threads: float(run([path("bw"), "10", str(threads)]).stdout)
 
         generate = [sys.executable, "-m", "pquant.generate", "--preset", args.preset, "--seed", "0",
                     "-o", path("ckpt")] + (["--f16"] if args.f16 else [])
@@ -101,7 +103,9 @@ def main():
         peak_mb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", timed.stderr).group(1)) / 1024
 
         # This machine's speed varies from run to run (shared hardware): the
-        # best of several runs is reported, every run listed.
+        # best of several runs is reported, every run listed, and each decode
+        # run is paired with a bandwidth measurement just before it, so its
+        # fraction of the bound compares the two under the same conditions.
         speed = re.compile(r"prompt: (\d+) tokens, ([\d.]+) tokens/s; generation: (\d+) tokens, ([\d.]+) tokens/s")
 
         def measure(prompt, tokens, threads, group, model="model"):
@@ -109,17 +113,32 @@ def main():
                           "--threads", str(threads)])
             return float(speed.search(result.stderr).group(group))
 
-        decodes = {t: [measure(8, 64, t, 4) for _ in range(3)] for t in thread_counts}
+        def paired_decodes(threads, model):
+            pairs = [(streaming(threads), measure(8, 64, threads, 4, model)) for _ in range(DECODE_RUNS)]
+            return [bw for bw, _ in pairs], [tokens for _, tokens in pairs]
+
+        bandwidths, decodes = {}, {}
+        for t in thread_counts:
+            bandwidths[t], decodes[t] = paired_decodes(t, "model")
         prefills = {t: [measure(512, 1, t, 2) for _ in range(2)] for t in thread_counts}
         run([os.path.join(bin_dir, "pquant-compile"), path("model.mlir"), "-target=host", "--lm-head=int8",
              "-o", path("model-int8")])
-        decodes8 = {t: [measure(8, 64, t, 4, "model-int8") for _ in range(3)] for t in thread_counts}
+        bandwidths8, decodes8 = {}, {}
+        for t in thread_counts:
+            bandwidths8[t], decodes8[t] = paired_decodes(t, "model-int8")
 
     table_bytes = 2 if args.f16 else 4
     step_bytes = decode_bytes(config, table_bytes)
+    median = lambda values: sorted(values)[len(values) // 2]
+    bandwidth = {t: median(bandwidths[t]) for t in thread_counts}
     bound = {t: bandwidth[t] * 1e9 / step_bytes for t in thread_counts}
     step_bytes8 = decode_bytes(config, table_bytes, int8_lm_head=True)
-    bound8 = {t: bandwidth[t] * 1e9 / step_bytes8 for t in thread_counts}
+    # Fractions of the bound, one per decode run and the bandwidth measured
+    # just before it.
+    fractions = {t: [100 * tokens * step_bytes / (bw * 1e9) for bw, tokens in zip(bandwidths[t], decodes[t])]
+                 for t in thread_counts}
+    fractions8 = {t: [100 * tokens * step_bytes8 / (bw * 1e9) for bw, tokens in zip(bandwidths8[t], decodes8[t])]
+                  for t in thread_counts}
     decode8 = {t: max(runs) for t, runs in decodes8.items()}
     decode = {t: max(runs) for t, runs in decodes.items()}
     prefill = {t: max(runs) for t, runs in prefills.items()}
@@ -129,20 +148,25 @@ def main():
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     runs = lambda values: ", ".join(f"{v:.1f}" for v in values)
+    percents = lambda values: ", ".join(f"{v:.0f}%" for v in values)
     threads = lambda t: f"{t} thread{'s' if t > 1 else ''}"
     rows = [("bytes read per decode step", f"{step_bytes / 1e6:.0f} MB (lm_head {lm_head / 1e6:.0f} MB)")]
     for t in thread_counts:
         rows += [
-            (f"streaming read bandwidth, {threads(t)} (best of 10 × 1 GiB)", f"{bandwidth[t]:.1f} GB/s"),
+            (f"streaming read bandwidth, {threads(t)} (median of {DECODE_RUNS}, each the best of 10 × 1 GiB)",
+             f"{bandwidth[t]:.1f} GB/s; runs: " + runs(bandwidths[t])),
             (f"bandwidth bound on decode, {threads(t)}", f"{bound[t]:.1f} tokens/s"),
-            (f"**decode**, {threads(t)}, after an 8-token prompt (best of 3)",
-             f"**{decode[t]:.1f} tokens/s** ({100 * decode[t] / bound[t]:.0f}% of the bound); runs: "
-             + runs(decodes[t])),
+            (f"**decode**, {threads(t)}, after an 8-token prompt (best of {DECODE_RUNS})",
+             f"**{decode[t]:.1f} tokens/s**; runs: " + runs(decodes[t])),
+            (f"**decode as a fraction of the bound**, {threads(t)} (median of the runs, each against the "
+             "bandwidth measured just before it)",
+             f"**{median(fractions[t]):.0f}%**; runs: " + percents(fractions[t])),
             (f"**prefill** of 512 tokens, {threads(t)} (best of 2)",
              f"**{prefill[t]:.1f} tokens/s** ({prefill[t] / decode[t]:.1f}× decode); runs: " + runs(prefills[t])),
-            (f"decode with `--lm-head=int8` ({step_bytes8 / 1e6:.0f} MB per step), {threads(t)} (best of 3)",
-             f"{decode8[t]:.1f} tokens/s ({100 * decode8[t] / bound8[t]:.0f}% of its bound, "
-             f"{bound8[t]:.1f}); runs: " + runs(decodes8[t])),
+            (f"decode with `--lm-head=int8` ({step_bytes8 / 1e6:.0f} MB per step), {threads(t)} "
+             f"(best of {DECODE_RUNS})",
+             f"{decode8[t]:.1f} tokens/s, a median {median(fractions8[t]):.0f}% of its bound; runs: "
+             + runs(decodes8[t]) + "; fractions: " + percents(fractions8[t])),
         ]
     rows += [
         ("pquant-compile wall time (code + .pqw)", f"{compile_s:.1f} s"),
@@ -161,7 +185,9 @@ def main():
         "",
         "Each bound divides the bandwidth measured with that many threads by the bytes a decode step must "
         "read (every packed 1-bit weight, the top-k experts' int8 weights, the lm_head, norms and scales; "
-        "KV-cache reads are small at this context length).", ""]
+        "KV-cache reads are small at this context length). This machine's bandwidth moves from minute to "
+        "minute, so each decode run is timed right after a bandwidth run and its fraction of the bound "
+        "(bytes per step × tokens/s ÷ that bandwidth) is taken within the pair.", ""]
     if plot(args.out_png, thread_counts, decode, bound, prefill):
         text += [f"![decode and prefill against the bound]({os.path.basename(args.out_png)})", ""]
     # What people wrote below the marker (variance, profiles) outlives a rerun.
