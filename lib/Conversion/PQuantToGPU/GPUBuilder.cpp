@@ -360,6 +360,12 @@ std::pair<Value, Value> pquant::gpu::cosSinF32(ImplicitLocOpBuilder &b,
           arith::TruncFOp::create(b, f32Type, sinD)};
 }
 
+Value pquant::gpu::siluMul(ImplicitLocOpBuilder &b, Value g, Value u) {
+  Value denominator =
+      arith::AddFOp::create(b, f32(b, 1.0), expF32(b, arith::NegFOp::create(b, g)));
+  return arith::MulFOp::create(b, arith::DivFOp::create(b, g, denominator), u);
+}
+
 void pquant::gpu::waitForPriorKernels(ImplicitLocOpBuilder &b) {
   auto module =
       b.getInsertionBlock()->getParentOp()->getParentOfType<mlir::gpu::GPUModuleOp>();

@@ -115,6 +115,9 @@ Value copySignF32(ImplicitLocOpBuilder &b, Value magnitude, Value sign);
 /// the exact value, like a correctly rounded expf. Overflows to inf and
 /// underflows to 0 as expf does.
 Value expF32(ImplicitLocOpBuilder &b, Value x);
+/// silu(g) · u = g / (1 + exp(−g)) · u of f32s, as pquant.silu_mul (exp
+/// overflows to inf for g < −88, giving −0).
+Value siluMul(ImplicitLocOpBuilder &b, Value g, Value u);
 /// cos(x) and sin(x) of an f32, computed in f64 (Cody-Waite reduction by
 /// pi/2 in three parts, exact for |x| < 2^20) and rounded once.
 std::pair<Value, Value> cosSinF32(ImplicitLocOpBuilder &b, Value x);

@@ -16,6 +16,7 @@
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
+#include <optional>
 #include <string>
 
 namespace pquant::gpu {
@@ -81,11 +82,22 @@ struct BitLinearConfig {
   /// Tokens per block: 1 for decode, more to reuse weights in prefill.
   int64_t tokens;
   llvm::SmallVector<BitLinearMatrix, 3> matrices;
+  /// Decode only: every block quantizes the token's f32 input itself (x, or
+  /// rms_norm(x, [weight])) into shared memory, after issuing its first
+  /// weight loads, instead of reading a quantize kernel's output.
+  std::optional<QuantizeInput> prologue;
+  /// With a prologue: block 0 also stores q and s for other consumers.
+  bool storeQuantized = false;
+  /// Matrices come in pairs (gate, up) of equal N whose outputs are not
+  /// stored; the kernel stores silu(gate) · up of each pair instead, to the
+  /// pair's second output.
+  bool siluPairs = false;
   std::string name() const;
 };
 /// (act: [M, G·32] i32, sums: [M] i32, s: [M] f32, then per matrix: w:
 /// packed [ceil(N/8), G, 8, 4] i32, ws: [1] or [N] f32, [residual: [M, N]
-/// f32,] y: [M, N] f32; M). Σ_k B·q = 2·Σ_{B=1} q − Σ q. In `act`, the four
+/// f32,] y: [M, N] f32; M); with a prologue, (x: [1, K] f32, [norm weight,]
+/// [q: [1, K] i8, s: [1] f32,] then per matrix as above; M). Σ_k B·q = 2·Σ_{B=1} q − Σ q. In `act`, the four
 /// bytes of i32 number 8w + i of group g are the activations of columns
 /// 128g + 32w + {i, 8+i, 16+i, 24+i}, so for weight word w of the group,
 /// `word & (0x01010101 << i)` holds the matching weights as bytes 0 or 2^i:
@@ -105,10 +117,26 @@ LaunchShape buildBitLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
 /// experts[m, slot] only. dp4a over 16-byte loads of weights and
 /// activations. Several matrices of one input (an expert's gate and up) are
 /// one launch.
+///
+/// With extras.prologue (decode), q and s are replaced by the quantize's
+/// inputs (x, or gate and up), which every block quantizes itself into
+/// shared memory. With extras.combine (count 1), y is that of the FFN's
+/// combine of this expert output (slot 0 of top-1 routing) and binary:
+/// buffers binary: [M, N], [gates: [M, 1],] [residual: [M, N],] come before
+/// y, and y = [residual +] α · (0 + [g ·] y8) + β · binary, as pquant.combine.
+struct Int8Extras {
+  std::optional<QuantizeInput> prologue;
+  struct CombineEpilogue {
+    bool gateWeighting;
+    float alpha, beta;
+    bool residual;
+  };
+  std::optional<CombineEpilogue> combine;
+};
 LaunchShape buildInt8Linear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                             int64_t n, int64_t k, int64_t experts,
                             std::optional<int64_t> slot, int64_t topK,
-                            int64_t count = 1);
+                            int64_t count = 1, const Int8Extras &extras = {});
 
 /// (x: [M, K] f32, w: [N, K] f32 or f16, y: [M, N] f32; M): y = x · wᵀ with
 /// f32 accumulation; each weight row is reused by `tokens` tokens.
@@ -150,9 +178,14 @@ LaunchShape buildRoPECacheWrite(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange 
                                 double theta);
 /// (q: [M, H, Dh] f32, keys, values: [L, S, Hkv, Dh] f32, start, y: [M, H,
 /// Dh] f32; M): causal grouped-query attention over rows 0 .. start + m.
-/// One block per (head, token).
+/// One block per (head, token). With `ropeTheta` (M = 1 only: blocks of
+/// other tokens would read rows not yet written), (q, k: [M, H or Hkv, Dh]
+/// f32, v: [M, Hkv, Dh] f32, positions: [M] i32, keys, values, start, y; M):
+/// each block also does rope_cache_write's work for its head and kv head
+/// first.
 LaunchShape buildAttention(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
-                           llvm::StringRef name, const AttentionConfig &config);
+                           llvm::StringRef name, const AttentionConfig &config,
+                           std::optional<double> ropeTheta = std::nullopt);
 
 /// (a, c: [M, D] f32, y: [M, D] f32; M): y = a + c.
 LaunchShape buildAdd(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,

@@ -50,6 +50,10 @@ int64_t pquant::gpu::bitGroups(int64_t k) {
 
 std::string BitLinearConfig::name() const {
   std::string text = llvm::formatv("bitlinear_k{0}_t{1}", k, tokens).str();
+  if (prologue)
+    text += "_q" + prologue->name() + (storeQuantized ? "s" : "");
+  if (siluPairs)
+    text += "_silu";
   for (const BitLinearMatrix &matrix : matrices)
     text += llvm::formatv("_n{0}{1}{2}", matrix.n, matrix.perRowScale ? "r" : "",
                           matrix.residual ? "a" : "")
@@ -60,8 +64,8 @@ std::string BitLinearConfig::name() const {
 namespace {
 
 /// Byte offset, in a token's row of the BitLinear activation layout, of
-/// column `col` (i32).
-Value permutedByte(ImplicitLocOpBuilder &b, Value col) {
+/// column `col` (i32), where a 128-column group takes `groupBytes` bytes.
+Value permutedByte(ImplicitLocOpBuilder &b, Value col, int64_t groupBytes = 128) {
   Value group = arith::ShRUIOp::create(b, col, i32(b, 7));
   Value rest = arith::AndIOp::create(b, col, i32(b, 127));
   Value word = arith::ShRUIOp::create(b, rest, i32(b, 5));
@@ -69,7 +73,185 @@ Value permutedByte(ImplicitLocOpBuilder &b, Value col) {
   Value i = arith::AndIOp::create(b, c32, i32(b, 7));
   Value byte = arith::ShRUIOp::create(b, c32, i32(b, 3));
   Value slot = add(b, mul(b, word, i32(b, 8)), i);
-  return add(b, add(b, mul(b, group, i32(b, 128)), mul(b, slot, i32(b, 4))), byte);
+  return add(b, add(b, mul(b, group, i32(b, groupBytes)), mul(b, slot, i32(b, 4))), byte);
+}
+
+/// s = max / 127, or 1 for an all-zero row.
+Value scaleOf(ImplicitLocOpBuilder &b, Value max) {
+  Value zero = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, max, f32(b, 0.0));
+  return select(b, zero, f32(b, 1.0), arith::DivFOp::create(b, max, f32(b, 127.0)));
+}
+
+/// clamp(round_half_away(v / s), −127, 127) as i8: sign · min(floor(|v / s|
+/// + 0.5), 127).
+Value quantizeValue(ImplicitLocOpBuilder &b, Value v, Value scale) {
+  Value ratio = arith::DivFOp::create(b, v, scale);
+  Value rounded = floor(b, arith::AddFOp::create(b, absF32(b, ratio), f32(b, 0.5)));
+  Value clamped = arith::MinimumFOp::create(b, rounded, f32(b, 127.0));
+  return arith::FPToSIOp::create(b, b.getI8Type(), copySignF32(b, clamped, ratio));
+}
+
+/// A 128-column group of BitLinear activations in shared memory: 128 bytes
+/// padded to 144, so that the four groups a warp reads at once (one per
+/// quarter of the warp) start in different banks.
+constexpr int64_t kSharedGroupBytes = 144;
+
+/// Per-warp values of a block of kThreads threads combined into every
+/// thread, through `scratch` (one slot per warp, used by no other
+/// reduction): one barrier.
+SmallVector<Value> reduceOnce(ImplicitLocOpBuilder &b,
+                              ArrayRef<std::pair<Combine, Value>> values,
+                              ArrayRef<Value> scratch) {
+  Value tid = threadIdx(b);
+  Value lane = arith::AndIOp::create(b, tid, i32(b, kWarp - 1));
+  Value warp = arith::ShRUIOp::create(b, tid, i32(b, 5));
+  SmallVector<Value> reduced;
+  for (auto [kind, value] : values)
+    reduced.push_back(warpReduce(b, kind, value));
+  ifThen(b, cmp(b, CmpIPredicate::eq, lane, i32(b, 0)), [&](ImplicitLocOpBuilder &b) {
+    for (auto [value, slots] : llvm::zip(reduced, scratch))
+      store(b, value, slots, warp, alignOf(value.getType()));
+  });
+  mlir::gpu::BarrierOp::create(b);
+  SmallVector<Value> results;
+  for (auto [i, value] : llvm::enumerate(reduced)) {
+    Type type = value.getType();
+    Value result = load(b, type, scratch[i], i32(b, 0), alignOf(type));
+    for (int64_t w = 1; w < kThreads / kWarp; ++w)
+      result = combine(b, values[i].first, result,
+                       load(b, type, scratch[i], i32(b, w), alignOf(type)));
+    results.push_back(result);
+  }
+  return results;
+}
+
+/// The prologue of a decode linear with QuantizeInput `input`: the block
+/// quantizes token 0's row of `inputs` (x: [1, K] f32, [norm weight]; or
+/// gate and up) into `act` (shared memory) as the quantize kernel would (the
+/// same f32 operations; the norm's mean of squares in f64): with
+/// `bitLayout`, in the layout the BitLinear GEMV reads, kSharedGroupBytes per
+/// group, zero-padded to whole groups; else as K bytes. Where `q` is given,
+/// `storer` (i1) says whether this block also stores q and s there. Returns
+/// s and Σ_k q.
+std::pair<Value, Value> quantizeIntoShared(ImplicitLocOpBuilder &b, ValueRange inputs,
+                                           int64_t k, const QuantizeInput &input,
+                                           Value act, StringRef name, Value q,
+                                           Value s, Value storer, bool bitLayout = true) {
+  Type f32Type = b.getF32Type(), f64Type = b.getF64Type(), i32Type = b.getI32Type();
+  const int64_t warps = kThreads / kWarp;
+  auto scratch = [&](StringRef what, int64_t bytes) {
+    return sharedMemory(b, (name + "_" + what).str(), warps * bytes);
+  };
+  Value x = inputs[0];
+  Value weight = input.kind == QuantizeInput::Norm && input.hasWeight ? inputs[1] : Value();
+  Value tid = threadIdx(b);
+  auto loadX = [&](ImplicitLocOpBuilder &b, Value col) {
+    // Not through the non-coherent cache: the kernel before wrote it.
+    return load(b, f32Type, x, toI64(b, col), 4);
+  };
+  Value rms, staged;
+  auto element = [&](ImplicitLocOpBuilder &b, Value col) -> Value {
+    if (staged)
+      return load(b, f32Type, staged, col, 4);
+    Value v = loadX(b, col);
+    if (input.kind != QuantizeInput::Norm)
+      return v;
+    v = arith::DivFOp::create(b, v, rms);
+    if (weight) {
+      Type type = input.f16Weight ? Type(b.getF16Type()) : f32Type;
+      Value w = load(b, type, weight, col, input.f16Weight ? 2 : 4, true);
+      if (input.f16Weight)
+        w = arith::ExtFOp::create(b, f32Type, w);
+      v = arith::MulFOp::create(b, v, w);
+    }
+    return v;
+  };
+  // Largest |element| of the thread's columns.
+  auto localMax = [&](ImplicitLocOpBuilder &b, bool raw) {
+    return columnLoop(
+        b, tid, k, kThreads, {f32(b, 0.0)},
+        [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange acc) {
+          Value safe = select(b, valid, col, i32(b, 0));
+          Value v = absF32(b, raw ? loadX(b, safe) : element(b, safe));
+          return SmallVector<Value>{
+              arith::MaximumFOp::create(b, acc[0], select(b, valid, v, f32(b, 0.0)))};
+        })[0];
+  };
+  Value max;
+  if (input.kind == QuantizeInput::SiluMul) {
+    // silu(gate) · up into shared memory, once.
+    staged = sharedMemory(b, (name + "_row").str(), k * 4);
+    Value local = columnLoop(
+        b, tid, k, kThreads, {f32(b, 0.0)},
+        [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange acc) {
+          Value safe = select(b, valid, col, i32(b, 0));
+          Value v = siluMul(b, loadX(b, safe), load(b, f32Type, inputs[1], toI64(b, safe), 4));
+          ifThen(b, valid, [&](ImplicitLocOpBuilder &b) { store(b, v, staged, col, 4); });
+          return SmallVector<Value>{arith::MaximumFOp::create(
+              b, acc[0], select(b, valid, absF32(b, v), f32(b, 0.0)))};
+        })[0];
+    // The barrier also makes the staged row visible.
+    max = reduceOnce(b, {{Combine::MaxF, local}}, {scratch("max", 4)})[0];
+  } else if (input.kind == QuantizeInput::Norm) {
+    // Σ x² in f64 and, without a weight, max |x| in the same pass: x / rms
+    // rounds monotonically, so max |x / rms| = max |x| / rms exactly.
+    ValueRange acc = columnLoop(
+        b, tid, k, kThreads, {f64(b, 0.0), f32(b, 0.0)},
+        [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange acc) {
+          Value safe = select(b, valid, col, i32(b, 0));
+          Value raw = loadX(b, safe);
+          Value v = select(b, valid, arith::ExtFOp::create(b, f64Type, raw), f64(b, 0.0));
+          Value magnitude = select(b, valid, absF32(b, raw), f32(b, 0.0));
+          return SmallVector<Value>{
+              arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, v, v)),
+              arith::MaximumFOp::create(b, acc[1], magnitude)};
+        });
+    SmallVector<std::pair<Combine, Value>> values = {{Combine::AddF, acc[0]}};
+    SmallVector<Value> slots = {scratch("squares", 8)};
+    if (!weight) {
+      values.push_back({Combine::MaxF, acc[1]});
+      slots.push_back(scratch("rawmax", 4));
+    }
+    SmallVector<Value> reduced = reduceOnce(b, values, slots);
+    Value meanSquare = arith::TruncFOp::create(
+        b, f32Type, arith::DivFOp::create(b, reduced[0], f64(b, double(k))));
+    rms = sqrtF32(b, arith::AddFOp::create(b, meanSquare, f32(b, input.eps)));
+    if (!weight)
+      max = arith::DivFOp::create(b, reduced[1], rms);
+  }
+  if (!max)
+    max = reduceOnce(b, {{Combine::MaxF, localMax(b, input.kind == QuantizeInput::Plain)}},
+                     {scratch("max", 4)})[0];
+  Value scale = scaleOf(b, max);
+  if (q)
+    ifThen(b, arith::AndIOp::create(b, storer, cmp(b, CmpIPredicate::eq, tid, i32(b, 0))),
+           [&](ImplicitLocOpBuilder &b) { store(b, scale, s, i32(b, 0), 4); });
+  const int64_t padded = bitLayout ? bitGroups(k) * 128 : k;
+  Value sum = columnLoop(
+      b, tid, padded, kThreads, {i32(b, 0)},
+      [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange acc) {
+        Value inside = arith::AndIOp::create(b, valid, lt(b, col, i32(b, k)));
+        Value value = ifElse(
+            b, inside, b.getI8Type(),
+            [&](ImplicitLocOpBuilder &b) {
+              Value value = quantizeValue(b, element(b, col), scale);
+              if (q)
+                ifThen(b, storer, [&](ImplicitLocOpBuilder &b) {
+                  store(b, value, q, toI64(b, col), 1);
+                });
+              return value;
+            },
+            [&](ImplicitLocOpBuilder &b) {
+              return Value(arith::ConstantIntOp::create(b, b.getI8Type(), 0));
+            });
+        ifThen(b, valid, [&](ImplicitLocOpBuilder &b) {
+          store(b, value, act, bitLayout ? permutedByte(b, col, kSharedGroupBytes) : col, 1);
+        });
+        return SmallVector<Value>{add(b, acc[0], arith::ExtSIOp::create(b, i32Type, value))};
+      })[0];
+  // The barrier also makes `act` visible to the whole block.
+  Value total = reduceOnce(b, {{Combine::AddI, sum}}, {scratch("sums", 4)})[0];
+  return {scale, total};
 }
 
 } // namespace
@@ -148,12 +330,8 @@ LaunchShape pquant::gpu::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args,
                  [&](ImplicitLocOpBuilder &b, Value d, Value valid, ValueRange) {
                    ifThen(b, valid, [&](ImplicitLocOpBuilder &b) {
                      Value index = add(b, row, toI64(b, d));
-                     Value g = load(b, f32Type, x, index, 4);
-                     // g / (1 + exp(−g)) · u, as pquant.silu_mul.
-                     Value denominator = arith::AddFOp::create(
-                         b, f32(b, 1.0), expF32(b, arith::NegFOp::create(b, g)));
-                     Value silu = arith::DivFOp::create(b, g, denominator);
-                     store(b, arith::MulFOp::create(b, silu, load(b, f32Type, up, index, 4)),
+                     store(b, siluMul(b, load(b, f32Type, x, index, 4),
+                                      load(b, f32Type, up, index, 4)),
                            staged, d, 4);
                    });
                    return SmallVector<Value>{};
@@ -175,10 +353,7 @@ LaunchShape pquant::gpu::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args,
             arith::MaximumFOp::create(b, acc[0], select(b, valid, v, f32(b, 0.0)))};
       })[0];
   Value max = blockReduce(b, Combine::MaxF, local, red, kRowThreads);
-  // s = max / 127, or 1 for an all-zero row.
-  Value zero = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, max, f32(b, 0.0));
-  Value scale = select(b, zero, f32(b, 1.0),
-                       arith::DivFOp::create(b, max, f32(b, 127.0)));
+  Value scale = scaleOf(b, max);
   ifThen(b, cmp(b, CmpIPredicate::eq, tid, i32(b, 0)),
          [&](ImplicitLocOpBuilder &b) { store(b, scale, s, m, 4); });
   Value actRow = forBitLinear ? mul(b, m, i64(b, padded)) : Value();
@@ -190,13 +365,7 @@ LaunchShape pquant::gpu::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args,
             b, inside, i8Type,
             [&](ImplicitLocOpBuilder &b) {
               Value index = add(b, row, toI64(b, col));
-              Value ratio = arith::DivFOp::create(b, element(b, col), scale);
-              // round_half_away(v / s) = sign · floor(|v / s| + 0.5), clamped.
-              Value rounded = floor(
-                  b, arith::AddFOp::create(b, absF32(b, ratio), f32(b, 0.5)));
-              Value clamped = arith::MinimumFOp::create(b, rounded, f32(b, 127.0));
-              Value value = arith::FPToSIOp::create(b, i8Type,
-                                                    copySignF32(b, clamped, ratio));
+              Value value = quantizeValue(b, element(b, col), scale);
               store(b, value, q, index, 1);
               return value;
             },
@@ -286,21 +455,44 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   while (tokens == 1 && tilesPerWarp < 4 && 2 * tilesPerWarp * unroll <= 8 &&
          llvm::divideCeil(rowTiles, warpSets * tilesPerWarp * 2) >= kMinDecodeBlocks)
     tilesPerWarp *= 2;
+  // A pair's gate and up tiles of the same rows are tiles 2j and 2j + 1 of
+  // one warp.
+  if (config.siluPairs)
+    tilesPerWarp = std::max<int64_t>(tilesPerWarp, 2);
+  assert((!config.prologue || tokens == 1) && "a quantize prologue is for decode");
+  assert((!config.siluPairs || config.matrices.size() % 2 == 0) && "unpaired matrices");
 
-  Value act = args[0], sums = args[1], s = args[2];
-  // Per matrix: w, ws, [residual], y.
+  // With a prologue: x, [norm weight], [q, s]; else the activations in the
+  // BitLinear layout, their sums and s.
+  Value act, sums, s, storedQ, storedS;
+  SmallVector<Value> prologueInputs;
+  unsigned next = 0;
+  if (config.prologue) {
+    unsigned inputs = config.prologue->kind == QuantizeInput::Norm && config.prologue->hasWeight ? 2 : 1;
+    for (unsigned i = 0; i < inputs; ++i)
+      prologueInputs.push_back(args[next++]);
+    if (config.storeQuantized) {
+      storedQ = args[next++];
+      storedS = args[next++];
+    }
+  } else {
+    act = args[next++];
+    sums = args[next++];
+    s = args[next++];
+  }
+  // Per matrix: w, ws, [residual], y (of a pair, only the second has y).
   struct Operands {
     Value w, ws, residual, y;
   };
   SmallVector<Operands> operands;
-  unsigned next = 3;
-  for (const BitLinearMatrix &matrix : config.matrices) {
+  for (auto [i, matrix] : llvm::enumerate(config.matrices)) {
     Operands o;
     o.w = args[next++];
     o.ws = args[next++];
     if (matrix.residual)
       o.residual = args[next++];
-    o.y = args[next++];
+    if (!config.siluPairs || i % 2 == 1)
+      o.y = args[next++];
     operands.push_back(o);
   }
   Value count = toI32(b, args.back());
@@ -325,12 +517,30 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   for (int64_t r = 0; r < tilesPerWarp; ++r) {
     Value tile = add(b, firstTileOfWarp, i32(b, r));
     Tile t{lt(b, tile, i32(b, rowTiles)), i32(b, 0), operands[0].w, tile};
-    for (size_t i = 1; i < operands.size(); ++i) {
-      Value inside = cmp(b, CmpIPredicate::sge, tile, i32(b, firstTile[i]));
-      t.matrix = select(b, inside, i32(b, i), t.matrix);
-      t.w = select(b, inside, operands[i].w, t.w);
-      t.local = select(b, inside, arith::SubIOp::create(b, tile, i32(b, firstTile[i])),
-                       t.local);
+    if (config.siluPairs) {
+      // Pair p's tiles alternate gate, up from firstTile[2p]; r's parity is
+      // the tile's, since a warp's first tile is even.
+      t.local = arith::ShRUIOp::create(b, tile, i32(b, 1));
+      if (r % 2)
+        t.w = operands[1].w, t.matrix = i32(b, 1);
+      for (size_t p = 2; p < operands.size(); p += 2) {
+        Value inside = cmp(b, CmpIPredicate::sge, tile, i32(b, firstTile[p]));
+        t.matrix = select(b, inside, i32(b, p + r % 2), t.matrix);
+        t.w = select(b, inside, operands[p + r % 2].w, t.w);
+        t.local = select(
+            b, inside,
+            arith::ShRUIOp::create(b, arith::SubIOp::create(b, tile, i32(b, firstTile[p])),
+                                   i32(b, 1)),
+            t.local);
+      }
+    } else {
+      for (size_t i = 1; i < operands.size(); ++i) {
+        Value inside = cmp(b, CmpIPredicate::sge, tile, i32(b, firstTile[i]));
+        t.matrix = select(b, inside, i32(b, i), t.matrix);
+        t.w = select(b, inside, operands[i].w, t.w);
+        t.local = select(b, inside, arith::SubIOp::create(b, tile, i32(b, firstTile[i])),
+                         t.local);
+      }
     }
     tiles.push_back(t);
   }
@@ -374,8 +584,11 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     SmallVector<Value> next(acc.begin(), acc.end());
     for (int64_t u = 0; u < unroll; ++u) {
       for (int64_t t = 0; t < tokens; ++t) {
-        Value base = add(b, mul(b, toI64(b, tokenRows[t]), i64(b, groups * 8)), // 16-byte units
-                         mul(b, toI64(b, batch.groups[u]), i64(b, 8)));
+        // In 16-byte units.
+        Value base = config.prologue
+                         ? mul(b, toI64(b, batch.groups[u]), i64(b, kSharedGroupBytes / 16))
+                         : add(b, mul(b, toI64(b, tokenRows[t]), i64(b, groups * 8)),
+                               mul(b, toI64(b, batch.groups[u]), i64(b, 8)));
         // Not through the non-coherent cache: the kernel before, which
         // writes them, may still run when this one starts.
         SmallVector<Value> a;
@@ -405,9 +618,21 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   Batch first = loadWeights(b, ks);
   waitForPriorKernels(b);
   SmallVector<Value> scalesOfTokens, sumsOfTokens;
-  for (Value m : tokenRows) {
-    scalesOfTokens.push_back(load(b, f32Type, s, m, 4));
-    sumsOfTokens.push_back(load(b, i32Type, sums, m, 4));
+  if (config.prologue) {
+    // The token's activations, quantized by this block into shared memory.
+    act = sharedMemory(b, config.name() + "_act", groups * kSharedGroupBytes);
+    Value storer = arith::AndIOp::create(
+        b, cmp(b, CmpIPredicate::eq, blockIdx(b, Dimension::x), i32(b, 0)),
+        cmp(b, CmpIPredicate::eq, blockIdx(b, Dimension::y), i32(b, 0)));
+    auto [scale, sum] = quantizeIntoShared(b, prologueInputs, k, *config.prologue, act,
+                                           config.name(), storedQ, storedS, storer);
+    scalesOfTokens.push_back(scale);
+    sumsOfTokens.push_back(sum);
+  } else {
+    for (Value m : tokenRows) {
+      scalesOfTokens.push_back(load(b, f32Type, s, m, 4));
+      sumsOfTokens.push_back(load(b, i32Type, sums, m, 4));
+    }
   }
   SmallVector<Value> accs =
       accumulate(b, first, SmallVector<Value>(tokens * tilesPerWarp * 8, i32(b, 0)));
@@ -443,33 +668,43 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   mlir::gpu::BarrierOp::create(b);
   Value leader = arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, ks, i32(b, 0)),
                                        cmp(b, CmpIPredicate::ult, lane, i32(b, 8)));
+  // Tile r's output of row `row` for token t of matrix i: (2·Σ_{B=1} q −
+  // Σ q) · ws · s.
+  auto resultOf = [&](ImplicitLocOpBuilder &b, int64_t r, int64_t i, Value row, int64_t t) {
+    Value scale = load(b, f32Type, operands[i].ws,
+                       config.matrices[i].perRowScale ? row : i32(b, 0), 4);
+    Value total = i32(b, 0);
+    for (int64_t part = 0; part < split; ++part)
+      total = add(b, total,
+                  load(b, i32Type, partial, partialSlot(b, add(b, warp, i32(b, part)), r, t), 4));
+    Value acc = arith::SubIOp::create(b, arith::ShLIOp::create(b, total, i32(b, 1)),
+                                      sumsOfTokens[t]);
+    return arith::MulFOp::create(
+        b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32Type, acc), scale),
+        scalesOfTokens[t]);
+  };
   ifThen(b, leader, [&](ImplicitLocOpBuilder &b) {
     for (auto [r, tile] : llvm::enumerate(tiles)) {
+      // A pair's results are stored by its gate tile's lanes.
+      if (config.siluPairs && r % 2)
+        continue;
       Value row = add(b, mul(b, tile.local, i32(b, kTileRows)), r8);
       for (auto [i, info] : llvm::enumerate(config.matrices)) {
-        const Operands &o = operands[i];
+        if (config.siluPairs && i % 2)
+          continue;
+        const Operands &o = config.siluPairs ? operands[i + 1] : operands[i];
         int64_t n = info.n;
         Value mine = arith::AndIOp::create(
             b, tile.valid,
             arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, tile.matrix, i32(b, i)),
                                   lt(b, row, i32(b, n))));
         ifThen(b, mine, [&](ImplicitLocOpBuilder &b) {
-          Value scale = load(b, f32Type, o.ws, info.perRowScale ? row : i32(b, 0), 4);
           for (int64_t t = 0; t < tokens; ++t) {
             Value m = add(b, firstToken, i32(b, t));
             ifThen(b, lt(b, m, count), [&](ImplicitLocOpBuilder &b) {
-              Value total = i32(b, 0);
-              for (int64_t part = 0; part < split; ++part)
-                total = add(b, total,
-                            load(b, i32Type, partial,
-                                 partialSlot(b, add(b, warp, i32(b, part)), r, t), 4));
-              Value acc = arith::SubIOp::create(
-                  b, arith::ShLIOp::create(b, total, i32(b, 1)), sumsOfTokens[t]);
-              Value result = arith::MulFOp::create(
-                  b,
-                  arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32Type, acc),
-                                        scale),
-                  scalesOfTokens[t]);
+              Value result = resultOf(b, r, i, row, t);
+              if (config.siluPairs)
+                result = siluMul(b, result, resultOf(b, r + 1, i + 1, row, t));
               Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row));
               if (o.residual)
                 result = arith::AddFOp::create(b, load(b, f32Type, o.residual, out, 4),
@@ -494,11 +729,29 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
 LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
                                          int64_t n, int64_t k, int64_t experts,
                                          std::optional<int64_t> slot,
-                                         int64_t topK, int64_t count) {
-  // (q, s, w_0, ws_0, ..., w_{count-1}, ws_{count-1}, [ids,] y_0, ..., y_{count-1}; M)
-  Value q = args[0], s = args[1];
-  Value ids = slot ? args[2 + 2 * count] : Value();
-  unsigned firstOutput = 2 + 2 * count + (slot ? 1 : 0);
+                                         int64_t topK, int64_t count,
+                                         const Int8Extras &extras) {
+  // (q, s, w_0, ws_0, ..., w_{count-1}, ws_{count-1}, [ids,] [binary, [gates,]
+  // [residual,]] y_0, ..., y_{count-1}; M); with a prologue, its inputs
+  // instead of q and s.
+  unsigned inputs = 2;
+  if (extras.prologue)
+    inputs = extras.prologue->kind == QuantizeInput::SiluMul ||
+                     (extras.prologue->kind == QuantizeInput::Norm && extras.prologue->hasWeight)
+                 ? 2
+                 : 1;
+  assert((!extras.combine || count == 1) && "a combine epilogue needs one matrix");
+  Value q = extras.prologue ? Value() : args[0], s = extras.prologue ? Value() : args[1];
+  Value ids = slot ? args[inputs + 2 * count] : Value();
+  unsigned firstOutput = inputs + 2 * count + (slot ? 1 : 0);
+  Value binary, gates, residual;
+  if (extras.combine) {
+    binary = args[firstOutput++];
+    if (extras.combine->gateWeighting)
+      gates = args[firstOutput++];
+    if (extras.combine->residual)
+      residual = args[firstOutput++];
+  }
   const int64_t chunkBytes = k % 16 == 0 ? 16 : k % 4 == 0 ? 4 : 1;
   const int64_t chunks = k / chunkBytes;
   const int64_t lanes = lanesFor(chunks);
@@ -515,12 +768,23 @@ LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange arg
   // Blocks [i·B, (i+1)·B) compute matrix i.
   Value block = blockIdx(b, Dimension::x);
   Value matrix = arith::DivUIOp::create(b, block, i32(b, blocksPerMatrix));
-  Value w = args[2], ws = args[3], y = args[firstOutput];
+  Value w = args[inputs], ws = args[inputs + 1], y = args[firstOutput];
   for (int64_t i = 1; i < count; ++i) {
     Value mine = cmp(b, CmpIPredicate::eq, matrix, i32(b, i));
-    w = select(b, mine, args[2 + 2 * i], w);
-    ws = select(b, mine, args[3 + 2 * i], ws);
+    w = select(b, mine, args[inputs + 2 * i], w);
+    ws = select(b, mine, args[inputs + 1 + 2 * i], ws);
     y = select(b, mine, args[firstOutput + i], y);
+  }
+  Value scaleOfToken;
+  if (extras.prologue) {
+    // The token's q, quantized by this block into shared memory.
+    std::string name = llvm::formatv("int8_prologue_{0}x{1}_{2}{3}", n, k,
+                                     extras.prologue->name(), count)
+                           .str();
+    q = sharedMemory(b, name + "_q", llvm::alignTo(k, 16));
+    scaleOfToken = quantizeIntoShared(b, args.take_front(inputs), k, *extras.prologue, q,
+                                      name, Value(), Value(), Value(), /*bitLayout=*/false)
+                       .first;
   }
   block = arith::RemUIOp::create(b, block, i32(b, blocksPerMatrix));
   Value row = add(b, add(b, mul(b, block, i32(b, rowsPerBlock)),
@@ -537,7 +801,7 @@ LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange arg
   Value safeRow = arith::MinSIOp::create(b, row, i32(b, n - 1));
   Value weightRow = add(b, mul(b, toI64(b, expert), i64(b, n)), toI64(b, safeRow));
   Value wBase = mul(b, weightRow, i64(b, chunks)); // in chunks
-  Value qBase = mul(b, toI64(b, m), i64(b, chunks));
+  Value qBase = extras.prologue ? i64(b, 0) : mul(b, toI64(b, m), i64(b, chunks));
 
   auto chunkDot = [&](ImplicitLocOpBuilder &b, Value wv, Value qv, Value acc) {
     if (chunkBytes == 16) {
@@ -584,8 +848,22 @@ LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange arg
            Value result = arith::MulFOp::create(
                b,
                arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32Type, acc), scale),
-               load(b, f32Type, s, m, 4));
-           store(b, result, y, add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row)), 4);
+               scaleOfToken ? scaleOfToken : load(b, f32Type, s, m, 4));
+           Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row));
+           if (extras.combine) {
+             // As pquant.combine: y8 = 0 + g · y from zero, then α · y8 + β · y1.
+             Value term = result;
+             if (gates)
+               term = arith::MulFOp::create(b, load(b, f32Type, gates, m, 4), term);
+             Value mixed = arith::AddFOp::create(b, f32(b, 0.0), term);
+             result = arith::AddFOp::create(
+                 b, arith::MulFOp::create(b, f32(b, extras.combine->alpha), mixed),
+                 arith::MulFOp::create(b, f32(b, extras.combine->beta),
+                                       load(b, f32Type, binary, out, 4)));
+             if (residual)
+               result = arith::AddFOp::create(b, load(b, f32Type, residual, out, 4), result);
+           }
+           store(b, result, y, out, 4);
          });
   LaunchShape shape;
   shape.gridX = blocksPerMatrix * count;

@@ -391,6 +391,20 @@ private:
           return success();
         })
         .Case([&](QuantizeOp quantize) {
+          // In decode, the BitLinear GEMV that reads it quantizes itself.
+          if (std::optional<FusedQuantize> fused = bitLinearPrologue(quantize)) {
+            if (fused->store) {
+              define(quantize.getOutput());
+              define(quantize.getScale());
+            }
+            fusedQuantizes[quantize.getOutput()] = std::move(*fused);
+            return success();
+          }
+          // Likewise an int8 or expert linear that is its only user.
+          if (std::optional<FusedQuantize> fused = int8Prologue(quantize)) {
+            fusedQuantizes[quantize.getOutput()] = std::move(*fused);
+            return success();
+          }
           int64_t k = dim(quantize.getInput(), 1);
           // For BitLinear consumers, also their activation layout.
           bool forBitLinear = llvm::any_of(quantize.getOutput().getUsers(), [&](Operation *user) {
@@ -475,11 +489,37 @@ private:
           bool hasWeight = static_cast<bool>(norm.getWeight());
           bool f16 = hasWeight && isF16(norm.getWeight());
           float eps = norm.getEps().convertToFloat();
+          std::string name = llvm::formatv("rms_norm_{0}_{1}_eps{2}", d,
+                                           hasWeight ? (f16 ? "wf16" : "wf32") : "nw",
+                                           hexBits(eps))
+                                 .str();
+          int64_t normBuffers = hasWeight ? 3 : 2;
+          // A router of the norm's output (the FFN's): the same kernel, after
+          // the norm, from the row it wrote.
+          if (RouterOp router = routerOf(norm)) {
+            int64_t e = dim(router.getWeight(), 0), topK = router.getTopK();
+            std::string routerName = llvm::formatv("router_{0}x{1}_k{2}", e, d, topK).str();
+            int64_t kernel = kernels.get(
+                name + "_" + routerName, normBuffers + 3,
+                [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                  buildRMSNorm(b, args.take_front(normBuffers), d, hasWeight, f16, eps);
+                  mlir::gpu::BarrierOp::create(b);
+                  SmallVector<Value> routerArgs = {args[normBuffers - 1]};
+                  append_range(routerArgs, args.slice(normBuffers, 3));
+                  return buildRouter(b, routerArgs, routerName, d, e, topK);
+                });
+            define(norm.getResult());
+            define(router.getExperts());
+            define(router.getGates());
+            handled.insert(router);
+            SmallVector<Value> buffers(norm->getOperands());
+            buffers.append({norm.getResult(), router.getWeight(), router.getExperts(),
+                            router.getGates()});
+            launch(kernel, buffers, norm.getInput());
+            return success();
+          }
           int64_t kernel = kernels.get(
-              llvm::formatv("rms_norm_{0}_{1}_eps{2}", d,
-                            hasWeight ? (f16 ? "wf16" : "wf32") : "nw", hexBits(eps))
-                  .str(),
-              hasWeight ? 3 : 2, [&](ImplicitLocOpBuilder &b, ValueRange args) {
+              name, normBuffers, [&](ImplicitLocOpBuilder &b, ValueRange args) {
                 return buildRMSNorm(b, args, d, hasWeight, f16, eps);
               });
           launchOp(op, kernel, norm->getOperands(), norm.getInput());
@@ -502,8 +542,8 @@ private:
         })
         .Case([&](AttentionOp attention) { return lowerAttention(attention); })
         .Case([&](SiluMulOp silu) {
-          if (fusedIntoQuantize(silu))
-            return success(); // computed by the quantize kernel
+          if (fusedIntoQuantize(silu) || siluPaired(silu))
+            return success(); // computed by the quantize or BitLinear kernel
           int64_t f = dim(silu.getGate(), 1);
           int64_t kernel = kernels.get(
               "silu_mul_" + std::to_string(f), 3,
@@ -581,10 +621,155 @@ private:
     return ready ? other : Value();
   }
 
+  /// A decode quantize that the BitLinear GEMV reading it computes in its
+  /// prologue: its input (an RMS norm computed there too, or a plain f32
+  /// row), and whether q and s also have other users, for which block 0
+  /// stores them.
+  struct FusedQuantize {
+    QuantizeInput input;
+    SmallVector<BufferKey> inputs;
+    bool store = false;
+  };
+
+  /// Whether `quantize` is computed by its BitLinear GEMV: M = 1, the first
+  /// user of q and s is a BitLinear of them (so every other user comes after
+  /// that launch), and its input is not a SiLU product (whose exp every
+  /// block would redo).
+  std::optional<FusedQuantize> bitLinearPrologue(QuantizeOp quantize) {
+    Value q = quantize.getOutput(), s = quantize.getScale();
+    if (dim(quantize.getInput(), 0) != 1)
+      return std::nullopt;
+    int64_t k = dim(quantize.getInput(), 1);
+    // The activations in shared memory, 144 bytes per 128 columns.
+    if (bitGroups(k) * 144 > 24 * 1024)
+      return std::nullopt;
+    FusedQuantize fused;
+    Operation *first = nullptr;
+    for (Value v : {q, s})
+      for (Operation *user : v.getUsers()) {
+        auto linear = dyn_cast<BitLinearOp>(user);
+        if (!linear || linear.getInput() != q || linear.getInputScale() != s)
+          fused.store = true;
+        else if (!first || user->isBeforeInBlock(first))
+          first = user;
+      }
+    if (!first)
+      return std::nullopt;
+    for (Value v : {q, s})
+      for (Operation *user : v.getUsers())
+        if (user != first && user->isBeforeInBlock(first))
+          return std::nullopt;
+    Operation *producer = quantize.getInput().getDefiningOp();
+    if (producer && fusedIntoQuantize(producer)) {
+      auto norm = dyn_cast<RMSNormOp>(producer);
+      if (!norm)
+        return std::nullopt;
+      fused.input.kind = QuantizeInput::Norm;
+      fused.input.hasWeight = static_cast<bool>(norm.getWeight());
+      fused.input.f16Weight = fused.input.hasWeight && isF16(norm.getWeight());
+      fused.input.eps = norm.getEps().convertToFloat();
+      for (Value operand : norm->getOperands())
+        fused.inputs.push_back({operand, 0});
+    } else {
+      fused.inputs.push_back({quantize.getInput(), 0});
+    }
+    return fused;
+  }
+
+  /// A router of the output of `norm` that the norm's kernel can run: at
+  /// most a warp of experts, its weight ready before the norm.
+  static RouterOp routerOf(RMSNormOp norm) {
+    for (Operation *user : norm.getResult().getUsers()) {
+      auto router = dyn_cast<RouterOp>(user);
+      if (!router || router.getInput() != norm.getResult() ||
+          dim(router.getWeight(), 0) > kWarp)
+        continue;
+      Value weight = router.getWeight();
+      if (isa<BlockArgument>(weight) || weight.getDefiningOp<WeightOp>() ||
+          weight.getDefiningOp()->isBeforeInBlock(norm))
+        return router;
+    }
+    return RouterOp();
+  }
+
+  /// Whether `quantize` is computed by the int8 or expert linear that is the
+  /// only user of q and s: M = 1 and K small enough that every block can
+  /// quantize the row (a SiLU product only up to 1024 columns).
+  std::optional<FusedQuantize> int8Prologue(QuantizeOp quantize) {
+    Value q = quantize.getOutput(), s = quantize.getScale();
+    if (dim(quantize.getInput(), 0) != 1 || !q.hasOneUse() || !s.hasOneUse() ||
+        *q.getUsers().begin() != *s.getUsers().begin() ||
+        !isa<Int8LinearOp, ExpertLinearOp>(*q.getUsers().begin()))
+      return std::nullopt;
+    int64_t k = dim(quantize.getInput(), 1);
+    FusedQuantize fused;
+    Operation *producer = quantize.getInput().getDefiningOp();
+    if (producer && fusedIntoQuantize(producer)) {
+      if (auto norm = dyn_cast<RMSNormOp>(producer)) {
+        fused.input.kind = QuantizeInput::Norm;
+        fused.input.hasWeight = static_cast<bool>(norm.getWeight());
+        fused.input.f16Weight = fused.input.hasWeight && isF16(norm.getWeight());
+        fused.input.eps = norm.getEps().convertToFloat();
+      } else {
+        fused.input.kind = QuantizeInput::SiluMul;
+      }
+      for (Value operand : producer->getOperands())
+        fused.inputs.push_back({operand, 0});
+    } else {
+      fused.inputs.push_back({quantize.getInput(), 0});
+    }
+    if (k > (fused.input.kind == QuantizeInput::SiluMul ? 1024 : 8192))
+      return std::nullopt;
+    return fused;
+  }
+
+  /// The combine whose only expert output is that of `linear` (top-1, the
+  /// linear's only user) when the linear's kernel can compute it: binary and
+  /// gates are ready before the linear.
+  static CombineOp combineEpilogue(Operation *linear, int64_t count) {
+    Value result = linear->getResult(0);
+    if (count != 1 || !result.hasOneUse())
+      return CombineOp();
+    auto combine = dyn_cast<CombineOp>(*result.getUsers().begin());
+    if (!combine || combine.getExperts().size() != 1 || combine.getBinary() == result ||
+        combine.getBinary().getType() != result.getType())
+      return CombineOp();
+    auto ready = [&](Value v) {
+      return isa<BlockArgument>(v) || v.getDefiningOp()->isBeforeInBlock(linear);
+    };
+    if (!ready(combine.getBinary()) || (combine.getGateWeighting() && !ready(combine.getGates())))
+      return CombineOp();
+    return combine;
+  }
+
+  /// The BitLinears whose only user is `silu` as its gate and up, when one
+  /// decode launch computes them and silu(gate) · up in its epilogue: the
+  /// only two BitLinears of their input, gate first, of equal N.
+  static std::optional<std::pair<BitLinearOp, BitLinearOp>> siluPair(SiluMulOp silu) {
+    auto gate = silu.getGate().getDefiningOp<BitLinearOp>();
+    auto up = silu.getUp().getDefiningOp<BitLinearOp>();
+    if (!gate || !up || gate == up || !gate->hasOneUse() || !up->hasOneUse() ||
+        dim(silu.getGate(), 0) != 1 || !up->isBeforeInBlock(silu) ||
+        !gate->isBeforeInBlock(up) || gate.getInput() != up.getInput() ||
+        gate.getInputScale() != up.getInputScale() ||
+        dim(gate.getResult(), 1) != dim(up.getResult(), 1))
+      return std::nullopt;
+    int64_t linears = 0;
+    for (Operation *user : gate.getInput().getUsers())
+      linears += isa<BitLinearOp>(user);
+    if (linears != 2)
+      return std::nullopt;
+    return std::make_pair(gate, up);
+  }
+  static bool siluPaired(Operation *op) {
+    auto silu = dyn_cast<SiluMulOp>(op);
+    return silu && siluPair(silu).has_value();
+  }
+
   /// Whether `op` (an RMS norm or SiLU product) is computed by the kernel of
   /// the quantize that is its only user; its result then needs no buffer.
   static bool fusedIntoQuantize(Operation *op) {
-    if (!isa<RMSNormOp, SiluMulOp>(op) || !op->getResult(0).hasOneUse())
+    if (!isa<RMSNormOp, SiluMulOp>(op) || !op->getResult(0).hasOneUse() || siluPaired(op))
       return false;
     auto quantize = dyn_cast<QuantizeOp>(*op->getResult(0).getUsers().begin());
     int64_t width = cast<ShapedType>(op->getResult(0).getType()).getDimSize(1);
@@ -644,24 +829,65 @@ private:
                             topK, *slot, count)
                   .str()
             : llvm::formatv("int8_linear_{0}x{1}_m{2}", n, k, count).str();
-    int64_t kernel = kernels.get(
-        name, 2 + 3 * count + (ids ? 1 : 0), [&](ImplicitLocOpBuilder &b, ValueRange args) {
-          return buildInt8Linear(b, args, n, k, experts, slot, topK, count);
-        });
-    SmallVector<Value> buffers = {q, s};
+    Int8Extras extras;
+    SmallVector<BufferKey> buffers;
+    // The quantize is this kernel's prologue (unless a BitLinear's kernel
+    // computed it and stored q and s).
+    if (auto fused = fusedQuantizes.find(q);
+        fused != fusedQuantizes.end() && !fused->second.store) {
+      extras.prologue = fused->second.input;
+      buffers = fused->second.inputs;
+      name += "_q" + extras.prologue->name();
+    } else {
+      buffers = {{q, 0}, {s, 0}};
+    }
     for (Operation *op : group) {
       auto [q2, s2, w2, ws2, ids2, slot2] = operandsOf(op);
-      buffers.push_back(w2);
-      buffers.push_back(ws2);
+      buffers.push_back({w2, 0});
+      buffers.push_back({ws2, 0});
     }
     if (ids)
-      buffers.push_back(ids);
+      buffers.push_back({ids, 0});
+    // The FFN's combine (and its residual add) of this top-1 expert output.
+    Value result = first->getResult(0);
+    if (CombineOp combine = combineEpilogue(first, count)) {
+      Value residual = readyResidual(combine.getResult(), first);
+      extras.combine = Int8Extras::CombineEpilogue{
+          combine.getGateWeighting(), combine.getAlpha().convertToFloat(),
+          combine.getBeta().convertToFloat(), static_cast<bool>(residual)};
+      name += llvm::formatv("_combine_a{0}_b{1}{2}{3}", hexBits(extras.combine->alpha),
+                            hexBits(extras.combine->beta),
+                            extras.combine->gateWeighting ? "_gated" : "",
+                            residual ? "_residual" : "")
+                  .str();
+      buffers.push_back({combine.getBinary(), 0});
+      if (extras.combine->gateWeighting)
+        buffers.push_back({combine.getGates(), 0});
+      handled.insert(combine);
+      result = combine.getResult();
+      if (residual) {
+        buffers.push_back({residual, 0});
+        Operation *add = *result.getUsers().begin();
+        handled.insert(add);
+        result = add->getResult(0);
+      }
+    }
     for (Operation *op : group) {
       handled.insert(op);
+      if (extras.combine)
+        continue;
       define(op->getResult(0));
-      buffers.push_back(op->getResult(0));
+      buffers.push_back({op->getResult(0), 0});
     }
-    launch(kernel, buffers, q);
+    if (extras.combine) {
+      define(result);
+      buffers.push_back({result, 0});
+    }
+    int64_t kernel = kernels.get(
+        name, buffers.size(), [&](ImplicitLocOpBuilder &b, ValueRange args) {
+          return buildInt8Linear(b, args, n, k, experts, slot, topK, count, extras);
+        });
+    launch(kernel, buffers, first->getResult(0));
     return success();
   }
 
@@ -693,11 +919,33 @@ private:
     BitLinearConfig config;
     config.k = k;
     config.tokens = dim(first.getInput(), 0) == 1 ? 1 : 4;
+    // gate and up whose only user is a SiLU product: it is the output.
+    SiluMulOp silu;
+    if (group.size() == 2 && group[0]->hasOneUse())
+      if (auto user = dyn_cast<SiluMulOp>(*group[0]->getUsers().begin()))
+        if (auto pair = siluPair(user); pair && pair->first == group[0] && pair->second == group[1])
+          silu = user;
+    config.siluPairs = static_cast<bool>(silu);
     SmallVector<BufferKey> outputs; // per matrix: w, ws, [residual], y
     for (BitLinearOp linear : group) {
       if (failed(checkLayout(linear)))
         return failure();
       handled.insert(linear);
+      if (silu) {
+        BitLinearMatrix matrix;
+        matrix.n = getPackedLayout(linear.getWeight().getType()).getRows();
+        matrix.perRowScale = dim(linear.getWeightScale(), 0) != 1;
+        matrix.residual = false;
+        config.matrices.push_back(matrix);
+        outputs.push_back({linear.getWeight(), 0});
+        outputs.push_back({linear.getWeightScale(), 0});
+        if (linear == group[1]) {
+          define(silu.getResult());
+          outputs.push_back({silu.getResult(), 0});
+          handled.insert(silu);
+        }
+        continue;
+      }
       BitLinearMatrix matrix;
       matrix.n = getPackedLayout(linear.getWeight().getType()).getRows();
       matrix.perRowScale = dim(linear.getWeightScale(), 0) != 1;
@@ -718,23 +966,34 @@ private:
         outputs.push_back({residual, 0});
       outputs.push_back({result, 0});
     }
-    // The activations in the BitLinear layout, unless a quantize made them.
-    if (!locations.count({q, kBitActivations})) {
-      int64_t prepare = kernels.get(
-          "bitlinear_prepare_" + std::to_string(k), 3,
-          [&](ImplicitLocOpBuilder &b, ValueRange args) {
-            return buildBitLinearPrepare(b, args, k);
-          });
-      defineBitActivations(q);
-      launch(prepare, {{q, 0}, {q, kBitActivations}, {q, kBitSums}}, q);
+    SmallVector<BufferKey> buffers;
+    if (auto fused = fusedQuantizes.find(q); fused != fusedQuantizes.end()) {
+      // The quantize is this kernel's prologue.
+      config.prologue = fused->second.input;
+      config.storeQuantized = fused->second.store;
+      buffers = fused->second.inputs;
+      if (config.storeQuantized) {
+        buffers.push_back({q, 0});
+        buffers.push_back({s, 0});
+      }
+    } else {
+      // The activations in the BitLinear layout, unless a quantize made them.
+      if (!locations.count({q, kBitActivations})) {
+        int64_t prepare = kernels.get(
+            "bitlinear_prepare_" + std::to_string(k), 3,
+            [&](ImplicitLocOpBuilder &b, ValueRange args) {
+              return buildBitLinearPrepare(b, args, k);
+            });
+        defineBitActivations(q);
+        launch(prepare, {{q, 0}, {q, kBitActivations}, {q, kBitSums}}, q);
+      }
+      buffers = {{q, kBitActivations}, {q, kBitSums}, {s, 0}};
     }
-    int64_t bufferCount = outputs.size() + 3;
-    int64_t kernel = kernels.get(config.name(), bufferCount,
+    append_range(buffers, outputs);
+    int64_t kernel = kernels.get(config.name(), buffers.size(),
                                  [&](ImplicitLocOpBuilder &b, ValueRange args) {
                                    return buildBitLinear(b, args, config);
                                  });
-    SmallVector<BufferKey> buffers = {{q, kBitActivations}, {q, kBitSums}, {s, 0}};
-    append_range(buffers, outputs);
     launch(kernel, buffers, first.getInput());
     return success();
   }
@@ -798,7 +1057,25 @@ private:
                                       config.layer)
                             .str();
     Value query = attention.getQuery();
-    if (auto ropes = ropeFusion(attention)) {
+    auto ropes = ropeFusion(attention);
+    if (ropes && dim(query, 0) == 1) {
+      // Decode: the attention kernel does RoPE and the cache write itself.
+      auto [queryRope, keyRope] = *ropes;
+      double theta = queryRope.getTheta().convertToDouble();
+      std::string name = llvm::formatv("rope_attention_{0}_theta{1}", shape,
+                                       hexBits(float(theta)))
+                             .str();
+      int64_t kernel = kernels.get(name, 8, [&](ImplicitLocOpBuilder &b, ValueRange args) {
+        return buildAttention(b, args, name, config, theta);
+      });
+      launchOp(attention, kernel,
+               {queryRope.getInput(), keyRope.getInput(), attention.getValue(),
+                queryRope.getPositions(), attention.getKeyCache(), attention.getValueCache(),
+                position},
+               query);
+      return success();
+    }
+    if (ropes) {
       // RoPE of q and k and the cache write, one kernel: q' is its output.
       auto [queryRope, keyRope] = *ropes;
       double theta = queryRope.getTheta().convertToDouble();
@@ -1205,6 +1482,7 @@ private:
   DenseMap<Value, Value> aliases;
   DenseMap<BufferKey, Location> locations;
   llvm::SmallPtrSet<Operation *, 16> handled; // lowered with an earlier op
+  DenseMap<Value, FusedQuantize> fusedQuantizes; // by q
   DenseMap<Value, int64_t> resultSlots;
   std::vector<ScratchBuffer> scratch;
   std::vector<Launch> launches;

@@ -262,9 +262,18 @@ LaunchShape pquant::gpu::buildRoPECacheWrite(ImplicitLocOpBuilder &b,
 
 LaunchShape pquant::gpu::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
                                         StringRef name,
-                                        const AttentionConfig &config) {
-  Value q = args[0], keys = args[1], values = args[2], start = args[3],
-        y = args[4];
+                                        const AttentionConfig &config,
+                                        std::optional<double> ropeTheta) {
+  // With RoPE: (q, k, v, positions, keys, values, start, y; M), else (q,
+  // keys, values, start, y; M).
+  Value q = args[0], k, v, positions;
+  if (ropeTheta) {
+    k = args[1];
+    v = args[2];
+    positions = args[3];
+    args = args.drop_front(3);
+  }
+  Value keys = args[1], values = args[2], start = args[3], y = args[4];
   constexpr int64_t threads = 256;
   const int64_t headDim = config.headDim, rows = config.rows;
   const int64_t group = config.heads / config.kvHeads;
@@ -288,12 +297,78 @@ LaunchShape pquant::gpu::buildAttention(ImplicitLocOpBuilder &b, ValueRange args
       b, arith::MinSIOp::create(b, add(b, position, i64(b, 1)), i64(b, rows)));
   Value qBase = mul(b, toI64(b, add(b, mul(b, m, i32(b, config.heads)), h)),
                     i64(b, headDim));
-  forColumns(
-      b, headDim,
-      [&](ImplicitLocOpBuilder &b, Value d) {
-        store(b, load(b, f32Type, q, add(b, qBase, toI64(b, d)), 4), queryRow, d, 4);
-      },
-      threads);
+  if (ropeTheta) {
+    // RoPE of the head's query into shared memory, and of the kv head's key
+    // into the cache with its value (row `position`), as rope_cache_write
+    // does; every block of a kv head's group writes the same values, and
+    // reads them after the barrier.
+    const int64_t half = headDim / 2;
+    SmallVector<float> inverse;
+    for (int64_t i = 0; i < half; ++i)
+      inverse.push_back(float(std::pow(*ropeTheta, -2.0 * double(i) / double(headDim))));
+    Value table = constantTable(b, (name + "_inv_freq").str(), inverse);
+    Value angleOf = arith::SIToFPOp::create(
+        b, f32Type, load(b, b.getI32Type(), positions, toI64(b, m), 4));
+    Value rowFits = lt(b, position, i64(b, rows));
+    Value cacheBase = mul(
+        b,
+        add(b,
+            mul(b, add(b, i64(b, config.layer * rows), select(b, rowFits, position, i64(b, 0))),
+                i64(b, config.kvHeads)),
+            toI64(b, kvHead)),
+        i64(b, headDim));
+    Value kBase = mul(b, toI64(b, add(b, mul(b, m, i32(b, config.kvHeads)), kvHead)),
+                      i64(b, headDim));
+    // Items: the query's pairs, the key's pairs, the value's elements.
+    forColumns(
+        b, 2 * half + headDim,
+        [&](ImplicitLocOpBuilder &b, Value item) {
+          Value isValue = cmp(b, CmpIPredicate::sge, item, i32(b, 2 * half));
+          ifThen(b, isValue, [&](ImplicitLocOpBuilder &b) {
+            Value d = arith::SubIOp::create(b, item, i32(b, 2 * half));
+            ifThen(b, rowFits, [&](ImplicitLocOpBuilder &b) {
+              store(b, load(b, f32Type, v, add(b, kBase, toI64(b, d)), 4), values,
+                    add(b, cacheBase, toI64(b, d)), 4);
+            });
+          });
+          ifThen(b, lt(b, item, i32(b, 2 * half)), [&](ImplicitLocOpBuilder &b) {
+            Value isQuery = lt(b, item, i32(b, half));
+            Value i = arith::RemUIOp::create(b, item, i32(b, half));
+            Value angle = arith::MulFOp::create(b, angleOf, load(b, f32Type, table, i, 4));
+            auto [cos, sin] = cosSinF32(b, angle);
+            Value first = add(b, select(b, isQuery, qBase, kBase), toI64(b, i));
+            Value source = select(b, isQuery, q, k);
+            Value a = load(b, f32Type, source, first, 4);
+            Value c = load(b, f32Type, source, add(b, first, i64(b, half)), 4);
+            Value x = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
+                                            arith::MulFOp::create(b, c, sin));
+            Value z = arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
+                                            arith::MulFOp::create(b, a, sin));
+            ifThen(b, isQuery, [&](ImplicitLocOpBuilder &b) {
+              store(b, x, queryRow, i, 4);
+              store(b, z, queryRow, add(b, i, i32(b, half)), 4);
+            });
+            ifThen(b,
+                   arith::AndIOp::create(
+                       b, rowFits,
+                       arith::XOrIOp::create(b, isQuery,
+                                             arith::ConstantIntOp::create(b, b.getI1Type(), 1))),
+                   [&](ImplicitLocOpBuilder &b) {
+                     Value target = add(b, cacheBase, toI64(b, i));
+                     store(b, x, keys, target, 4);
+                     store(b, z, keys, add(b, target, i64(b, half)), 4);
+                   });
+          });
+        },
+        threads);
+  } else {
+    forColumns(
+        b, headDim,
+        [&](ImplicitLocOpBuilder &b, Value d) {
+          store(b, load(b, f32Type, q, add(b, qBase, toI64(b, d)), 4), queryRow, d, 4);
+        },
+        threads);
+  }
   mlir::gpu::BarrierOp::create(b);
 
   // Row t of this layer and kv head, in elements.
@@ -425,13 +500,8 @@ LaunchShape pquant::gpu::buildSiluMul(ImplicitLocOpBuilder &b, ValueRange args,
   Type f32Type = b.getF32Type();
   forColumns(b, width, [&](ImplicitLocOpBuilder &b, Value d) {
     Value index = add(b, row, toI64(b, d));
-    Value g = load(b, f32Type, gate, index, 4);
-    // g / (1 + exp(−g)); exp overflows to inf for g < −88, giving −0.
-    Value denominator = arith::AddFOp::create(
-        b, f32(b, 1.0), expF32(b, arith::NegFOp::create(b, g)));
-    Value silu = arith::DivFOp::create(b, g, denominator);
-    store(b, arith::MulFOp::create(b, silu, load(b, f32Type, up, index, 4)), y,
-          index, 4);
+    store(b, siluMul(b, load(b, f32Type, gate, index, 4), load(b, f32Type, up, index, 4)),
+          y, index, 4);
   });
   return perToken();
 }

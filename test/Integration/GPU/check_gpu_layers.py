@@ -33,6 +33,8 @@ BITLINEAR = [(64, 8, 1, False, False, True), (200, 37, 1, False, True, False),
              (4096, 11008, 1, False, False, True), (11008, 4096, 1, False, False, True),
              (5460, 2048, 1, False, True, False), (2048, 5460, 37, True, False, True),
              (5460, 61, 64, True, True, False), (96, 64, 1, False, False, False)]
+# Fused decode chains: (D, F, norm weight, int8 rows); see make().
+FUSED = [(2048, 5460, "f32", 256), (72, 90, "f16", 40), (200, 61, None, 8)]
 INT8 = [(2048, 256, 1), (256, 2048, 3), (72, 40, 2), (90, 33, 1), (5460, 16, 4)]
 FLOAT = [(64, 256, 1, False, False), (2048, 1000, 5, True, True), (72, 33, 2, False, False),
          (2048, 300, 1, False, True)]
@@ -67,6 +69,110 @@ def make(seed):
             [y_type],
             Call(f"bitlinear_{i}", [q, s, gh.pack_gpu(bits), ws], [((m, n), F32)],
                  [ref.bitlinear(q, s, bits, ws)], [True], m))
+
+    # Decode (M = 1) quantizes fused into the BitLinear GEMV that reads them
+    # (every block quantizes the row itself): plain, after an RMS norm with
+    # and without weight, q also read by int8 and expert linears (stored by
+    # block 0), and gate and up whose SiLU product is the GEMV's output; the
+    # experts' SiLU product quantized by the down expert linear, which also
+    # computes the combine and the residual add.
+    for i, (d, f, weight, e) in enumerate(FUSED):
+        x = (rng.standard_normal((1, d)) * rng.uniform(0.5, 3)).astype(F32)
+        x[0, :2] = [0.0, -x[0, 2]]
+        bits = {name: rng.choice(np.array([-1, 1], np.int8), size=shape)
+                for name, shape in (("q", (d, d)), ("k", (37, d)), ("g", (f, d)), ("u", (f, d)), ("down", (d, f)))}
+        scales = {name: rng.uniform(0.01, 0.1, b.shape[0] if name in ("k", "down") else 1).astype(F32)
+                  for name, b in bits.items()}
+        w8 = rng.integers(-127, 128, size=(e, d), dtype=np.int8)
+        sw = rng.uniform(0.001, 0.01, e).astype(F32)
+        ne = 4
+        experts = {name: (rng.integers(-127, 128, size=(ne,) + shape, dtype=np.int8),
+                          rng.uniform(0.001, 0.01, (ne, shape[0])).astype(F32))
+                   for name, shape in (("g8", (e, d)), ("u8", (e, d)), ("d8", (d, e)))}
+        ids = np.array([[int(rng.integers(ne))]], np.int32)
+        gates = rng.uniform(0.2, 1, (1, 1)).astype(F32)
+        alpha, beta = F32(2.1), F32(0.19)
+        args, sig = [x], [f"%x: {t([1, d], 'f32')}"]
+        norm_w = None
+        if weight:
+            norm_w = (1 + 0.1 * rng.standard_normal(d)).astype(np.float16 if weight == "f16" else F32)
+            args.append(norm_w)
+            sig.append(f"%nw: {t([d], weight)}")
+        for name in bits:
+            args += [gh.pack_gpu(bits[name]), scales[name]]
+            sig += [f"%w{name}: {gh.packed_gpu_type(*bits[name].shape)}", f"%s{name}: {t([scales[name].size], 'f32')}"]
+        args += [w8, sw]
+        sig += [f"%w8: {t([e, d], 'i8')}", f"%sw8: {t([e], 'f32')}"]
+        for name, (w, ws) in experts.items():
+            args += [w, ws]
+            sig += [f"%w{name}: {t(w.shape, 'i8')}", f"%s{name}: {t(ws.shape, 'f32')}"]
+        args += [ids, gates]
+        sig += [f"%ids: {t([1, 1], 'i32')}", f"%gates: {t([1, 1], 'f32')}"]
+
+        def ex(res, q, s, name, k):
+            w, ws = experts[name]
+            return (f"  %{res} = pquant.expert_linear %{q}, %{s}, %w{name}, %s{name}, %ids {{slot = 0 : i64}} : "
+                    f"{t([1, k], 'i8')}, {st}, {t(w.shape, 'i8')}, {t(ws.shape, 'f32')}, {t([1, 1], 'i32')} "
+                    f"-> {t([1, w.shape[1]], 'f32')}")
+        xt, qt, st = t([1, d], "f32"), t([1, d], "i8"), t([1], "f32")
+
+        def bl(res, q, s, name, n, k):
+            return (f"  %{res} = pquant.bitlinear %{q}, %{s}, %w{name}, %s{name} : {t([1, k], 'i8')}, {st}, "
+                    f"{gh.packed_gpu_type(*bits[name].shape)}, {t([scales[name].size], 'f32')} -> {t([1, n], 'f32')}")
+        norm = f" weight(%nw)" if weight else ""
+        norm_t = f", {t([d], weight)}" if weight else ""
+        body = [
+            # attention-like: norm (with the block's weight) -> quantize -> q, k; o with a residual
+            f"  %h = pquant.rms_norm %x{norm} {{eps = 1.0e-05 : f32}} : {xt}{norm_t}",
+            f"  %q1, %s1 = pquant.quantize %h : {xt} -> {qt}, {st}",
+            bl("yq", "q1", "s1", "q", d, d), bl("yk", "q1", "s1", "k", 37, d),
+            f"  %q2, %s2 = pquant.quantize %yq : {xt} -> {qt}, {st}",
+            bl("yo", "q2", "s2", "q", d, d),
+            f"  %x1 = arith.addf %x, %yo : {xt}",
+            # FFN-like: weightless norm -> quantize -> gate, up (SiLU product) and an int8 linear
+            f"  %n = pquant.rms_norm %x1 {{eps = 1.0e-05 : f32}} : {xt}",
+            f"  %q3, %s3 = pquant.quantize %n : {xt} -> {qt}, {st}",
+            bl("g", "q3", "s3", "g", f, d), bl("u", "q3", "s3", "u", f, d),
+            f"  %a = pquant.silu_mul %g, %u : {t([1, f], 'f32')}",
+            f"  %q4, %s4 = pquant.quantize %a : {t([1, f], 'f32')} -> {t([1, f], 'i8')}, {st}",
+            bl("y", "q4", "s4", "down", d, f),
+            f"  %y8 = pquant.int8_linear %q3, %s3, %w8, %sw8 : {qt}, {st}, {t([e, d], 'i8')}, {t([e], 'f32')} "
+            f"-> {t([1, e], 'f32')}",
+            ex("eg", "q3", "s3", "g8", d), ex("eu", "q3", "s3", "u8", d),
+            f"  %ea = pquant.silu_mul %eg, %eu : {t([1, e], 'f32')}",
+            f"  %q5, %s5 = pquant.quantize %ea : {t([1, e], 'f32')} -> {t([1, e], 'i8')}, {st}",
+            ex("ed", "q5", "s5", "d8", e),
+            f"  %c = pquant.combine binary(%y) experts(%ed) gates(%gates) {{alpha = {float(alpha)!r} : f32, "
+            f"beta = {float(beta)!r} : f32, gate_weighting}} : {xt}, experts({xt}), gates({t([1, 1], 'f32')})",
+            f"  %x2 = arith.addf %x1, %c : {xt}",
+        ]
+        results = [("yk", [1, 37]), ("x1", [1, d]), ("y8", [1, e]), ("x2", [1, d])]
+        body.append("  return " + ", ".join("%" + r for r, _ in results) + " : "
+                     + ", ".join(t(shape, "f32") for _, shape in results))
+        # The reference, with exp rounded once from f64 as the kernels do.
+        h = ref.rmsnorm(x, None if norm_w is None else norm_w.astype(F32))
+        q1, s1 = ref.quant8(h)
+        yq = ref.bitlinear(q1, s1, bits["q"], scales["q"])
+        yk = ref.bitlinear(q1, s1, bits["k"], scales["k"])
+        q2, s2 = ref.quant8(yq)
+        x1 = x + ref.bitlinear(q2, s2, bits["q"], scales["q"])
+        q3, s3 = ref.quant8(ref.rmsnorm(x1))
+        g = ref.bitlinear(q3, s3, bits["g"], scales["g"])
+        u = ref.bitlinear(q3, s3, bits["u"], scales["u"])
+        with np.errstate(over="ignore"):
+            a = g / (F32(1) + np.exp(-g.astype(np.float64)).astype(F32)) * u
+        y = ref.bitlinear(*ref.quant8(a), bits["down"], scales["down"])
+        y8 = ref.int8_linear(q3, s3, w8, sw)
+        j = ids[0, 0]
+        eg = ref.int8_linear(q3, s3, experts["g8"][0][j], experts["g8"][1][j])
+        eu = ref.int8_linear(q3, s3, experts["u8"][0][j], experts["u8"][1][j])
+        with np.errstate(over="ignore"):
+            ea = eg / (F32(1) + np.exp(-eg.astype(np.float64)).astype(F32)) * eu
+        ed = ref.int8_linear(*ref.quant8(ea), experts["d8"][0][j], experts["d8"][1][j])
+        x2 = x1 + (alpha * (F32(0) + gates[0, 0] * ed) + beta * y)
+        add(f"fused_{i}", ", ".join(sig), "\n".join(body), [t(shape, "f32") for _, shape in results],
+            Call(f"fused_{i}", args, [(tuple(shape), F32) for _, shape in results], [yk, x1, y8, x2],
+                 [True] * 4, 1))
 
     for i, (k, n, m) in enumerate(INT8):
         q = rng.integers(-127, 128, size=(m, k), dtype=np.int8)
@@ -193,6 +299,41 @@ def make(seed):
             [qt], Call(f"attention_{i}", [q, k, v, keys, values, np.array(start, np.int64)],
                        [((m, heads, dh), F32)], [want, new_keys, new_values], [False, True, True], m,
                        arg_outputs=[3, 4]))
+
+    # Decode attention whose query and key come through RoPE: one kernel
+    # does RoPE, the cache write and the attention (each block for its
+    # head). RoPE's cos and sin rounded once from f64, as the kernels do.
+    def rope_f64(x, positions, theta):
+        half = x.shape[-1] // 2
+        inv_freq = (float(theta) ** (-2.0 * np.arange(half) / x.shape[-1])).astype(F32)
+        angle = (positions.astype(F32)[:, None] * inv_freq)[:, None, :].astype(np.float64)
+        cos, sin = np.cos(angle).astype(F32), np.sin(angle).astype(F32)
+        a, c = x[..., :half], x[..., half:]
+        return np.concatenate([a * cos - c * sin, c * cos + a * sin], axis=-1)
+
+    for i, (layers, rows, heads, kv, dh, layer, start) in enumerate(
+            [(2, 64, 4, 2, 16, 1, 5), (1, 2048, 32, 32, 64, 0, 1500), (1, 16, 3, 1, 8, 0, 15)]):
+        q = rng.standard_normal((1, heads, dh)).astype(F32)
+        k = rng.standard_normal((1, kv, dh)).astype(F32)
+        v = rng.standard_normal((1, kv, dh)).astype(F32)
+        keys = rng.standard_normal((layers, rows, kv, dh)).astype(F32)
+        values = rng.standard_normal((layers, rows, kv, dh)).astype(F32)
+        positions = np.array([start], np.int32)
+        new_keys, new_values = keys.copy(), values.copy()
+        new_keys[layer, start] = rope_f64(k, positions, 10000.0)[0]
+        new_values[layer, start] = v[0]
+        want = ref.attention(rope_f64(q, positions, 10000.0), new_keys[layer, :start + 1],
+                             new_values[layer, :start + 1], np.array([start]))
+        qt, kt, ct = t([1, heads, dh], "f32"), t([1, kv, dh], "f32"), f"memref<{layers}x{rows}x{kv}x{dh}xf32>"
+        add(f"rope_attention_{i}",
+            f"%q: {qt}, %k: {kt}, %v: {kt}, %p: {t([1], 'i32')}, %kc: {ct}, %vc: {ct}, %start: index",
+            f"  %qr = pquant.rope %q, %p {{theta = 1.0e+04 : f32}} : {qt}, {t([1], 'i32')}\n"
+            f"  %kr = pquant.rope %k, %p {{theta = 1.0e+04 : f32}} : {kt}, {t([1], 'i32')}\n"
+            f"  %y = pquant.attention %qr, %kr, %v cache(%kc, %vc) layer {layer} at %start : {qt}, {kt}, {kt}, {ct}\n"
+            f"  return %y : {qt}",
+            [qt], Call(f"rope_attention_{i}", [q, k, v, positions, keys, values, np.array(start, np.int64)],
+                       [((1, heads, dh), F32)], [want, new_keys, new_values], [False, True, True], 1,
+                       arg_outputs=[4, 5]))
 
     for i, (v, d, dtype) in enumerate([(256, 64, "f32"), (1000, 72, "f16")]):
         table = rng.standard_normal((v, d)).astype(np.float16 if dtype == "f16" else F32)
