@@ -27,6 +27,18 @@ Value add(ImplicitLocOpBuilder &b, Value a, Value c) {
   return arith::AddIOp::create(b, a, c);
 }
 
+/// RoPE's rotation of the pair (a, c), c being `half` columns after a:
+/// (a·cos − c·sin, c·cos + a·sin), each an f32 operation as the reference
+/// performs it.
+std::pair<Value, Value> rotatePair(ImplicitLocOpBuilder &b, Value a, Value c,
+                                   Value cos, Value sin) {
+  Value first = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
+                                      arith::MulFOp::create(b, c, sin));
+  Value second = arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
+                                       arith::MulFOp::create(b, a, sin));
+  return {first, second};
+}
+
 /// One block per token (grid x = M).
 LaunchShape perToken(int64_t block = kRowThreads) {
   LaunchShape shape;
@@ -165,14 +177,9 @@ LaunchShape pquant::gpu::buildRoPE(ImplicitLocOpBuilder &b, ValueRange args,
     Value first = add(b, row, toI64(b, add(b, mul(b, h, i32(b, headDim)), i)));
     Value second = add(b, first, i64(b, half));
     Value a = load(b, f32Type, x, first, 4), c = load(b, f32Type, x, second, 4);
-    store(b,
-          arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
-                                arith::MulFOp::create(b, c, sin)),
-          y, first, 4);
-    store(b,
-          arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
-                                arith::MulFOp::create(b, a, sin)),
-          y, second, 4);
+    auto [rotatedA, rotatedC] = rotatePair(b, a, c, cos, sin);
+    store(b, rotatedA, y, first, 4);
+    store(b, rotatedC, y, second, 4);
   });
   return perToken();
 }
@@ -234,10 +241,8 @@ LaunchShape pquant::gpu::buildRoPECacheWrite(ImplicitLocOpBuilder &b,
                       toI64(b, add(b, mul(b, headIndex, i32(b, headDim)), i)));
     Value a = load(b, f32Type, source, first, 4);
     Value c = load(b, f32Type, source, add(b, first, i64(b, half)), 4);
-    Value x = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
-                                    arith::MulFOp::create(b, c, sin));
-    Value z = arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
-                                    arith::MulFOp::create(b, a, sin));
+    Value x, z;
+    std::tie(x, z) = rotatePair(b, a, c, cos, sin);
     ifThen(b, isQuery, [&](ImplicitLocOpBuilder &b) {
       store(b, x, out, first, 4);
       store(b, z, out, add(b, first, i64(b, half)), 4);
@@ -340,10 +345,8 @@ LaunchShape pquant::gpu::buildAttention(ImplicitLocOpBuilder &b, ValueRange args
             Value source = select(b, isQuery, q, k);
             Value a = load(b, f32Type, source, first, 4);
             Value c = load(b, f32Type, source, add(b, first, i64(b, half)), 4);
-            Value x = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
-                                            arith::MulFOp::create(b, c, sin));
-            Value z = arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
-                                            arith::MulFOp::create(b, a, sin));
+            Value x, z;
+            std::tie(x, z) = rotatePair(b, a, c, cos, sin);
             ifThen(b, isQuery, [&](ImplicitLocOpBuilder &b) {
               store(b, x, queryRow, i, 4);
               store(b, z, queryRow, add(b, i, i32(b, half)), 4);
