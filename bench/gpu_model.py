@@ -9,7 +9,7 @@ pquant-compile -target=sm_90 into DIR/<variant>/model, keeping of its .pqw
 only the FlatBuffer header (a .pqw of this model is 0.3-0.5 GB, too large to
 carry) and the header's tensor table as JSON (flatc).
 
-device: regenerates the checkpoint with the same seed, writes the .pqw's data
+device (--variants f16 --modes graph,profile to run less): regenerates the checkpoint with the same seed, writes the .pqw's data
 section from it exactly as pquant-compile does (the 1-bit weights repacked
 into the GPU layout the header records; everything else as stored), its
 FNV-1a checksum into the header, then runs the executable: an 8-token prompt
@@ -19,8 +19,6 @@ kernel, and one persistent kernel. It prints
 tokens/s against the bound of the bytes a decode step must read over the
 device-to-device copy bandwidth, the persistent kernel's registers and spills
 (ptxas -v, where ptxas is installed), and the prefill's time per kernel.
---variants f16 and --modes graph,profile (of graph, noprog, launches,
-persistent, profile) run less of it.
 """
 
 import argparse
@@ -182,6 +180,15 @@ def device(args):
                 for i, text in enumerate(lines):
                     if "persistent_decode" in text and "Compiling entry" in text:
                         print("    ptxas: " + " / ".join(l.strip() for l in lines[i:i + 4]))
+            if args.ncu:
+                # Each kernel's own duration (no launch gaps, no overlap):
+                # 3 decode steps under Nsight Compute, as CSV.
+                ncu = shutil.which("ncu") or "/usr/local/cuda/bin/ncu"
+                with open(f"{args.ncu}.{variant}.csv", "w") as f:
+                    subprocess.run([ncu, "--clock-control", "none", "--metrics", "gpu__time_duration.sum",
+                                    "--csv", os.path.join(out, "model"), "--weights", pqw, "--tokens", PROMPT,
+                                    "-n", "3"], stdout=f, stderr=subprocess.STDOUT,
+                                   env=dict(os.environ, PQUANT_CUDA_GRAPHS="0"))
             # Where the time goes: every launch timed with events (no graph).
             if args.modes and "profile" not in args.modes.split(","):
                 continue
@@ -197,6 +204,8 @@ def main():
     parser.add_argument("--tools", default=os.path.join(ROOT, "build", "bin"),
                         help="directory of pquant-import and pquant-compile")
     parser.add_argument("--variants", help="device: comma-separated variants to run (f32, f16; default all)")
+    parser.add_argument("--ncu", help="device: also write each kernel's duration over 3 decode steps (ncu) "
+                        "to NCU.<variant>.csv")
     parser.add_argument("--modes", help="device: comma-separated modes (graph, noprog, launches, persistent, "
                         "profile; default all)")
     args = parser.parse_args()

@@ -218,6 +218,43 @@ Value pquant::gpu::blockReduce(ImplicitLocOpBuilder &b, Combine kind,
   return result;
 }
 
+/// Per-warp values of a block of `threads` threads combined into every
+/// thread, through `scratch` (one slot per warp, used by no other
+/// reduction): one barrier.
+SmallVector<Value> pquant::gpu::blockReduceOnce(ImplicitLocOpBuilder &b,
+                              ArrayRef<std::pair<Combine, Value>> values,
+                              ArrayRef<Value> scratch, int64_t threads) {
+  Value tid = threadIdx(b);
+  Value lane = arith::AndIOp::create(b, tid, i32(b, kWarp - 1));
+  Value warp = arith::ShRUIOp::create(b, tid, i32(b, 5));
+  SmallVector<Value> reduced;
+  for (auto [kind, value] : values)
+    reduced.push_back(warpReduce(b, kind, value));
+  ifThen(b, cmp(b, arith::CmpIPredicate::eq, lane, i32(b, 0)), [&](ImplicitLocOpBuilder &b) {
+    for (auto [value, slots] : llvm::zip(reduced, scratch))
+      store(b, value, slots, warp, alignOf(value.getType()));
+  });
+  mlir::gpu::BarrierOp::create(b);
+  SmallVector<Value> results;
+  for (auto [i, value] : llvm::enumerate(reduced)) {
+    Type type = value.getType();
+    // All slots' loads first, then a tree.
+    SmallVector<Value> parts;
+    for (int64_t w = 0; w < threads / kWarp; ++w)
+      parts.push_back(load(b, type, scratch[i], i32(b, w), alignOf(type)));
+    while (parts.size() > 1) {
+      SmallVector<Value> next;
+      for (size_t j = 0; j + 1 < parts.size(); j += 2)
+        next.push_back(combine(b, values[i].first, parts[j], parts[j + 1]));
+      if (parts.size() % 2)
+        next.push_back(parts.back());
+      parts = std::move(next);
+    }
+    results.push_back(parts[0]);
+  }
+  return results;
+}
+
 Value pquant::gpu::sharedMemory(ImplicitLocOpBuilder &b, StringRef name,
                                 int64_t bytes) {
   auto module = b.getInsertionBlock()

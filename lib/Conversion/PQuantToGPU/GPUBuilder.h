@@ -98,6 +98,13 @@ Value warpReduce(ImplicitLocOpBuilder &b, Combine kind, Value value,
 Value blockReduce(ImplicitLocOpBuilder &b, Combine kind, Value value,
                   Value scratch, int64_t threads);
 
+/// Reductions of per-thread values over a block of `threads` threads, each
+/// into every thread, through `scratch` (shared memory of one slot per warp
+/// for each value, used by no other reduction): one barrier for all.
+llvm::SmallVector<Value>
+blockReduceOnce(ImplicitLocOpBuilder &b, llvm::ArrayRef<std::pair<Combine, Value>> values,
+                llvm::ArrayRef<Value> scratch, int64_t threads);
+
 /// Shared memory of `bytes` bytes, 16-byte aligned: a global of the kernel's
 /// gpu.module named after the kernel. Returns an !llvm.ptr<3>.
 Value sharedMemory(ImplicitLocOpBuilder &b, llvm::StringRef name,

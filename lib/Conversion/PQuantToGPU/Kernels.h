@@ -88,6 +88,9 @@ struct BitLinearConfig {
   std::optional<QuantizeInput> prologue;
   /// With a prologue: block 0 also stores q and s for other consumers.
   bool storeQuantized = false;
+  /// Threads of a block: kThreads, or kRowThreads with a prologue, so that
+  /// fewer blocks repeat it and each thread quantizes fewer columns.
+  int64_t threads = kThreads;
   /// Matrices come in pairs (gate, up) of equal N whose outputs are not
   /// stored; the kernel stores silu(gate) · up of each pair instead, to the
   /// pair's second output.
@@ -197,6 +200,14 @@ LaunchShape buildSiluMul(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
 LaunchShape buildRouter(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                         llvm::StringRef name, int64_t width, int64_t experts,
                         int64_t topK);
+/// (x: [M, D] f32, [weight: [D] f32 or f16,] h: [M, D] f32, w: [E, D] f32,
+/// experts: [M, k] i32, gates: [M, k] f32; M): h = RMS norm of x, and the
+/// router of h, one block per token: a thread's columns of x and of the
+/// router's weights (loaded before the wait for the kernel before) stay in
+/// registers; the logits are summed in f64 per thread, warp, then block.
+LaunchShape buildNormRouter(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                            llvm::StringRef name, int64_t width, bool hasWeight,
+                            bool f16Weight, float eps, int64_t experts, int64_t topK);
 /// (binary: [M, D], experts_0..k-1: [M, D], [gates: [M, k],] [residual:
 /// [M, D],] y: [M, D]; M); with a residual, y = residual + combination.
 LaunchShape buildCombine(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,

@@ -50,6 +50,8 @@ int64_t pquant::gpu::bitGroups(int64_t k) {
 
 std::string BitLinearConfig::name() const {
   std::string text = llvm::formatv("bitlinear_k{0}_t{1}", k, tokens).str();
+  if (threads != kThreads)
+    text += "_b" + std::to_string(threads);
   if (prologue)
     text += "_q" + prologue->name() + (storeQuantized ? "s" : "");
   if (siluPairs)
@@ -96,163 +98,140 @@ Value quantizeValue(ImplicitLocOpBuilder &b, Value v, Value scale) {
 /// quarter of the warp) start in different banks.
 constexpr int64_t kSharedGroupBytes = 144;
 
-/// Per-warp values of a block of kThreads threads combined into every
-/// thread, through `scratch` (one slot per warp, used by no other
-/// reduction): one barrier.
-SmallVector<Value> reduceOnce(ImplicitLocOpBuilder &b,
-                              ArrayRef<std::pair<Combine, Value>> values,
-                              ArrayRef<Value> scratch) {
-  Value tid = threadIdx(b);
-  Value lane = arith::AndIOp::create(b, tid, i32(b, kWarp - 1));
-  Value warp = arith::ShRUIOp::create(b, tid, i32(b, 5));
-  SmallVector<Value> reduced;
-  for (auto [kind, value] : values)
-    reduced.push_back(warpReduce(b, kind, value));
-  ifThen(b, cmp(b, CmpIPredicate::eq, lane, i32(b, 0)), [&](ImplicitLocOpBuilder &b) {
-    for (auto [value, slots] : llvm::zip(reduced, scratch))
-      store(b, value, slots, warp, alignOf(value.getType()));
-  });
-  mlir::gpu::BarrierOp::create(b);
-  SmallVector<Value> results;
-  for (auto [i, value] : llvm::enumerate(reduced)) {
-    Type type = value.getType();
-    Value result = load(b, type, scratch[i], i32(b, 0), alignOf(type));
-    for (int64_t w = 1; w < kThreads / kWarp; ++w)
-      result = combine(b, values[i].first, result,
-                       load(b, type, scratch[i], i32(b, w), alignOf(type)));
-    results.push_back(result);
-  }
-  return results;
-}
-
 /// The prologue of a decode linear with QuantizeInput `input`: the block
 /// quantizes token 0's row of `inputs` (x: [1, K] f32, [norm weight]; or
-/// gate and up) into `act` (shared memory) as the quantize kernel would (the
-/// same f32 operations; the norm's mean of squares in f64): with
-/// `bitLayout`, in the layout the BitLinear GEMV reads, kSharedGroupBytes per
-/// group, zero-padded to whole groups; else as K bytes. Where `q` is given,
-/// `storer` (i1) says whether this block also stores q and s there. Returns
-/// s and Σ_k q.
-std::pair<Value, Value> quantizeIntoShared(ImplicitLocOpBuilder &b, ValueRange inputs,
-                                           int64_t k, const QuantizeInput &input,
-                                           Value act, StringRef name, Value q,
-                                           Value s, Value storer, bool bitLayout = true) {
-  Type f32Type = b.getF32Type(), f64Type = b.getF64Type(), i32Type = b.getI32Type();
-  const int64_t warps = kThreads / kWarp;
-  auto scratch = [&](StringRef what, int64_t bytes) {
-    return sharedMemory(b, (name + "_" + what).str(), warps * bytes);
-  };
-  Value x = inputs[0];
-  Value weight = input.kind == QuantizeInput::Norm && input.hasWeight ? inputs[1] : Value();
-  Value tid = threadIdx(b);
-  auto loadX = [&](ImplicitLocOpBuilder &b, Value col) {
-    // Not through the non-coherent cache: the kernel before wrote it.
-    return load(b, f32Type, x, toI64(b, col), 4);
-  };
-  Value rms, staged;
-  auto element = [&](ImplicitLocOpBuilder &b, Value col) -> Value {
-    if (staged)
-      return load(b, f32Type, staged, col, 4);
-    Value v = loadX(b, col);
-    if (input.kind != QuantizeInput::Norm)
-      return v;
-    v = arith::DivFOp::create(b, v, rms);
-    if (weight) {
-      Type type = input.f16Weight ? Type(b.getF16Type()) : f32Type;
-      Value w = load(b, type, weight, col, input.f16Weight ? 2 : 4, true);
-      if (input.f16Weight)
-        w = arith::ExtFOp::create(b, f32Type, w);
-      v = arith::MulFOp::create(b, v, w);
-    }
-    return v;
-  };
-  // Largest |element| of the thread's columns.
-  auto localMax = [&](ImplicitLocOpBuilder &b, bool raw) {
-    return columnLoop(
-        b, tid, k, kThreads, {f32(b, 0.0)},
-        [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange acc) {
-          Value safe = select(b, valid, col, i32(b, 0));
-          Value v = absF32(b, raw ? loadX(b, safe) : element(b, safe));
-          return SmallVector<Value>{
-              arith::MaximumFOp::create(b, acc[0], select(b, valid, v, f32(b, 0.0)))};
-        })[0];
-  };
-  Value max;
-  if (input.kind == QuantizeInput::SiluMul) {
-    // silu(gate) · up into shared memory, once.
-    staged = sharedMemory(b, (name + "_row").str(), k * 4);
-    Value local = columnLoop(
-        b, tid, k, kThreads, {f32(b, 0.0)},
-        [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange acc) {
-          Value safe = select(b, valid, col, i32(b, 0));
-          Value v = siluMul(b, loadX(b, safe), load(b, f32Type, inputs[1], toI64(b, safe), 4));
-          ifThen(b, valid, [&](ImplicitLocOpBuilder &b) { store(b, v, staged, col, 4); });
-          return SmallVector<Value>{arith::MaximumFOp::create(
-              b, acc[0], select(b, valid, absF32(b, v), f32(b, 0.0)))};
-        })[0];
-    // The barrier also makes the staged row visible.
-    max = reduceOnce(b, {{Combine::MaxF, local}}, {scratch("max", 4)})[0];
-  } else if (input.kind == QuantizeInput::Norm) {
-    // Σ x² in f64 and, without a weight, max |x| in the same pass: x / rms
-    // rounds monotonically, so max |x / rms| = max |x| / rms exactly.
-    ValueRange acc = columnLoop(
-        b, tid, k, kThreads, {f64(b, 0.0), f32(b, 0.0)},
-        [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange acc) {
-          Value safe = select(b, valid, col, i32(b, 0));
-          Value raw = loadX(b, safe);
-          Value v = select(b, valid, arith::ExtFOp::create(b, f64Type, raw), f64(b, 0.0));
-          Value magnitude = select(b, valid, absF32(b, raw), f32(b, 0.0));
-          return SmallVector<Value>{
-              arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, v, v)),
-              arith::MaximumFOp::create(b, acc[1], magnitude)};
-        });
-    SmallVector<std::pair<Combine, Value>> values = {{Combine::AddF, acc[0]}};
-    SmallVector<Value> slots = {scratch("squares", 8)};
-    if (!weight) {
-      values.push_back({Combine::MaxF, acc[1]});
-      slots.push_back(scratch("rawmax", 4));
-    }
-    SmallVector<Value> reduced = reduceOnce(b, values, slots);
-    Value meanSquare = arith::TruncFOp::create(
-        b, f32Type, arith::DivFOp::create(b, reduced[0], f64(b, double(k))));
-    rms = sqrtF32(b, arith::AddFOp::create(b, meanSquare, f32(b, input.eps)));
-    if (!weight)
-      max = arith::DivFOp::create(b, reduced[1], rms);
+/// gate and up) into shared memory as the quantize kernel would (the same
+/// f32 operations; the norm's mean of squares in f64). A thread keeps its
+/// columns (tid + j · threads) in registers: the inputs are read once.
+class QuantizePrologue {
+public:
+  QuantizePrologue(ValueRange inputs, int64_t k, const QuantizeInput &input,
+                   int64_t threads, StringRef name)
+      : inputs(inputs), k(k), input(input), threads(threads), name(name.str()) {}
+
+  /// Columns a thread holds at most.
+  static int64_t perThread(int64_t k, int64_t threads) { return llvm::divideCeil(k, threads); }
+
+  /// Loads what no earlier kernel writes (the norm's weight): may come
+  /// before waitForPriorKernels.
+  void loadConstants(ImplicitLocOpBuilder &b) {
+    if (input.kind != QuantizeInput::Norm || !input.hasWeight)
+      return;
+    Type f32Type = b.getF32Type();
+    Type type = input.f16Weight ? Type(b.getF16Type()) : f32Type;
+    forEachColumn(b, k, [&](ImplicitLocOpBuilder &b, int64_t, Value, Value safe) {
+      Value w = load(b, type, inputs[1], safe, input.f16Weight ? 2 : 4, true);
+      weights.push_back(input.f16Weight ? Value(arith::ExtFOp::create(b, f32Type, w)) : w);
+    });
   }
-  if (!max)
-    max = reduceOnce(b, {{Combine::MaxF, localMax(b, input.kind == QuantizeInput::Plain)}},
-                     {scratch("max", 4)})[0];
-  Value scale = scaleOf(b, max);
-  if (q)
-    ifThen(b, arith::AndIOp::create(b, storer, cmp(b, CmpIPredicate::eq, tid, i32(b, 0))),
-           [&](ImplicitLocOpBuilder &b) { store(b, scale, s, i32(b, 0), 4); });
-  const int64_t padded = bitLayout ? bitGroups(k) * 128 : k;
-  Value sum = columnLoop(
-      b, tid, padded, kThreads, {i32(b, 0)},
-      [&](ImplicitLocOpBuilder &b, Value col, Value valid, ValueRange acc) {
-        Value inside = arith::AndIOp::create(b, valid, lt(b, col, i32(b, k)));
-        Value value = ifElse(
-            b, inside, b.getI8Type(),
-            [&](ImplicitLocOpBuilder &b) {
-              Value value = quantizeValue(b, element(b, col), scale);
-              if (q)
-                ifThen(b, storer, [&](ImplicitLocOpBuilder &b) {
-                  store(b, value, q, toI64(b, col), 1);
-                });
-              return value;
-            },
-            [&](ImplicitLocOpBuilder &b) {
-              return Value(arith::ConstantIntOp::create(b, b.getI8Type(), 0));
-            });
-        ifThen(b, valid, [&](ImplicitLocOpBuilder &b) {
-          store(b, value, act, bitLayout ? permutedByte(b, col, kSharedGroupBytes) : col, 1);
-        });
-        return SmallVector<Value>{add(b, acc[0], arith::ExtSIOp::create(b, i32Type, value))};
-      })[0];
-  // The barrier also makes `act` visible to the whole block.
-  Value total = reduceOnce(b, {{Combine::AddI, sum}}, {scratch("sums", 4)})[0];
-  return {scale, total};
-}
+
+  /// Quantizes the row into `act`: with `bitLayout`, in the layout the
+  /// BitLinear GEMV reads, kSharedGroupBytes per group, zero-padded to whole
+  /// groups; else as K bytes. Where `q` is given, `storer` (i1) says whether
+  /// this block also stores q and s there. Returns s and Σ_k q.
+  std::pair<Value, Value> run(ImplicitLocOpBuilder &b, Value act, Value q, Value s,
+                              Value storer, bool bitLayout) {
+    Type f32Type = b.getF32Type(), f64Type = b.getF64Type(), i32Type = b.getI32Type();
+    const int64_t warps = threads / kWarp;
+    auto scratch = [&](StringRef what, int64_t bytes) {
+      return sharedMemory(b, (name + "_" + what).str(), warps * bytes);
+    };
+    // The thread's columns, all loads at once. Not through the non-coherent
+    // cache: the kernel before wrote them.
+    SmallVector<Value> values, valids;
+    forEachColumn(b, k, [&](ImplicitLocOpBuilder &b, int64_t, Value valid, Value safe) {
+      Value v = load(b, f32Type, inputs[0], safe, 4);
+      if (input.kind == QuantizeInput::SiluMul)
+        v = siluMul(b, v, load(b, f32Type, inputs[1], safe, 4));
+      values.push_back(v);
+      valids.push_back(valid);
+    });
+    auto localMax = [&](ImplicitLocOpBuilder &b) {
+      Value max = f32(b, 0.0);
+      for (auto [v, valid] : llvm::zip(values, valids))
+        max = arith::MaximumFOp::create(b, max, select(b, valid, absF32(b, v), f32(b, 0.0)));
+      return max;
+    };
+    Value max;
+    if (input.kind == QuantizeInput::Norm) {
+      // Σ x² in f64 and, without a weight, max |x| in the same reduction:
+      // x / rms rounds monotonically, so max |x / rms| = max |x| / rms.
+      Value squares = f64(b, 0.0);
+      for (auto [v, valid] : llvm::zip(values, valids)) {
+        Value wide = select(b, valid, arith::ExtFOp::create(b, f64Type, v), f64(b, 0.0));
+        squares = arith::AddFOp::create(b, squares, arith::MulFOp::create(b, wide, wide));
+      }
+      SmallVector<std::pair<Combine, Value>> sums = {{Combine::AddF, squares}};
+      SmallVector<Value> slots = {scratch("squares", 8)};
+      if (!input.hasWeight) {
+        sums.push_back({Combine::MaxF, localMax(b)});
+        slots.push_back(scratch("rawmax", 4));
+      }
+      SmallVector<Value> reduced = blockReduceOnce(b, sums, slots, threads);
+      Value meanSquare = arith::TruncFOp::create(
+          b, f32Type, arith::DivFOp::create(b, reduced[0], f64(b, double(k))));
+      Value rms = sqrtF32(b, arith::AddFOp::create(b, meanSquare, f32(b, input.eps)));
+      for (size_t j = 0; j < values.size(); ++j) {
+        values[j] = arith::DivFOp::create(b, values[j], rms);
+        if (input.hasWeight)
+          values[j] = arith::MulFOp::create(b, values[j], weights[j]);
+      }
+      if (!input.hasWeight)
+        max = arith::DivFOp::create(b, reduced[1], rms);
+    }
+    if (!max)
+      max = blockReduceOnce(b, {{Combine::MaxF, localMax(b)}}, {scratch("max", 4)}, threads)[0];
+    Value scale = scaleOf(b, max);
+    Value tid = threadIdx(b);
+    if (q)
+      ifThen(b, arith::AndIOp::create(b, storer, cmp(b, CmpIPredicate::eq, tid, i32(b, 0))),
+             [&](ImplicitLocOpBuilder &b) { store(b, scale, s, i32(b, 0), 4); });
+    // q of the thread's columns, and zeros for the padding up to whole
+    // groups.
+    const int64_t padded = bitLayout ? bitGroups(k) * 128 : k;
+    Value sum = i32(b, 0);
+    Type i8Type = b.getI8Type();
+    Value zero = arith::ConstantIntOp::create(b, i8Type, 0);
+    forEachColumn(b, padded, [&](ImplicitLocOpBuilder &b, int64_t j, Value valid, Value) {
+      Value col = add(b, tid, i32(b, j * threads));
+      Value value = zero;
+      if (j < int64_t(values.size())) {
+        value = select(b, valids[j], quantizeValue(b, values[j], scale), zero);
+        if (q)
+          ifThen(b, arith::AndIOp::create(b, storer, valids[j]),
+                 [&](ImplicitLocOpBuilder &b) { store(b, value, q, toI64(b, col), 1); });
+      }
+      ifThen(b, valid, [&](ImplicitLocOpBuilder &b) {
+        store(b, value, act, bitLayout ? permutedByte(b, col, kSharedGroupBytes) : col, 1);
+      });
+      sum = add(b, sum, arith::ExtSIOp::create(b, i32Type, value));
+    });
+    // The barrier also makes `act` visible to the whole block.
+    Value total = blockReduceOnce(b, {{Combine::AddI, sum}}, {scratch("sums", 4)}, threads)[0];
+    return {scale, total};
+  }
+
+private:
+  /// body(j, valid, safe column) for the thread's columns tid + j · threads
+  /// < width, unrolled.
+  void forEachColumn(ImplicitLocOpBuilder &b, int64_t width,
+                     llvm::function_ref<void(ImplicitLocOpBuilder &, int64_t, Value, Value)> body) {
+    Value tid = threadIdx(b);
+    for (int64_t j = 0; j < perThread(width, threads); ++j) {
+      Value col = add(b, tid, i32(b, j * threads));
+      Value valid = (j + 1) * threads <= width ? Value(arith::ConstantIntOp::create(b, b.getI1Type(), 1))
+                                               : lt(b, col, i32(b, width));
+      body(b, j, valid, select(b, valid, col, i32(b, 0)));
+    }
+  }
+
+  ValueRange inputs;
+  int64_t k;
+  QuantizeInput input;
+  int64_t threads;
+  std::string name;
+  SmallVector<Value> weights;
+};
 
 } // namespace
 
@@ -438,7 +417,8 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   }
   // The 8 warps of a block split the K of their row tiles: as many warps on
   // one tile as it has iterations, so every load is issued at once.
-  const int64_t warps = kThreads / kWarp;
+  const int64_t threads = config.threads;
+  const int64_t warps = threads / kWarp;
   int64_t split = 1;
   while (split < warps && split < iterations)
     split *= 2;
@@ -616,16 +596,20 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   // The first batch of weights is in flight before the wait: it depends on
   // no earlier kernel.
   Batch first = loadWeights(b, ks);
+  std::optional<QuantizePrologue> prologue;
+  if (config.prologue) {
+    prologue.emplace(prologueInputs, k, *config.prologue, threads, config.name());
+    prologue->loadConstants(b);
+  }
   waitForPriorKernels(b);
   SmallVector<Value> scalesOfTokens, sumsOfTokens;
-  if (config.prologue) {
+  if (prologue) {
     // The token's activations, quantized by this block into shared memory.
     act = sharedMemory(b, config.name() + "_act", groups * kSharedGroupBytes);
     Value storer = arith::AndIOp::create(
         b, cmp(b, CmpIPredicate::eq, blockIdx(b, Dimension::x), i32(b, 0)),
         cmp(b, CmpIPredicate::eq, blockIdx(b, Dimension::y), i32(b, 0)));
-    auto [scale, sum] = quantizeIntoShared(b, prologueInputs, k, *config.prologue, act,
-                                           config.name(), storedQ, storedS, storer);
+    auto [scale, sum] = prologue->run(b, act, storedQ, storedS, storer, /*bitLayout=*/true);
     scalesOfTokens.push_back(scale);
     sumsOfTokens.push_back(sum);
   } else {
@@ -684,12 +668,15 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
         scalesOfTokens[t]);
   };
   ifThen(b, leader, [&](ImplicitLocOpBuilder &b) {
-    for (auto [r, tile] : llvm::enumerate(tiles)) {
+    for (auto [tileIndex, tile] : llvm::enumerate(tiles)) {
+      // Copies: lambdas below cannot capture structured bindings (C++17).
+      size_t r = tileIndex;
       // A pair's results are stored by its gate tile's lanes.
       if (config.siluPairs && r % 2)
         continue;
       Value row = add(b, mul(b, tile.local, i32(b, kTileRows)), r8);
-      for (auto [i, info] : llvm::enumerate(config.matrices)) {
+      for (auto [matrixIndex, info] : llvm::enumerate(config.matrices)) {
+        size_t i = matrixIndex;
         if (config.siluPairs && i % 2)
           continue;
         const Operands &o = config.siluPairs ? operands[i + 1] : operands[i];
@@ -720,9 +707,12 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   LaunchShape shape;
   shape.gridX = llvm::divideCeil(rowTiles, warpSets * tilesPerWarp);
   shape.tokensPerBlockY = tokens;
-  // Decode is latency-bound: 4 blocks per SM (64 registers a thread, all
-  // of a lane's loads in flight), fewer with several tiles per warp.
-  shape.minBlocksPerSM = tokens == 1 ? 4 / tilesPerWarp : 0;
+  shape.block = threads;
+  // Decode is latency-bound: 4 blocks of 256 threads per SM (64 registers
+  // a thread, all of a lane's loads in flight), fewer with several tiles per
+  // warp or larger blocks.
+  shape.minBlocksPerSM =
+      tokens == 1 ? std::max<int64_t>(1, 4 * kThreads / threads / tilesPerWarp) : 0;
   return shape;
 }
 
@@ -782,9 +772,9 @@ LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange arg
                                      extras.prologue->name(), count)
                            .str();
     q = sharedMemory(b, name + "_q", llvm::alignTo(k, 16));
-    scaleOfToken = quantizeIntoShared(b, args.take_front(inputs), k, *extras.prologue, q,
-                                      name, Value(), Value(), Value(), /*bitLayout=*/false)
-                       .first;
+    QuantizePrologue prologue(args.take_front(inputs), k, *extras.prologue, kThreads, name);
+    prologue.loadConstants(b);
+    scaleOfToken = prologue.run(b, q, Value(), Value(), Value(), /*bitLayout=*/false).first;
   }
   block = arith::RemUIOp::create(b, block, i32(b, blocksPerMatrix));
   Value row = add(b, add(b, mul(b, block, i32(b, rowsPerBlock)),

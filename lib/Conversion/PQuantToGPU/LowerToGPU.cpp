@@ -502,11 +502,8 @@ private:
             int64_t kernel = kernels.get(
                 name + "_" + routerName, normBuffers + 3,
                 [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                  buildRMSNorm(b, args.take_front(normBuffers), d, hasWeight, f16, eps);
-                  mlir::gpu::BarrierOp::create(b);
-                  SmallVector<Value> routerArgs = {args[normBuffers - 1]};
-                  append_range(routerArgs, args.slice(normBuffers, 3));
-                  return buildRouter(b, routerArgs, routerName, d, e, topK);
+                  return buildNormRouter(b, args, name + "_" + routerName, d, hasWeight, f16,
+                                         eps, e, topK);
                 });
             define(norm.getResult());
             define(router.getExperts());
@@ -718,7 +715,7 @@ private:
     } else {
       fused.inputs.push_back({quantize.getInput(), 0});
     }
-    if (k > (fused.input.kind == QuantizeInput::SiluMul ? 1024 : 8192))
+    if (k > (fused.input.kind == QuantizeInput::SiluMul ? 1024 : 4096))
       return std::nullopt;
     return fused;
   }
@@ -883,9 +880,12 @@ private:
       define(result);
       buffers.push_back({result, 0});
     }
+    // A copy: lambdas cannot capture structured bindings (C++17).
+    auto expertSlot = slot;
     int64_t kernel = kernels.get(
         name, buffers.size(), [&](ImplicitLocOpBuilder &b, ValueRange args) {
-          return buildInt8Linear(b, args, n, k, experts, slot, topK, count, extras);
+          return buildInt8Linear(b, args, n, k, experts, expertSlot, topK,
+                                 count, extras);
         });
     launch(kernel, buffers, first->getResult(0));
     return success();
@@ -971,6 +971,7 @@ private:
       // The quantize is this kernel's prologue.
       config.prologue = fused->second.input;
       config.storeQuantized = fused->second.store;
+      config.threads = kRowThreads;
       buffers = fused->second.inputs;
       if (config.storeQuantized) {
         buffers.push_back({q, 0});

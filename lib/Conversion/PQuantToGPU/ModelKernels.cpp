@@ -509,11 +509,106 @@ LaunchShape pquant::gpu::buildSiluMul(ImplicitLocOpBuilder &b, ValueRange args,
   return perToken();
 }
 
+static void routerTopK(ImplicitLocOpBuilder &b, Value logit, Value m, int64_t experts,
+                       int64_t topK, Value ids, Value gates);
+
+LaunchShape pquant::gpu::buildNormRouter(ImplicitLocOpBuilder &b, ValueRange args,
+                                         StringRef name, int64_t width, bool hasWeight,
+                                         bool f16Weight, float eps, int64_t experts,
+                                         int64_t topK) {
+  Value x = args[0], weight = hasWeight ? args[1] : Value();
+  unsigned next = hasWeight ? 2 : 1;
+  Value h = args[next], w = args[next + 1], ids = args[next + 2], gates = args[next + 3];
+  const int64_t threads = kRowThreads, warps = threads / kWarp;
+  Type f32Type = b.getF32Type(), f64Type = b.getF64Type();
+  Value tid = threadIdx(b);
+  Value lane = arith::AndIOp::create(b, tid, i32(b, 31));
+  Value warp = arith::ShRUIOp::create(b, tid, i32(b, 5));
+  // The thread's columns tid + j · threads.
+  SmallVector<Value> cols, valids;
+  int64_t columnsPerThread = llvm::divideCeil(width, threads);
+  for (int64_t j = 0; j < columnsPerThread; ++j) {
+    Value col = add(b, tid, i32(b, j * threads));
+    Value valid = (j + 1) * threads <= width ? Value(arith::ConstantIntOp::create(b, b.getI1Type(), 1))
+                                             : lt(b, col, i32(b, width));
+    cols.push_back(select(b, valid, col, i32(b, 0)));
+    valids.push_back(valid);
+  }
+  // Constants first, before the wait: the router's and the norm's weights.
+  SmallVector<SmallVector<Value>> routerWeights(experts);
+  SmallVector<Value> normWeights;
+  for (Value col : cols) {
+    for (int64_t e = 0; e < experts; ++e)
+      routerWeights[e].push_back(arith::ExtFOp::create(
+          b, f64Type, load(b, f32Type, w, add(b, i64(b, e * width), toI64(b, col)), 4, true)));
+    if (weight)
+      normWeights.push_back(toF32(b, load(b, f16Weight ? Type(b.getF16Type()) : f32Type, weight,
+                                          col, f16Weight ? 2 : 4, true)));
+  }
+  waitForPriorKernels(b);
+  Value m = blockIdx(b, Dimension::x);
+  Value row = mul(b, toI64(b, m), i64(b, width));
+  // The norm, as buildRMSNorm: mean of squares in f64.
+  SmallVector<Value> values;
+  Value squares = f64(b, 0.0);
+  for (auto [col, valid] : llvm::zip(cols, valids)) {
+    Value v = load(b, f32Type, x, add(b, row, toI64(b, col)), 4);
+    values.push_back(v);
+    Value wide = select(b, valid, arith::ExtFOp::create(b, f64Type, v), f64(b, 0.0));
+    squares = arith::AddFOp::create(b, squares, arith::MulFOp::create(b, wide, wide));
+  }
+  Value sum = blockReduceOnce(b, {{Combine::AddF, squares}},
+                              {sharedMemory(b, (name + "_squares").str(), warps * 8)}, threads)[0];
+  Value meanSquare = arith::TruncFOp::create(
+      b, f32Type, arith::DivFOp::create(b, sum, f64(b, double(width))));
+  Value rms = sqrtF32(b, arith::AddFOp::create(b, meanSquare, f32(b, eps)));
+  // h, and the router's logits from it in f64: per thread, per warp, then
+  // lane e of warp 0 sums expert e's.
+  SmallVector<Value> dots(experts, f64(b, 0.0));
+  for (auto [j, column] : llvm::enumerate(cols)) {
+    Value col = column; // lambdas cannot capture structured bindings (C++17)
+    Value normed = arith::DivFOp::create(b, values[j], rms);
+    if (weight)
+      normed = arith::MulFOp::create(b, normed, normWeights[j]);
+    ifThen(b, valids[j], [&](ImplicitLocOpBuilder &b) {
+      store(b, normed, h, add(b, row, toI64(b, col)), 4);
+    });
+    Value wide = select(b, valids[j], arith::ExtFOp::create(b, f64Type, normed), f64(b, 0.0));
+    for (int64_t e = 0; e < experts; ++e)
+      dots[e] = arith::AddFOp::create(b, dots[e],
+                                      arith::MulFOp::create(b, wide, routerWeights[e][j]));
+  }
+  Value partials = sharedMemory(b, (name + "_partials").str(), experts * warps * 8);
+  for (int64_t e = 0; e < experts; ++e)
+    dots[e] = warpReduce(b, Combine::AddF, dots[e]);
+  ifThen(b, cmp(b, CmpIPredicate::eq, lane, i32(b, 0)), [&](ImplicitLocOpBuilder &b) {
+    for (int64_t e = 0; e < experts; ++e)
+      store(b, dots[e], partials, add(b, i32(b, e * warps), warp), 8);
+  });
+  mlir::gpu::BarrierOp::create(b);
+  ifThen(b, cmp(b, CmpIPredicate::eq, warp, i32(b, 0)), [&](ImplicitLocOpBuilder &b) {
+    Value expert = select(b, lt(b, lane, i32(b, experts)), lane, i32(b, 0));
+    SmallVector<Value> parts;
+    for (int64_t v = 0; v < warps; ++v)
+      parts.push_back(load(b, f64Type, partials, add(b, mul(b, expert, i32(b, warps)), i32(b, v)), 8));
+    while (parts.size() > 1) {
+      SmallVector<Value> halves;
+      for (size_t i = 0; i + 1 < parts.size(); i += 2)
+        halves.push_back(arith::AddFOp::create(b, parts[i], parts[i + 1]));
+      if (parts.size() % 2)
+        halves.push_back(parts.back());
+      parts = std::move(halves);
+    }
+    routerTopK(b, arith::TruncFOp::create(b, f32Type, parts[0]), m, experts, topK, ids, gates);
+  });
+  return perToken();
+}
+
 LaunchShape pquant::gpu::buildRouter(ImplicitLocOpBuilder &b, ValueRange args,
                                      StringRef name, int64_t width,
                                      int64_t experts, int64_t topK) {
   Value h = args[0], w = args[1], ids = args[2], gates = args[3];
-  Type f32Type = b.getF32Type(), f64Type = b.getF64Type(), i32Type = b.getI32Type();
+  Type f32Type = b.getF32Type(), f64Type = b.getF64Type();
   Value probs = sharedMemory(b, (name + "_probs").str(), experts * 4);
   Value tid = threadIdx(b);
   Value lane = arith::AndIOp::create(b, tid, i32(b, 31));
@@ -550,7 +645,20 @@ LaunchShape pquant::gpu::buildRouter(ImplicitLocOpBuilder &b, ValueRange args,
   ifThen(b, cmp(b, CmpIPredicate::eq, warp, i32(b, 0)), [&](ImplicitLocOpBuilder &b) {
     Value valid = lt(b, lane, i32(b, experts));
     Value safe = select(b, valid, lane, i32(b, 0));
-    Value logit = select(b, valid, load(b, f32Type, probs, safe, 4), f32(b, -INFINITY));
+    routerTopK(b, load(b, f32Type, probs, safe, 4), m, experts, topK, ids, gates);
+  });
+  return perToken();
+}
+
+/// Softmax of the `experts` logits, one per lane of the calling warp (lane
+/// e has expert e's), and the top-k into ids and gates of token m.
+static void routerTopK(ImplicitLocOpBuilder &b, Value logit, Value m, int64_t experts,
+                       int64_t topK, Value ids, Value gates) {
+  Type f32Type = b.getF32Type(), f64Type = b.getF64Type();
+  Value lane = arith::AndIOp::create(b, threadIdx(b), i32(b, 31));
+  {
+    Value valid = lt(b, lane, i32(b, experts));
+    logit = select(b, valid, logit, f32(b, -INFINITY));
     Value max = warpReduce(b, Combine::MaxF, logit);
     Value e = select(b, valid, expF32(b, arith::SubFOp::create(b, logit, max)), f32(b, 0.0));
     // exp(x − max) divided by the f64 sum rounded once, as the reference.
@@ -591,9 +699,7 @@ LaunchShape pquant::gpu::buildRouter(ImplicitLocOpBuilder &b, ValueRange args,
       previousIndex = bestI;
       previousProb = bestP;
     }
-    (void)i32Type;
-  });
-  return perToken();
+  }
 }
 
 LaunchShape pquant::gpu::buildCombine(ImplicitLocOpBuilder &b, ValueRange args,

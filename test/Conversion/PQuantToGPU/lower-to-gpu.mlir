@@ -87,18 +87,20 @@ func.func @decode(%q: tensor<1x2x16xf32>, %k: tensor<1x1x16xf32>, %v: tensor<1x1
 
 // BitLinears of one input share a launch (q, k and v; gate and up); a
 // residual add that is a BitLinear's only user is done by its kernel. In
-// decode (M = 1) the quantize is the GEMV's prologue: every block quantizes
-// the row (here the norm's output, which has another user) into shared
-// memory itself, after issuing its first weight loads.
+// decode (M = 1) the quantize is the GEMV's prologue: every block (of 1024
+// threads) quantizes the row (here the norm's output, which has another
+// user) into shared memory itself, after issuing its first weight loads;
+// block 0 also stores q and s, which an int8 linear reads.
 
 !w32 = tensor<4x1x8x4xi32, #pquant.packed<rows = 32, cols = 64, word = 32, tile = [8, 4], bit_order = lsb_first>>
 !w64 = tensor<8x1x8x4xi32, #pquant.packed<rows = 64, cols = 64, word = 32, tile = [8, 4], bit_order = lsb_first>>
 // CHECK-LABEL: module attributes
-// CHECK-SAME: pquant.gpu.kernels = ["rms_norm_64_nw_eps0x3727c5ac", "bitlinear_k64_t1_q_n32_n64a"]
+// CHECK-SAME: pquant.gpu.kernels = ["rms_norm_64_nw_eps0x3727c5ac", "bitlinear_k64_t1_b1024_qs_n32_n64a", "int8_linear_16x64_m1"]
 // CHECK-LABEL: func.func @pquant_gpu_entry_block(
-// CHECK-COUNT-2: call @pquant_gpu_launch
+// CHECK-COUNT-3: call @pquant_gpu_launch
 // CHECK-NOT: call @pquant_gpu_launch
-// CHECK: gpu.func @bitlinear_k64_t1_q_n32_n64a(
+// CHECK: gpu.func @bitlinear_k64_t1_b1024_qs_n32_n64a(
+// CHECK-SAME: known_block_size = array<i32: 1024, 1, 1>, nvvm.minctasm = 1 : i32
 // CHECK: llvm.load %{{.*}} invariant {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
 // CHECK: nvvm.griddepcontrol wait
 // CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
@@ -106,13 +108,15 @@ func.func @decode(%q: tensor<1x2x16xf32>, %k: tensor<1x1x16xf32>, %v: tensor<1x1
 // CHECK: gpu.barrier
 // CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<3> -> vector<4xi32>
 // CHECK: nvvm.dot.accumulate.4way
-func.func @block(%x: tensor<1x64xf32>, %wa: !w32, %wb: !w64, %ws: tensor<1xf32>) -> (tensor<1x32xf32>, tensor<1x64xf32>) {
+func.func @block(%x: tensor<1x64xf32>, %wa: !w32, %wb: !w64, %ws: tensor<1xf32>,
+                  %w8: tensor<16x64xi8>, %s8: tensor<16xf32>) -> (tensor<1x32xf32>, tensor<1x64xf32>, tensor<1x16xf32>) {
   %h = pquant.rms_norm %x {eps = 1.0e-05 : f32} : tensor<1x64xf32>
   %q, %s = pquant.quantize %h : tensor<1x64xf32> -> tensor<1x64xi8>, tensor<1xf32>
   %a = pquant.bitlinear %q, %s, %wa, %ws : tensor<1x64xi8>, tensor<1xf32>, !w32, tensor<1xf32> -> tensor<1x32xf32>
   %b = pquant.bitlinear %q, %s, %wb, %ws : tensor<1x64xi8>, tensor<1xf32>, !w64, tensor<1xf32> -> tensor<1x64xf32>
   %r = arith.addf %h, %b : tensor<1x64xf32>
-  return %a, %r : tensor<1x32xf32>, tensor<1x64xf32>
+  %y8 = pquant.int8_linear %q, %s, %w8, %s8 : tensor<1x64xi8>, tensor<1xf32>, tensor<16x64xi8>, tensor<16xf32> -> tensor<1x16xf32>
+  return %a, %r, %y8 : tensor<1x32xf32>, tensor<1x64xf32>, tensor<1x16xf32>
 }
 
 // -----
@@ -126,11 +130,11 @@ func.func @block(%x: tensor<1x64xf32>, %wa: !w32, %wb: !w64, %ws: tensor<1xf32>)
 !wg = tensor<5x1x8x4xi32, #pquant.packed<rows = 40, cols = 64, word = 32, tile = [8, 4], bit_order = lsb_first>>
 !wd = tensor<8x1x8x4xi32, #pquant.packed<rows = 64, cols = 40, word = 32, tile = [8, 4], bit_order = lsb_first>>
 // CHECK-LABEL: module attributes
-// CHECK-SAME: pquant.gpu.kernels = ["bitlinear_k64_t1_qnorm_nw_eps0x3727c5ac_s_silu_n40_n40", "bitlinear_k40_t1_q_n64", "int8_linear_16x64_m1"]
+// CHECK-SAME: pquant.gpu.kernels = ["bitlinear_k64_t1_b1024_qnorm_nw_eps0x3727c5ac_s_silu_n40_n40", "bitlinear_k40_t1_b1024_q_n64", "int8_linear_16x64_m1"]
 // CHECK-LABEL: func.func @pquant_gpu_entry_ffn(
 // CHECK-COUNT-3: call @pquant_gpu_launch
 // CHECK-NOT: call @pquant_gpu_launch
-// CHECK: gpu.func @bitlinear_k64_t1_qnorm_nw_eps0x3727c5ac_s_silu_n40_n40(
+// CHECK: gpu.func @bitlinear_k64_t1_b1024_qnorm_nw_eps0x3727c5ac_s_silu_n40_n40(
 // CHECK: nvvm.griddepcontrol wait
 // CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 4 : i64} : f32, !llvm.ptr<1>
 // CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 1 : i64} : i8, !llvm.ptr<1>
@@ -156,17 +160,17 @@ func.func @ffn(%x: tensor<1x64xf32>, %wg: !wg, %wu: !wg, %wd: !wd, %ws: tensor<1
 
 // A persistent entry point: one kernel of 1024-thread blocks whose stages
 // are the kernels above, each called for every block of its grid by the
-// resident blocks: the norm's (1024 threads) by whole blocks, the
-// BitLinear's (256 threads) by groups of 256 threads, whose barriers become
-// the group's own (barrier.sync 1 + group, 256). Block and thread indices
-// and shared memory become the stage's last arguments. The BitLinear reads
-// what the norm wrote, so a grid barrier separates them; the residual
-// add is in the BitLinear's epilogue. Activations written in the same kernel
-// are loaded without `invariant` (ld.global, not ld.global.nc); weights keep
-// it.
+// resident blocks: the norm's and the BitLinear's (1024 threads) by whole
+// blocks, the int8 linear's (256 threads) by groups of 256 threads, whose
+// barriers become the group's own (barrier.sync 1 + group, 256). Block and
+// thread indices and shared memory become the stage's last arguments. The
+// BitLinear reads what the norm wrote and the int8 linear what the
+// BitLinear stored, so grid barriers separate them; the residual add is in
+// the BitLinear's epilogue. Buffers written in the same kernel are loaded
+// without `invariant` (ld.global, not ld.global.nc); weights keep it.
 
 // The runtime chooses: the persistent kernel or the kernels one by one.
-// PERSISTENT: pquant.gpu.kernels = ["persistent_block", "rms_norm_64_nw_eps0x3727c5ac", "bitlinear_k64_t1_q_n32_n64a"]
+// PERSISTENT: pquant.gpu.kernels = ["persistent_block", "rms_norm_64_nw_eps0x3727c5ac", "bitlinear_k64_t1_b1024_qs_n32_n64a", "int8_linear_16x64_m1"]
 // PERSISTENT: func.func private @pquant_gpu_launch_persistent(!llvm.ptr, i32, i64, i64, i32, !llvm.ptr)
 // PERSISTENT: func.func private @pquant_gpu_persistent(!llvm.ptr) -> i32
 // PERSISTENT-LABEL: func.func @pquant_gpu_entry_block(
@@ -176,7 +180,7 @@ func.func @ffn(%x: tensor<1x64xf32>, %wg: !wg, %wu: !wg, %wd: !wd, %ws: tensor<1
 // PERSISTENT: scf.if %[[ON]] {
 // PERSISTENT: call @pquant_gpu_launch_persistent(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (!llvm.ptr, i32, i64, i64, i32, !llvm.ptr) -> ()
 // PERSISTENT: } else {
-// PERSISTENT-COUNT-2: call @pquant_gpu_launch(
+// PERSISTENT-COUNT-3: call @pquant_gpu_launch(
 // PERSISTENT: gpu.module @pquant_kernels
 // PERSISTENT: llvm.mlir.global internal @persistent_block_shared() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<{{[0-9]+}} x i8>
 // PERSISTENT-LABEL: gpu.func @persistent_block(
@@ -192,18 +196,22 @@ func.func @ffn(%x: tensor<1x64xf32>, %wg: !wg, %wu: !wg, %wd: !wd, %ws: tensor<1
 // PERSISTENT: llvm.load %{{.*}} atomic syncscope("device") acquire
 // PERSISTENT: gpu.barrier
 // PERSISTENT: scf.for
-// PERSISTENT: llvm.call @bitlinear_k64_t1_q_n32_n64a_group_stage_
+// PERSISTENT: llvm.call @bitlinear_k64_t1_b1024_qs_n32_n64a_stage_
+// PERSISTENT: llvm.atomicrmw add %{{.*}}, %{{.*}} syncscope("device") acq_rel
+// PERSISTENT: scf.for
+// PERSISTENT: llvm.call @int8_linear_16x64_m1_group_stage_
 // PERSISTENT: llvm.call_intrinsic "llvm.nvvm.barrier.cta.sync.count"
 // PERSISTENT-NOT: llvm.atomicrmw
 // PERSISTENT: gpu.return
 // PERSISTENT: llvm.func internal @rms_norm_64_nw_eps0x3727c5ac_stage_{{[rw]+}}({{.*}}) attributes {no_inline}
 // PERSISTENT-NOT: gpu.block_id
 // PERSISTENT: llvm.return
-// PERSISTENT: llvm.func internal @bitlinear_k64_t1_q_n32_n64a_group_stage_{{[rw]+}}({{.*}}) attributes {no_inline}
+// PERSISTENT: llvm.func internal @bitlinear_k64_t1_b1024_qs_n32_n64a_stage_{{[rw]+}}({{.*}}) attributes {no_inline}
 // PERSISTENT-NOT: nvvm.griddepcontrol
 // PERSISTENT: llvm.load %{{.*}} invariant {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
 // PERSISTENT-NOT: nvvm.griddepcontrol
 // PERSISTENT: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
 // PERSISTENT: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<3> -> vector<4xi32>
+// PERSISTENT: llvm.func internal @int8_linear_16x64_m1_group_stage_{{[rw]+}}({{.*}}) attributes {no_inline}
 // PERSISTENT-NOT: gpu.barrier
-// PERSISTENT: llvm.call_intrinsic "llvm.nvvm.barrier.cta.sync.count"
+// PERSISTENT: llvm.return

@@ -267,6 +267,28 @@ def make(seed):
             Call(f"router_{top}", [h, w], [((m, top), np.int32), ((m, top), F32)],
                  [ids.astype(np.int32), gate], [True, False], m))
 
+    # An RMS norm whose output a router also reads: one kernel for both.
+    for top, (m, d, e, weight) in zip((1, 2), [(1, 2048, 8, "f16"), (3, 200, 5, None)]):
+        x = (rng.standard_normal((m, d)) * 2).astype(F32)
+        w = (rng.standard_normal((e, d)) * 0.05).astype(F32)
+        args, sig, norm, norm_t = [x, w], f"%x: {t([m, d], 'f32')}, %w: {t([e, d], 'f32')}", "", ""
+        nw = None
+        if weight:
+            nw = (1 + 0.1 * rng.standard_normal(d)).astype(np.float16)
+            args.append(nw)
+            sig += f", %nw: {t([d], weight)}"
+            norm, norm_t = " weight(%nw)", f", {t([d], weight)}"
+        h = ref.rmsnorm(x, None if nw is None else nw.astype(F32))
+        ids, gate = ref.router(h, w, top)
+        add(f"norm_router_{top}", sig,
+            f"  %h = pquant.rms_norm %x{norm} {{eps = 1.0e-05 : f32}} : {t([m, d], 'f32')}{norm_t}\n"
+            f"  %ids, %g = pquant.router %h, %w {{top_k = {top} : i64}} : {t([m, d], 'f32')}, "
+            f"{t([e, d], 'f32')} -> {t([m, top], 'i32')}, {t([m, top], 'f32')}\n"
+            f"  return %h, %ids, %g : {t([m, d], 'f32')}, {t([m, top], 'i32')}, {t([m, top], 'f32')}",
+            [t([m, d], "f32"), t([m, top], "i32"), t([m, top], "f32")],
+            Call(f"norm_router_{top}", args, [((m, d), F32), ((m, top), np.int32), ((m, top), F32)],
+                 [h, ids.astype(np.int32), gate], [False, True, False], m))
+
     m, heads, dh = 3, 4, 64
     x = rng.standard_normal((m, heads, dh)).astype(F32)
     positions = np.array([0, 5, 2047], np.int32)
