@@ -91,7 +91,10 @@ def build(args, path):
         f.write(",".join(map(str, steps)) + "\n")
     with open(path("harness.c"), "w") as f:
         f.write(C_HARNESS % {"prompt": ", ".join(map(str, PROMPT)), "steps": ", ".join(map(str, steps))})
-    run(shlex.split(args.cc) + [path("harness.c"), path("gpu.so"), "-o", path("harness"),
+    # Linked as -l:gpu.so so the harness needs "gpu.so" (found through
+    # $ORIGIN), not this path: the work directory is copied to the GPU
+    # machine, maybe beside another build of the same model.
+    run(shlex.split(args.cc) + [path("harness.c"), "-L", path("."), "-l:gpu.so", "-o", path("harness"),
                                 "-I", os.path.join(args.runtime, "runtime", "include"),
                                 "-Wl,-rpath,$ORIGIN"])
 
