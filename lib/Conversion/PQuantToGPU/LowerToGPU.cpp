@@ -411,25 +411,9 @@ private:
             auto linear = dyn_cast<BitLinearOp>(user);
             return linear && linear.getInput() == quantize.getOutput();
           });
-          // An RMS norm or SiLU product made only for this quantize is
-          // computed by the same kernel.
           QuantizeInput input;
           SmallVector<BufferKey> buffers;
-          Operation *producer = quantize.getInput().getDefiningOp();
-          if (producer && fusedIntoQuantize(producer)) {
-            if (auto norm = dyn_cast<RMSNormOp>(producer)) {
-              input.kind = QuantizeInput::Norm;
-              input.hasWeight = static_cast<bool>(norm.getWeight());
-              input.f16Weight = input.hasWeight && isF16(norm.getWeight());
-              input.eps = norm.getEps().convertToFloat();
-            } else {
-              input.kind = QuantizeInput::SiluMul;
-            }
-            for (Value operand : producer->getOperands())
-              buffers.push_back({operand, 0});
-          } else {
-            buffers.push_back({quantize.getInput(), 0});
-          }
+          std::tie(input, buffers) = quantizeSource(quantize);
           int64_t inputs = buffers.size();
           int64_t kernel = kernels.get(
               (forBitLinear ? "quantize_bit_" : "quantize_") + input.name() +
@@ -614,8 +598,38 @@ private:
     Value other = add.getLhs() == value ? add.getRhs() : add.getLhs();
     if (other == value)
       return Value();
-    bool ready = isa<BlockArgument>(other) || other.getDefiningOp()->isBeforeInBlock(before);
-    return ready ? other : Value();
+    return definedBefore(other, before) ? other : Value();
+  }
+
+  /// What the kernel computing `quantize` quantizes, and the buffers that
+  /// reads: an RMS norm or SiLU product made only for this quantize is
+  /// computed by the same kernel, from its operands; else the input itself.
+  static std::pair<QuantizeInput, SmallVector<BufferKey>>
+  quantizeSource(QuantizeOp quantize) {
+    QuantizeInput input;
+    SmallVector<BufferKey> buffers;
+    Operation *producer = quantize.getInput().getDefiningOp();
+    if (!producer || !fusedIntoQuantize(producer)) {
+      buffers.push_back({quantize.getInput(), 0});
+      return {input, buffers};
+    }
+    if (auto norm = dyn_cast<RMSNormOp>(producer)) {
+      input.kind = QuantizeInput::Norm;
+      input.hasWeight = static_cast<bool>(norm.getWeight());
+      input.f16Weight = input.hasWeight && isF16(norm.getWeight());
+      input.eps = norm.getEps().convertToFloat();
+    } else {
+      input.kind = QuantizeInput::SiluMul;
+    }
+    for (Value operand : producer->getOperands())
+      buffers.push_back({operand, 0});
+    return {input, buffers};
+  }
+
+  /// Whether `value` exists before `op` runs: an argument, or defined by an
+  /// earlier op of the block.
+  static bool definedBefore(Value value, Operation *op) {
+    return isa<BlockArgument>(value) || value.getDefiningOp()->isBeforeInBlock(op);
   }
 
   /// A decode quantize that the BitLinear GEMV reading it computes in its
@@ -656,20 +670,9 @@ private:
       for (Operation *user : v.getUsers())
         if (user != first && user->isBeforeInBlock(first))
           return std::nullopt;
-    Operation *producer = quantize.getInput().getDefiningOp();
-    if (producer && fusedIntoQuantize(producer)) {
-      auto norm = dyn_cast<RMSNormOp>(producer);
-      if (!norm)
-        return std::nullopt;
-      fused.input.kind = QuantizeInput::Norm;
-      fused.input.hasWeight = static_cast<bool>(norm.getWeight());
-      fused.input.f16Weight = fused.input.hasWeight && isF16(norm.getWeight());
-      fused.input.eps = norm.getEps().convertToFloat();
-      for (Value operand : norm->getOperands())
-        fused.inputs.push_back({operand, 0});
-    } else {
-      fused.inputs.push_back({quantize.getInput(), 0});
-    }
+    std::tie(fused.input, fused.inputs) = quantizeSource(quantize);
+    if (fused.input.kind == QuantizeInput::SiluMul)
+      return std::nullopt;
     return fused;
   }
 
@@ -682,8 +685,7 @@ private:
           dim(router.getWeight(), 0) > kWarp)
         continue;
       Value weight = router.getWeight();
-      if (isa<BlockArgument>(weight) || weight.getDefiningOp<WeightOp>() ||
-          weight.getDefiningOp()->isBeforeInBlock(norm))
+      if (definedBefore(weight, norm) || weight.getDefiningOp<WeightOp>())
         return router;
     }
     return RouterOp();
@@ -700,21 +702,7 @@ private:
       return std::nullopt;
     int64_t k = dim(quantize.getInput(), 1);
     FusedQuantize fused;
-    Operation *producer = quantize.getInput().getDefiningOp();
-    if (producer && fusedIntoQuantize(producer)) {
-      if (auto norm = dyn_cast<RMSNormOp>(producer)) {
-        fused.input.kind = QuantizeInput::Norm;
-        fused.input.hasWeight = static_cast<bool>(norm.getWeight());
-        fused.input.f16Weight = fused.input.hasWeight && isF16(norm.getWeight());
-        fused.input.eps = norm.getEps().convertToFloat();
-      } else {
-        fused.input.kind = QuantizeInput::SiluMul;
-      }
-      for (Value operand : producer->getOperands())
-        fused.inputs.push_back({operand, 0});
-    } else {
-      fused.inputs.push_back({quantize.getInput(), 0});
-    }
+    std::tie(fused.input, fused.inputs) = quantizeSource(quantize);
     if (k > (fused.input.kind == QuantizeInput::SiluMul ? 1024 : 4096))
       return std::nullopt;
     return fused;
@@ -731,10 +719,8 @@ private:
     if (!combine || combine.getExperts().size() != 1 || combine.getBinary() == result ||
         combine.getBinary().getType() != result.getType())
       return CombineOp();
-    auto ready = [&](Value v) {
-      return isa<BlockArgument>(v) || v.getDefiningOp()->isBeforeInBlock(linear);
-    };
-    if (!ready(combine.getBinary()) || (combine.getGateWeighting() && !ready(combine.getGates())))
+    if (!definedBefore(combine.getBinary(), linear) ||
+        (combine.getGateWeighting() && !definedBefore(combine.getGates(), linear)))
       return CombineOp();
     return combine;
   }

@@ -27,11 +27,15 @@ Value add(ImplicitLocOpBuilder &b, Value a, Value c) {
   return arith::AddIOp::create(b, a, c);
 }
 
-/// RoPE's rotation of the pair (a, c), c being `half` columns after a:
-/// (a·cos − c·sin, c·cos + a·sin), each an f32 operation as the reference
-/// performs it.
-std::pair<Value, Value> rotatePair(ImplicitLocOpBuilder &b, Value a, Value c,
-                                   Value cos, Value sin) {
+/// RoPE's rotation of the pair (a, c) of f32 `source` at element `at` (i64)
+/// and `half` elements after it: (a·cos − c·sin, c·cos + a·sin), each an f32
+/// operation as the reference performs it.
+std::pair<Value, Value> rotatedPairAt(ImplicitLocOpBuilder &b, Value source,
+                                      Value at, int64_t half, Value cos,
+                                      Value sin) {
+  Type f32Type = b.getF32Type();
+  Value a = load(b, f32Type, source, at, 4);
+  Value c = load(b, f32Type, source, add(b, at, i64(b, half)), 4);
   Value first = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
                                       arith::MulFOp::create(b, c, sin));
   Value second = arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
@@ -176,8 +180,7 @@ LaunchShape pquant::gpu::buildRoPE(ImplicitLocOpBuilder &b, ValueRange args,
     auto [cos, sin] = cosSinF32(b, angle);
     Value first = add(b, row, toI64(b, add(b, mul(b, h, i32(b, headDim)), i)));
     Value second = add(b, first, i64(b, half));
-    Value a = load(b, f32Type, x, first, 4), c = load(b, f32Type, x, second, 4);
-    auto [rotatedA, rotatedC] = rotatePair(b, a, c, cos, sin);
+    auto [rotatedA, rotatedC] = rotatedPairAt(b, x, first, half, cos, sin);
     store(b, rotatedA, y, first, 4);
     store(b, rotatedC, y, second, 4);
   });
@@ -239,10 +242,8 @@ LaunchShape pquant::gpu::buildRoPECacheWrite(ImplicitLocOpBuilder &b,
     Value source = select(b, isQuery, q, k);
     Value first = add(b, mul(b, m, width),
                       toI64(b, add(b, mul(b, headIndex, i32(b, headDim)), i)));
-    Value a = load(b, f32Type, source, first, 4);
-    Value c = load(b, f32Type, source, add(b, first, i64(b, half)), 4);
     Value x, z;
-    std::tie(x, z) = rotatePair(b, a, c, cos, sin);
+    std::tie(x, z) = rotatedPairAt(b, source, first, half, cos, sin);
     ifThen(b, isQuery, [&](ImplicitLocOpBuilder &b) {
       store(b, x, out, first, 4);
       store(b, z, out, add(b, first, i64(b, half)), 4);
@@ -343,10 +344,8 @@ LaunchShape pquant::gpu::buildAttention(ImplicitLocOpBuilder &b, ValueRange args
             auto [cos, sin] = cosSinF32(b, angle);
             Value first = add(b, select(b, isQuery, qBase, kBase), toI64(b, i));
             Value source = select(b, isQuery, q, k);
-            Value a = load(b, f32Type, source, first, 4);
-            Value c = load(b, f32Type, source, add(b, first, i64(b, half)), 4);
             Value x, z;
-            std::tie(x, z) = rotatePair(b, a, c, cos, sin);
+            std::tie(x, z) = rotatedPairAt(b, source, first, half, cos, sin);
             ifThen(b, isQuery, [&](ImplicitLocOpBuilder &b) {
               store(b, x, queryRow, i, 4);
               store(b, z, queryRow, add(b, i, i32(b, half)), 4);
