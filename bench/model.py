@@ -113,19 +113,20 @@ def main():
                           "--threads", str(threads)])
             return float(speed.search(result.stderr).group(group))
 
-        def paired_decodes(threads, model):
-            pairs = [(streaming(threads), measure(8, 64, threads, 4, model)) for _ in range(DECODE_RUNS)]
-            return [bw for bw, _ in pairs], [tokens for _, tokens in pairs]
+        def paired_decodes(model):
+            """Per thread count: the bandwidths and, each just after its
+            bandwidth run, the decode rates."""
+            bandwidths, decodes = {}, {}
+            for t in thread_counts:
+                pairs = [(streaming(t), measure(8, 64, t, 4, model)) for _ in range(DECODE_RUNS)]
+                bandwidths[t], decodes[t] = [bw for bw, _ in pairs], [tokens for _, tokens in pairs]
+            return bandwidths, decodes
 
-        bandwidths, decodes = {}, {}
-        for t in thread_counts:
-            bandwidths[t], decodes[t] = paired_decodes(t, "model")
+        bandwidths, decodes = paired_decodes("model")
         prefills = {t: [measure(512, 1, t, 2) for _ in range(2)] for t in thread_counts}
         run([os.path.join(bin_dir, "pquant-compile"), path("model.mlir"), "-target=host", "--lm-head=int8",
              "-o", path("model-int8")])
-        bandwidths8, decodes8 = {}, {}
-        for t in thread_counts:
-            bandwidths8[t], decodes8[t] = paired_decodes(t, "model-int8")
+        bandwidths8, decodes8 = paired_decodes("model-int8")
 
     table_bytes = 2 if args.f16 else 4
     step_bytes = decode_bytes(config, table_bytes)
@@ -133,12 +134,12 @@ def main():
     bandwidth = {t: median(bandwidths[t]) for t in thread_counts}
     bound = {t: bandwidth[t] * 1e9 / step_bytes for t in thread_counts}
     step_bytes8 = decode_bytes(config, table_bytes, int8_lm_head=True)
-    # Fractions of the bound, one per decode run and the bandwidth measured
-    # just before it.
-    fractions = {t: [100 * tokens * step_bytes / (bw * 1e9) for bw, tokens in zip(bandwidths[t], decodes[t])]
-                 for t in thread_counts}
-    fractions8 = {t: [100 * tokens * step_bytes8 / (bw * 1e9) for bw, tokens in zip(bandwidths8[t], decodes8[t])]
-                  for t in thread_counts}
+    # Fractions of the bound (%), one per decode run and the bandwidth
+    # measured just before it.
+    fractions_of = lambda bws, rates, step: {
+        t: [100 * tokens * step / (bw * 1e9) for bw, tokens in zip(bws[t], rates[t])] for t in thread_counts}
+    fractions = fractions_of(bandwidths, decodes, step_bytes)
+    fractions8 = fractions_of(bandwidths8, decodes8, step_bytes8)
     decode8 = {t: max(runs) for t, runs in decodes8.items()}
     decode = {t: max(runs) for t, runs in decodes.items()}
     prefill = {t: max(runs) for t, runs in prefills.items()}

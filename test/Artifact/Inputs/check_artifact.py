@@ -1,8 +1,9 @@
 """Checks a .pqw artifact against its checkpoint, independently of the
 compiler: decodes the FlatBuffer header with flatc, recomputes the checksum
-of the data section (pquant.artifact, written from the format's definition), and compares every tensor with the numpy
-loader's view of the checkpoint, unpacking packed 1-bit tensors from the
-layout the header records.
+of the data section (pquant.artifact, written from the format's
+definition), and compares every tensor with the numpy loader's view of the
+checkpoint, unpacking packed 1-bit tensors from the layout the header
+records.
 
 Usage: check_artifact.py SCHEMA.fbs MODEL.pqw CHECKPOINT_DIR WORK_DIR
 """
