@@ -64,7 +64,7 @@ void pquant::kernels::buildSiluMul(ImplicitLocOpBuilder &b, ValueRange args) {
     // g / (1 + exp(−g)): exp overflows to inf for g < −88, giving −0.
     Value denominator = arith::AddFOp::create(
         b, splat(b, lanes, 1.0),
-        math::ExpOp::create(b, arith::NegFOp::create(b, g)));
+        exactExp(b, arith::NegFOp::create(b, g)));
     Value silu = arith::DivFOp::create(b, g, denominator);
     writeVector(b, arith::MulFOp::create(b, silu, u), y, {m, col}, inBounds);
   }, kSiluColumnsPerTask);

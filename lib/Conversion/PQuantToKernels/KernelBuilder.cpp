@@ -2,6 +2,8 @@
 
 #include "KernelBuilder.h"
 
+#include "pquant/Conversion/ExactMath.h"
+
 #include "mlir/Dialect/Math/IR/Math.h"
 
 using namespace mlir;
@@ -98,24 +100,59 @@ Value pquant::kernels::sumEachPart(ImplicitLocOpBuilder &b,
   return sums;
 }
 
+Value pquant::kernels::exactExp(ImplicitLocOpBuilder &b, Value x) {
+  return expF32(b, x, [](ImplicitLocOpBuilder &b, Value v) -> Value {
+    return math::FloorOp::create(b, v);
+  });
+}
+
 void pquant::kernels::softmaxInPlace(ImplicitLocOpBuilder &b, Value buffer,
                                      Value count, Value max) {
+  // 16 scores at a time, then the rest one by one; the f64 sums of the
+  // lanes meet at the end (the reference's pairwise sum has yet another
+  // order: f64 sums of f32 values round to the same f32 but near ties).
+  constexpr int64_t kSoftmaxLanes = 16;
   Type f32 = b.getF32Type(), f64 = b.getF64Type();
-  Value sum = forLoop(
-      b, count, 1, {scalar(b, f64, 0.0)},
+  auto lanes = VectorType::get({kSoftmaxLanes}, f32);
+  auto wideLanes = VectorType::get({kSoftmaxLanes}, f64);
+  Value whole = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, count, index(b, kSoftmaxLanes)),
+      index(b, kSoftmaxLanes));
+  Value maxLanes = vector::BroadcastOp::create(b, lanes, max);
+  Value laneSums = forLoop(
+      b, whole, kSoftmaxLanes, {splat(b, wideLanes, 0.0)},
       [&](ImplicitLocOpBuilder &b, Value i, ValueRange carried) {
-        Value e = math::ExpOp::create(
-            b, arith::SubFOp::create(
-                   b, memref::LoadOp::create(b, buffer, ValueRange{i}), max));
-        memref::StoreOp::create(b, e, buffer, ValueRange{i});
+        Value e = exactExp(b, arith::SubFOp::create(
+                             b, vector::LoadOp::create(b, lanes, buffer, i),
+                             maxLanes));
+        vector::StoreOp::create(b, e, buffer, i);
+        return SmallVector<Value>{arith::AddFOp::create(
+            b, carried[0], arith::ExtFOp::create(b, wideLanes, e))};
+      })[0];
+  Value sum = forLoopFrom(
+      b, whole, count, 1,
+      {vector::ReductionOp::create(b, vector::CombiningKind::ADD, laneSums)},
+      [&](ImplicitLocOpBuilder &b, Value i, ValueRange carried) {
+        Value e = exactExp(b, arith::SubFOp::create(
+                             b, memref::LoadOp::create(b, buffer, i), max));
+        memref::StoreOp::create(b, e, buffer, i);
         return SmallVector<Value>{
             arith::AddFOp::create(b, carried[0], arith::ExtFOp::create(b, f64, e))};
       })[0];
   Value total = arith::TruncFOp::create(b, f32, sum);
-  forLoop(b, count, 1, {}, [&](ImplicitLocOpBuilder &b, Value i, ValueRange) {
-    Value e = memref::LoadOp::create(b, buffer, ValueRange{i});
-    memref::StoreOp::create(b, arith::DivFOp::create(b, e, total), buffer,
-                            ValueRange{i});
-    return SmallVector<Value>{};
-  });
+  Value totalLanes = vector::BroadcastOp::create(b, lanes, total);
+  forLoop(b, whole, kSoftmaxLanes, {},
+          [&](ImplicitLocOpBuilder &b, Value i, ValueRange) {
+            Value e = vector::LoadOp::create(b, lanes, buffer, i);
+            vector::StoreOp::create(b, arith::DivFOp::create(b, e, totalLanes),
+                                    buffer, i);
+            return SmallVector<Value>{};
+          });
+  forLoopFrom(b, whole, count, 1, {},
+              [&](ImplicitLocOpBuilder &b, Value i, ValueRange) {
+                Value e = memref::LoadOp::create(b, buffer, i);
+                memref::StoreOp::create(b, arith::DivFOp::create(b, e, total),
+                                        buffer, i);
+                return SmallVector<Value>{};
+              });
 }

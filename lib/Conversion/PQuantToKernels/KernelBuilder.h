@@ -85,6 +85,11 @@ void writeVector(mlir::ImplicitLocOpBuilder &b, mlir::Value value,
 mlir::Value sumEachPart(mlir::ImplicitLocOpBuilder &b,
                         llvm::SmallVector<mlir::Value> parts);
 
+/// exp(x) of f32s (a scalar or a vector), rounded once from f64
+/// (pquant::expF32): vectorized, where math.exp of a vector would call expf
+/// lane by lane.
+mlir::Value exactExp(mlir::ImplicitLocOpBuilder &b, mlir::Value x);
+
 /// Turns buffer[0 .. count) (f32 scores whose maximum is `max`) into their
 /// softmax in place: exp(x − max), divided by the sum accumulated in f64 and
 /// rounded to f32 once, as the reference computes it.

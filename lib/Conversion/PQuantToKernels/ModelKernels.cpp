@@ -14,8 +14,9 @@ using namespace pquant::kernels;
 namespace {
 constexpr int64_t kLanes = 16;
 
-/// Key rows whose scores one reduction tree computes.
-constexpr int64_t kScoreBlock = 8;
+/// Key rows whose scores one reduction tree computes: with kQueryBlock
+/// queries, their folded products must stay in registers (32 zmm).
+constexpr int64_t kScoreBlock = 4;
 /// f64 lanes a key row's products are folded into: one 512-bit register.
 constexpr int64_t kFoldLanes = 8;
 static_assert(kScoreBlock <= kFoldLanes, "sumEachPart sums at most W parts");
@@ -23,6 +24,9 @@ static_assert(kScoreBlock <= kFoldLanes, "sumEachPart sums at most W parts");
 /// serves: widening a row to f64 costs as much as its products with one
 /// query.
 constexpr int64_t kQueryBlock = 4;
+/// f64 lanes of a value row that Σ p·v sums in one pass over the rows, so
+/// that kQueryBlock accumulators of them stay in registers.
+constexpr int64_t kValueChunk = 32;
 
 /// `value` (f32 or f16) as f32.
 Value toF32(ImplicitLocOpBuilder &b, Value value) {
@@ -368,26 +372,38 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
                       return SmallVector<Value>{};
                     });
       }
-      SmallVector<Value> zeros(ms.size(), splat(b, wideHeadLanes, 0.0));
-      ValueRange sums = forLoop(
-          b, lastVisible, 1, zeros,
-          [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
-            Value valueRow = cacheRowOf(b, values, t, kvHead);
-            SmallVector<Value> next;
-            for (size_t i = 0; i < ms.size(); ++i) {
-              Value p = arith::ExtFOp::create(
-                  b, f64,
-                  Value(memref::LoadOp::create(b, scoreRows[i],
-                                               ValueRange{t})));
-              next.push_back(math::FmaOp::create(
-                  b, vector::BroadcastOp::create(b, wideHeadLanes, p),
-                  valueRow, acc[i]));
-            }
-            return next;
-          });
-      for (auto [m, sum] : llvm::zip(ms, sums))
-        vector::StoreOp::create(b, arith::TruncFOp::create(b, headLanes, sum),
-                                y, ValueRange{m, h, index(b, 0)});
+      // One pass over the value rows per chunk of the head.
+      int64_t chunk = headDim % kValueChunk == 0 ? kValueChunk : headDim;
+      auto chunkLanes = VectorType::get({chunk}, cacheType.getElementType());
+      auto wideChunkLanes = VectorType::get({chunk}, f64);
+      for (int64_t d0 = 0; d0 < headDim; d0 += chunk) {
+        SmallVector<Value> zeros(ms.size(), splat(b, wideChunkLanes, 0.0));
+        ValueRange sums = forLoop(
+            b, lastVisible, 1, zeros,
+            [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
+              Value valueRow = arith::ExtFOp::create(
+                  b, wideChunkLanes,
+                  Value(vector::LoadOp::create(
+                      b, chunkLanes, values,
+                      ValueRange{layerIndex, t, kvHead, index(b, d0)})));
+              SmallVector<Value> next;
+              for (size_t i = 0; i < ms.size(); ++i) {
+                Value p = arith::ExtFOp::create(
+                    b, f64,
+                    Value(memref::LoadOp::create(b, scoreRows[i],
+                                                 ValueRange{t})));
+                next.push_back(math::FmaOp::create(
+                    b, vector::BroadcastOp::create(b, wideChunkLanes, p),
+                    valueRow, acc[i]));
+              }
+              return next;
+            });
+        for (auto [m, sum] : llvm::zip(ms, sums))
+          vector::StoreOp::create(
+              b,
+              arith::TruncFOp::create(b, VectorType::get({chunk}, f32), sum),
+              y, ValueRange{m, h, index(b, d0)});
+      }
     };
     Value blockedTokens = arith::MulIOp::create(
         b, arith::DivUIOp::create(b, tokens, index(b, kQueryBlock)),

@@ -133,8 +133,10 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 
 // Attention forms q·k and Σ p·v in f64, rounding each once to f32 as the
 // reference does. With Dh = 16, each key row folds into 8 f64 lanes (two
-// FMAs) and 8 rows are summed by one shuffle tree (3 halving steps across
-// rows, then 1 within); the remaining rows are reduced one by one.
+// FMAs) and 4 rows are summed by one shuffle tree (2 halving steps across
+// rows, then 1 within); the remaining rows are reduced one by one. The
+// softmax takes exp 16 lanes at a time, in f64 (math.floor of its range
+// reduction), then the rest one by one.
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels | FileCheck %s --check-prefix=ATTN
 // ATTN-LABEL: func.func private @pquant_attention_layer1_
 // ATTN:         vector.store %{{.*}} : memref<2x8x1x16xf32>, vector<16xf32>
@@ -143,9 +145,12 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 // ATTN:         scf.for
 // ATTN-COUNT-8: math.fma %{{.*}} : vector<8xf64>
 // ATTN-COUNT-8: vector.shuffle
-// ATTN:         arith.truncf %{{.*}} : vector<8xf64> to vector<8xf32>
-// ATTN:         vector.store %{{.*}} : memref<8xf32>, vector<8xf32>
+// ATTN:         arith.truncf %{{.*}} : vector<4xf64> to vector<4xf32>
+// ATTN:         vector.store %{{.*}} : memref<8xf32>, vector<4xf32>
 // ATTN:         vector.reduction <add>, %{{.*}} : vector<8xf64> into f64
+// ATTN:         math.floor %{{.*}} : vector<16xf64>
+// ATTN:         math.floor %{{.*}} : f64
+// ATTN-NOT:     math.exp
 // ATTN:         math.fma %{{.*}} : vector<16xf64>
 // ATTN:         arith.truncf %{{.*}} : vector<16xf64> to vector<16xf32>
 func.func @attention(%q: tensor<1x2x16xf32>, %k: tensor<1x1x16xf32>, %v: tensor<1x1x16xf32>,
@@ -168,4 +173,20 @@ func.func @rows3(%q: tensor<?x128xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
   %w = arith.constant dense<-1> : tensor<2x2x3x1xi64, #rows3>
   %y = pquant.bitlinear %q, %s, %w, %ws : tensor<?x128xi8>, tensor<?xf32>, tensor<2x2x3x1xi64, #rows3>, tensor<1xf32> -> tensor<?x6xf32>
   return %y : tensor<?x6xf32>
+}
+
+// -----
+
+// silu(g)·u takes exp of 16 lanes at once, evaluated in f64 (the range
+// reduction's math.floor) and rounded once, not lane by lane through expf.
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels | FileCheck %s --check-prefix=SILU
+// SILU-LABEL: func.func private @pquant_silu_mul_
+// SILU:         arith.extf %{{.*}} : vector<16xf32> to vector<16xf64>
+// SILU:         math.floor %{{.*}} : vector<16xf64>
+// SILU:         arith.truncf %{{.*}} : vector<16xf64> to vector<16xf32>
+// SILU:         arith.divf %{{.*}} : vector<16xf32>
+// SILU-NOT:     math.exp
+func.func @silu(%g: tensor<?x40xf32>, %u: tensor<?x40xf32>) -> tensor<?x40xf32> {
+  %y = pquant.silu_mul %g, %u : tensor<?x40xf32>
+  return %y : tensor<?x40xf32>
 }

@@ -6,7 +6,9 @@ Usage: check_layers.py --work DIR --compile "pquant-compile -target=..." \
 
 One module holds a function per (layer, case): BitLinear with unit scales
 (its outputs are the integer accumulators, compared exactly), BitLinear with
-per-row scales, quantize (q and s, compared exactly) and the int8 linear.
+per-row scales, quantize (q and s, compared exactly), the int8 linear and
+silu(g)·u (compared exactly with exp rounded once from float64, as the
+kernels evaluate it).
 harness.py generates the C harness that calls each through its
 _mlir_ciface_ entry point; linking it with the object directly (no dlopen)
 lets the same harness run statically linked under qemu.
@@ -38,6 +40,10 @@ class Case:
         self.x = (rng.standard_normal((m, k)) * rng.uniform(0.1, 4)).astype(np.float32)
         if m > 1:
             self.x[1] = 0.0  # an all-zero row: s = 1, q = 0
+        # Gates reaching past the range where exp overflows (g < -88).
+        self.gate = (rng.standard_normal((m, k)) * 30).astype(np.float32)
+        self.gate[0, : min(k, 4)] = [-100.0, 100.0, 0.0, -1e-30][: min(k, 4)]
+        self.up = rng.standard_normal((m, k)).astype(np.float32)
         self.w8 = rng.integers(-127, 128, size=(n, k), dtype=np.int8)
         self.w8_scale = rng.uniform(0.001, 0.01, n).astype(np.float32)
 
@@ -74,6 +80,10 @@ func.func @int8_{i}(%q: {q_t}, %s: {s_t}) -> {y_t} {{
   %y = pquant.int8_linear %q, %s, %w, %ws : {q_t}, {s_t}, tensor<{n}x{k}xi8>, tensor<{n}xf32> -> {y_t}
   return %y : {y_t}
 }}
+func.func @silu_{i}(%g: tensor<?x{k}xf32>, %u: tensor<?x{k}xf32>) -> tensor<?x{k}xf32> {{
+  %y = pquant.silu_mul %g, %u : tensor<?x{k}xf32>
+  return %y : tensor<?x{k}xf32>
+}}
 """
 
     def calls(self):
@@ -89,7 +99,16 @@ func.func @int8_{i}(%q: {q_t}, %s: {s_t}) -> {y_t} {{
             (f"quant_s_{self.index}", [self.x], np.float32, s8, True),
             (f"int8_{self.index}", [self.q, self.s], np.float32,
              ref.int8_linear(self.q, self.s, self.w8, self.w8_scale), False),
+            (f"silu_{self.index}", [self.gate, self.up], np.float32, silu_mul_rounded_once(self.gate, self.up),
+             True),
         ]
+
+
+def silu_mul_rounded_once(g, u):
+    """g / (1 + exp(-g)) · u in float32, exp computed in float64 and rounded once."""
+    with np.errstate(over="ignore"):
+        e = np.exp(-g.astype(np.float64)).astype(np.float32)
+    return g / (np.float32(1) + e) * u
 
 
 def main():
