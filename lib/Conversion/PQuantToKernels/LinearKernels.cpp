@@ -22,6 +22,9 @@ constexpr int64_t kBitPlanes = 8;
 /// them from memory (bench/bitlinear.py: cold 4096 × 4096 GEMV 26 → 29-33
 /// GB/s, 2048 × 2048 19 → 23-28 GB/s).
 constexpr int64_t kPrefetchBytes = 16384;
+/// Rows of the int8 linear that share each activation load: their
+/// accumulators fit one reduction tree of the 4-lane (sdot) accumulators.
+constexpr int64_t kInt8RowBlock = 4;
 /// The activation bytes of a token group of the unpack-dot GEMM, kept in
 /// L2 while every weight tile passes them (the 1.3B model's 512-token
 /// prefill read 1-2.8 MB of activations per tile, from L3).
@@ -315,52 +318,74 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
     });
   }
 
-  // Rows outside, on the threads; tokens inside, so a row read for one
-  // token is in cache for the next one that uses the same expert.
+  // Blocks of rows outside, on the threads; tokens inside, so a row read
+  // for one token is in cache for the next one that uses the same expert.
+  // A block's rows share each activation load and one reduction tree (a
+  // prefill read all of q from L2 once per row). The last block repeats the
+  // last row where n is not a multiple of the block: the same value stored
+  // twice by the same iteration.
   int64_t prefetchRows = llvm::divideCeil(kPrefetchBytes, k);
-  parallelLoop(b, index(b, n), [&](ImplicitLocOpBuilder &b, Value row) {
-    Value aheadRow = arith::MinSIOp::create(
-        b, arith::AddIOp::create(b, row, index(b, prefetchRows)),
-        index(b, n - 1));
+  Value lastRow = index(b, n - 1);
+  parallelLoop(b, index(b, llvm::divideCeil(n, kInt8RowBlock)),
+               [&](ImplicitLocOpBuilder &b, Value block) {
+    SmallVector<Value> rows, aheadRows;
+    for (int64_t r = 0; r < kInt8RowBlock; ++r) {
+      Value row = arith::AddIOp::create(
+          b, arith::MulIOp::create(b, block, index(b, kInt8RowBlock)),
+          index(b, r));
+      rows.push_back(arith::MinSIOp::create(b, row, lastRow));
+      aheadRows.push_back(arith::MinSIOp::create(
+          b, arith::AddIOp::create(b, row, index(b, prefetchRows)), lastRow));
+    }
     forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
       // The dispatch: only the selected expert's rows are read.
-      SmallVector<Value> weightRow;
+      SmallVector<Value> expert;
       if (experts)
-        weightRow.push_back(arith::IndexCastOp::create(
+        expert.push_back(arith::IndexCastOp::create(
             b, b.getIndexType(),
             memref::LoadOp::create(b, experts, ValueRange{m, index(b, *slot)})));
-      weightRow.push_back(row);
-      SmallVector<Value> aheadAt(weightRow);
-      aheadAt.back() = aheadRow;
-      Value sums = forLoop(
-          b, index(b, k), kPlaneWord, {splat(b, accType, 0)},
+      auto at = [&](Value row, ArrayRef<Value> rest) {
+        SmallVector<Value> indices(expert);
+        indices.push_back(row);
+        indices.append(rest.begin(), rest.end());
+        return indices;
+      };
+      SmallVector<Value> zeros(kInt8RowBlock, splat(b, accType, 0));
+      ValueRange sums = forLoop(
+          b, index(b, k), kPlaneWord, zeros,
           [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
-            SmallVector<Value> at(weightRow);
-            at.push_back(col);
-            SmallVector<Value> ahead(aheadAt);
-            ahead.push_back(col);
-            memref::PrefetchOp::create(b, w, ahead, /*isWrite=*/false,
-                                       /*localityHint=*/3,
-                                       /*isDataCache=*/true);
-            Value weights = readVector(b, bytes, w, at, 0, exact);
-            if (offsetWeights)
-              weights = arith::XOrIOp::create(b, weights,
-                                              splat(b, bytes, int8_t(0x80)));
             Value activations = readVector(b, bytes, q, {m, col}, 0, exact);
-            return SmallVector<Value>{
-                accumulateDot(b, dot, carried[0], weights, activations)};
-          })[0];
-      Value acc = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums);
-      if (offsetWeights)
-        acc = arith::SubIOp::create(
-            b, acc, memref::LoadOp::create(b, offsets, ValueRange{m}));
-      Value rowScale = memref::LoadOp::create(b, ws, weightRow);
+            SmallVector<Value> next;
+            for (int64_t r = 0; r < kInt8RowBlock; ++r) {
+              memref::PrefetchOp::create(b, w, at(aheadRows[r], col),
+                                         /*isWrite=*/false,
+                                         /*localityHint=*/3,
+                                         /*isDataCache=*/true);
+              Value weights = readVector(b, bytes, w, at(rows[r], col), 0, exact);
+              if (offsetWeights)
+                weights = arith::XOrIOp::create(b, weights,
+                                                splat(b, bytes, int8_t(0x80)));
+              next.push_back(
+                  accumulateDot(b, dot, carried[r], weights, activations));
+            }
+            return next;
+          });
+      Value totals = sumEachPart(b, SmallVector<Value>(sums));
       Value tokenScale = memref::LoadOp::create(b, s, ValueRange{m});
-      Value result = arith::MulFOp::create(
-          b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32, acc),
-                                   rowScale),
-          tokenScale);
-      memref::StoreOp::create(b, result, y, ValueRange{m, row});
+      Value offset = offsetWeights ? Value(memref::LoadOp::create(
+                                         b, offsets, ValueRange{m}))
+                                   : Value();
+      for (int64_t r = 0; r < kInt8RowBlock; ++r) {
+        Value acc = vector::ExtractOp::create(b, totals, r);
+        if (offset)
+          acc = arith::SubIOp::create(b, acc, offset);
+        Value rowScale = memref::LoadOp::create(b, ws, at(rows[r], {}));
+        Value result = arith::MulFOp::create(
+            b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32, acc),
+                                     rowScale),
+            tokenScale);
+        memref::StoreOp::create(b, result, y, ValueRange{m, rows[r]});
+      }
       return SmallVector<Value>{};
     });
   });
