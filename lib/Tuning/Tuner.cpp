@@ -83,8 +83,8 @@ std::string candidateName(const TuningCandidate &candidate) {
   return candidate.strategy + "/" + std::to_string(*candidate.chunkWords);
 }
 
-/// Bit-serial, and unpack-dot for each chunk size up to the first that holds
-/// a whole row (larger ones build the same kernel).
+/// Bit-serial, lookup, and unpack-dot for each chunk size up to the first
+/// that holds a whole row (larger ones build the same kernel).
 std::vector<TuningCandidate> candidatesFor(int64_t cols,
                                            ArrayRef<std::string> strategies) {
   auto allowed = [&](StringRef strategy) {
@@ -93,6 +93,8 @@ std::vector<TuningCandidate> candidatesFor(int64_t cols,
   std::vector<TuningCandidate> candidates;
   if (allowed("bitserial"))
     candidates.push_back({"bitserial", std::nullopt, 0});
+  if (allowed("lookup"))
+    candidates.push_back({"lookup", std::nullopt, 0});
   if (allowed("unpack_dot")) {
     int64_t words = llvm::divideCeil(cols, 64);
     for (int64_t chunk : kChunkWords) {

@@ -81,14 +81,15 @@ cl::opt<unsigned> optLevel("O", cl::cat(compileCategory), cl::Prefix,
                            cl::init(3));
 cl::opt<std::string> strategy(
     "strategy", cl::cat(compileCategory),
-    cl::desc("BitLinear kernel strategy: auto (per target: bit-serial "
-             "popcount where 64-bit vector popcount is fast, else unpack + dot "
-             "product where the CPU has one), bitserial, or unpack-dot"),
+    cl::desc("BitLinear kernel strategy: auto (per target: where 64-bit "
+             "vector popcount is fast, bit-serial popcount for one token and "
+             "table lookups for several (256 rows or more); else unpack + dot "
+             "product where the CPU has one), bitserial, unpack-dot or lookup"),
     cl::init("auto"));
 cl::opt<bool> tune(
     "tune", cl::cat(compileCategory),
-    cl::desc("Time the BitLinear kernel candidates (strategies, unpack-dot "
-             "column chunks) for the model's shapes on this machine, decode "
+    cl::desc("Time the BitLinear kernel candidates (bitserial, lookup, "
+             "unpack-dot column chunks) for the model's shapes on this machine, decode "
              "and prefill, and compile each BitLinear with the fastest; "
              "-target=host only. The .pqw records the measurements. With "
              "--strategy, only that strategy's candidates"));

@@ -29,11 +29,19 @@ def LowerToKernels : Pass<"pquant-lower-to-kernels", "::mlir::ModuleOp"> {
       token; the first sum is a byte dot product with the activations,
       through `vpdpbusd` (`dot=vnni`), `sdot` (`dot=sdot`) or widening
       multiplies (`dot=generic`).
+    - `lookup` (the "Four Russians" method, as T-MAC does on CPUs): for a
+      block of 32 tokens and each group of 4 columns, a table of the 16 sums
+      of those columns that a 4-bit weight pattern selects (one i16 lane per
+      token, built from the block's activations laid out column by column);
+      each weight nibble adds its entry to its row's sums, so one load and
+      one 512-bit add cover 4 columns × 32 tokens. Tables cover 2 words of
+      columns at a time and are shared by 256 rows.
     - `auto`, a cost model from measurements (docs/benchmarks.md): with a
-      fast 64-bit vector popcount (`vpopcntq`), `bitserial` for a single
-      token, and for several tokens `unpack-dot` while one tile of unpacked
-      weight bytes (tile rows × K) fits in a 48 KB L1, `bitserial` beyond;
-      without it, `unpack-dot` when the target has a dot instruction
+      fast 64-bit vector popcount (`vpopcntq`, so AVX-512), `bitserial` for a
+      single token, and for several tokens `lookup` when the BitLinear has at
+      least 256 rows to share each table, else `unpack-dot` while one tile of
+      unpacked weight bytes (tile rows × K) fits in a 48 KB L1, `bitserial`
+      beyond; without it, `unpack-dot` when the target has a dot instruction
       (AVX-512 VNNI `vpdpbusd`, aarch64 `sdot`), otherwise `bitserial`.
       Per target family (docs/tuning.md says why): AVX-512 with VPOPCNTDQ
       and VNNI (Zen 4, Ice Lake and later) splits decode / prefill as above;
@@ -59,7 +67,7 @@ def LowerToKernels : Pass<"pquant-lower-to-kernels", "::mlir::ModuleOp"> {
   ];
   let options = [
     Option<"strategy", "strategy", "std::string", "\"auto\"",
-           "BitLinear kernel: auto, bitserial or unpack-dot">,
+           "BitLinear kernel: auto, bitserial, unpack-dot or lookup">,
     Option<"dot", "dot", "std::string", "\"generic\"",
            "Byte dot product of unpack-dot: generic, vnni (x86 AVX-512 VNNI) or sdot (aarch64 dotprod)">,
     Option<"fastPopcount", "fast-popcount", "bool", "false",

@@ -34,7 +34,7 @@ struct CPUPipelineOptions : mlir::PassPipelineOptions<CPUPipelineOptions> {
   Option<std::string> strategy{
       *this, "strategy",
       llvm::cl::desc("BitLinear kernel strategy: auto (a cost model per "
-                     "target), bitserial or unpack-dot"),
+                     "target), bitserial, unpack-dot or lookup"),
       llvm::cl::init("auto")};
   Option<std::string> lmHead{
       *this, "lm-head",

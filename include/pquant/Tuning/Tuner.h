@@ -21,7 +21,7 @@ namespace pquant {
 struct CPUTarget;
 
 struct TuneOptions {
-  /// The strategies to try ("bitserial", "unpack_dot"); empty: all.
+  /// The strategies to try ("bitserial", "unpack_dot", "lookup"); empty: all.
   std::vector<std::string> strategies;
   /// Tokens per call in the prefill regime.
   int64_t prefillTokens = 64;

@@ -19,7 +19,7 @@ namespace pquant {
 
 /// One kernel the tuner timed.
 struct TuningCandidate {
-  std::string strategy;              ///< "bitserial" or "unpack_dot"
+  std::string strategy;              ///< "bitserial", "unpack_dot" or "lookup"
   std::optional<int64_t> chunkWords; ///< unpack_dot's column chunk
   double medianSeconds = 0;          ///< median time of one call
 };

@@ -54,6 +54,24 @@ void buildUnpackDotLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
 llvm::SmallVector<mlir::MemRefType, 2>
 unpackDotScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
 
+/// (q: [M, K] i8, s: [M] f32, w: packed, ws: [1] or [N] f32, y: [M, N] f32,
+/// scratch...) BitLinear by table lookups (the "Four Russians" method, as
+/// T-MAC does on CPUs): for a block of 32 tokens and each group of 4 columns,
+/// the 16 sums of the columns a 4-bit weight pattern selects, one i16 lane
+/// per token; each weight nibble then adds its entry to its row's sums,
+/// Σ_{B=1} q for 32 tokens × 4 columns per load and add. Exact. Same layout
+/// as the other BitLinear kernels.
+void buildLookupLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                       PackedLayoutAttr layout);
+/// The rows one iteration of the lookup kernel takes through each chunk's
+/// tables: they share the cost of building them, and their i32 sums (32 KB)
+/// stay in cache beside the tables.
+constexpr int64_t kLookupRows = 256;
+/// The scratch buffers buildLookupLinear takes: the activation sums [M] i32
+/// and the activations of each token block column by column [M, K] i8.
+llvm::SmallVector<mlir::MemRefType, 2>
+lookupScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
+
 /// (q: [M, K] i8, s: [M] f32, w: [N, K] i8 or [E, N, K] i8, ws: [N] or
 /// [E, N] f32, [experts: [M, k] i32,] y: [M, N] f32). With `slot`, token m
 /// uses expert experts[m, slot] (the dispatch of pquant.expert_linear). The

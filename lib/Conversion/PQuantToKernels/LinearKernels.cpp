@@ -25,6 +25,11 @@ constexpr int64_t kPrefetchBytes = 16384;
 /// Rows of the int8 linear that share each activation load: their
 /// accumulators fit one reduction tree of the 4-lane (sdot) accumulators.
 constexpr int64_t kInt8RowBlock = 4;
+/// The lookup-table GEMM: tokens per block (the i16 lanes of one 512-bit
+/// table entry) and weight bits per table index.
+constexpr int64_t kLookupTokens = 32;
+constexpr int64_t kLookupGroupBits = 4;
+
 /// The activation bytes of a token group of the unpack-dot GEMM, kept in
 /// L2 while every weight tile passes them (the 1.3B model's 512-token
 /// prefill read 1-2.8 MB of activations per tile, from L3).
@@ -562,6 +567,192 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
       return SmallVector<Value>{};
     });
   });
+}
+
+void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
+                                        ValueRange args,
+                                        PackedLayoutAttr layout) {
+  Value q = args[0], s = args[1], w = args[2], ws = args[3], y = args[4];
+  Value rowSums = args[5], columns = args[6];
+  int64_t n = layout.getRows(), k = layout.getCols();
+  int64_t tileRows = layout.getTileRows(), words = layout.getWordsPerRow();
+  Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type(),
+       i64 = b.getI64Type(), f32 = b.getF32Type();
+  auto tokenBytes = VectorType::get({kLookupTokens}, i8);
+  auto tokenLanes = VectorType::get({kLookupTokens}, i16);
+  auto tokenSums = VectorType::get({kLookupTokens}, i32);
+  int64_t entries = int64_t(1) << kLookupGroupBits;
+  int64_t groupsPerWord = kPlaneWord / kLookupGroupBits;
+  // Two words per chunk: 32 lookups of at most 4·128 each fit an i16 lane.
+  int64_t chunkWords = words % 2 == 0 ? 2 : 1;
+  int64_t groups = chunkWords * groupsPerWord;
+  Value tokens = memref::DimOp::create(b, q, 0);
+  Value kIndex = index(b, k);
+
+  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
+    memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
+  });
+
+  // Each block of (up to) 32 tokens' activations column by column: column c
+  // of the block from token m0 with `count` tokens is the `count` bytes at
+  // m0·K + c·count of the flat buffer, so a table's column is one load.
+  Value flat = memref::CollapseShapeOp::create(
+      b, columns, ArrayRef<ReassociationIndices>{{0, 1}});
+  Value blocks = arith::CeilDivUIOp::create(b, tokens, index(b, kLookupTokens));
+  auto blockOf = [&](ImplicitLocOpBuilder &b, Value block) {
+    Value m0 = arith::MulIOp::create(b, block, index(b, kLookupTokens));
+    Value count = arith::MinUIOp::create(
+        b, arith::SubIOp::create(b, tokens, m0), index(b, kLookupTokens));
+    return std::pair{m0, count};
+  };
+  parallelLoop(b, blocks, [&](ImplicitLocOpBuilder &b, Value block) {
+    Value m0, count;
+    std::tie(m0, count) = blockOf(b, block);
+    Value base = arith::MulIOp::create(b, m0, kIndex);
+    forLoop(b, count, 1, {}, [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
+      Value m = arith::AddIOp::create(b, m0, t);
+      forLoop(b, kIndex, 1, {}, [&](ImplicitLocOpBuilder &b, Value c, ValueRange) {
+        Value at = arith::AddIOp::create(
+            b, base,
+            arith::AddIOp::create(b, arith::MulIOp::create(b, c, count), t));
+        memref::StoreOp::create(b, memref::LoadOp::create(b, q, ValueRange{m, c}),
+                                flat, ValueRange{at});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+  });
+
+  // An iteration is a (token block, row range) pair. For each chunk of
+  // columns it builds, per group of 4 columns, the 16 sums of the group's
+  // columns that a 4-bit weight pattern selects (one i16 lane per token),
+  // then adds to each row's sums the entries its weight nibbles pick:
+  // Σ_{B=1} q for 32 tokens at 4 columns per load and add.
+  int64_t ranges = llvm::divideCeil(n, kLookupRows);
+  Value pairs = arith::MulIOp::create(b, blocks, index(b, ranges));
+  parallelLoop(b, pairs, [&](ImplicitLocOpBuilder &b, Value pair) {
+    Value range = arith::RemUIOp::create(b, pair, index(b, ranges));
+    Value m0, count;
+    std::tie(m0, count) =
+        blockOf(b, arith::DivUIOp::create(b, pair, index(b, ranges)));
+    Value base = arith::MulIOp::create(b, m0, kIndex);
+    Value firstRow = arith::MulIOp::create(b, range, index(b, kLookupRows));
+    Value rowEnd = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, firstRow, index(b, kLookupRows)),
+        index(b, n));
+    Value rowCount = arith::SubIOp::create(b, rowEnd, firstRow);
+    Value partial = memref::AllocaOp::create(
+        b, MemRefType::get({kLookupRows, kLookupTokens}, i32),
+        b.getI64IntegerAttr(64));
+    Value tables = memref::AllocaOp::create(
+        b, MemRefType::get({groups, entries, kLookupTokens}, i16),
+        b.getI64IntegerAttr(64));
+    forLoop(b, rowCount, 1, {}, [&](ImplicitLocOpBuilder &b, Value r, ValueRange) {
+      vector::StoreOp::create(b, splat(b, tokenSums, 0), partial,
+                              ValueRange{r, index(b, 0)});
+      return SmallVector<Value>{};
+    });
+    forLoop(b, index(b, words), chunkWords, {}, [&](ImplicitLocOpBuilder &b,
+                                                   Value firstWord, ValueRange) {
+      Value firstColumn = arith::MulIOp::create(b, firstWord, index(b, kPlaneWord));
+      forLoop(b, index(b, groups), 1, {}, [&](ImplicitLocOpBuilder &b, Value g,
+                                              ValueRange) {
+        // Lanes past `count` read other columns: they only feed the sums
+        // of tokens that do not exist. Columns past K weigh 0.
+        SmallVector<Value> columnLanes;
+        for (int64_t i = 0; i < kLookupGroupBits; ++i) {
+          Value c = arith::AddIOp::create(
+              b, firstColumn,
+              arith::AddIOp::create(
+                  b, arith::MulIOp::create(b, g, index(b, kLookupGroupBits)),
+                  index(b, i)));
+          Value inside = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, c,
+                                               kIndex);
+          Value at = arith::AddIOp::create(
+              b, base,
+              arith::MulIOp::create(
+                  b, arith::MinUIOp::create(b, c, index(b, k - 1)), count));
+          Value bytes = readVector(b, tokenBytes, flat, {at}, 0, false);
+          columnLanes.push_back(arith::SelectOp::create(
+              b, inside, arith::ExtSIOp::create(b, tokenLanes, bytes),
+              splat(b, tokenLanes, 0)));
+        }
+        // Entry e = entry (e without its lowest set bit) + that bit's column.
+        SmallVector<Value> sums{splat(b, tokenLanes, 0)};
+        for (int64_t e = 1; e < entries; ++e)
+          sums.push_back(arith::AddIOp::create(
+              b, sums[e & (e - 1)], columnLanes[llvm::countr_zero(uint64_t(e))]));
+        for (int64_t e = 0; e < entries; ++e)
+          vector::StoreOp::create(b, sums[e], tables,
+                                  ValueRange{g, index(b, e), index(b, 0)});
+        return SmallVector<Value>{};
+      });
+      forLoopFrom(b, firstRow, rowEnd, 1, {}, [&](ImplicitLocOpBuilder &b,
+                                                 Value row, ValueRange) {
+        Value tile = arith::DivUIOp::create(b, row, index(b, tileRows));
+        Value tileRow = arith::RemUIOp::create(b, row, index(b, tileRows));
+        Value acc = splat(b, tokenLanes, 0);
+        for (int64_t j = 0; j < chunkWords; ++j) {
+          Value word = memref::LoadOp::create(
+              b, w,
+              ValueRange{tile, arith::AddIOp::create(b, firstWord, index(b, j)),
+                         tileRow, index(b, 0)});
+          for (int64_t g = 0; g < groupsPerWord; ++g) {
+            Value pattern = arith::AndIOp::create(
+                b,
+                arith::ShRUIOp::create(b, word,
+                                       scalar(b, i64, g * kLookupGroupBits)),
+                scalar(b, i64, entries - 1));
+            Value entry = vector::LoadOp::create(
+                b, tokenLanes, tables,
+                ValueRange{index(b, j * groupsPerWord + g),
+                           arith::IndexCastOp::create(b, b.getIndexType(),
+                                                      pattern),
+                           index(b, 0)});
+            acc = arith::AddIOp::create(b, acc, entry);
+          }
+        }
+        Value r = arith::SubIOp::create(b, row, firstRow);
+        Value sum = arith::AddIOp::create(
+            b,
+            vector::LoadOp::create(b, tokenSums, partial, ValueRange{r, index(b, 0)}),
+            arith::ExtSIOp::create(b, tokenSums, acc));
+        vector::StoreOp::create(b, sum, partial, ValueRange{r, index(b, 0)});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    // y[m, row] = f32(2·ones − Σ_k q[m, k]) · scale · s[m], as
+    // storeBitLinearTile computes it.
+    bool perRowScale = cast<MemRefType>(ws.getType()).getDimSize(0) != 1;
+    forLoop(b, count, 1, {}, [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
+      Value m = arith::AddIOp::create(b, m0, t);
+      Value rowSum = memref::LoadOp::create(b, rowSums, ValueRange{m});
+      Value tokenScale = memref::LoadOp::create(b, s, ValueRange{m});
+      forLoopFrom(b, firstRow, rowEnd, 1, {}, [&](ImplicitLocOpBuilder &b,
+                                                 Value row, ValueRange) {
+        Value ones = memref::LoadOp::create(
+            b, partial, ValueRange{arith::SubIOp::create(b, row, firstRow), t});
+        Value acc = arith::SubIOp::create(
+            b, arith::ShLIOp::create(b, ones, scalar(b, i32, 1)), rowSum);
+        Value scale = memref::LoadOp::create(
+            b, ws, ValueRange{perRowScale ? row : index(b, 0)});
+        Value result = arith::MulFOp::create(
+            b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32, acc), scale),
+            tokenScale);
+        memref::StoreOp::create(b, result, y, ValueRange{m, row});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+  });
+}
+
+SmallVector<MemRefType, 2>
+pquant::kernels::lookupScratch(MLIRContext *context, PackedLayoutAttr layout) {
+  return {MemRefType::get({ShapedType::kDynamic}, IntegerType::get(context, 32)),
+          MemRefType::get({ShapedType::kDynamic, layout.getCols()},
+                          IntegerType::get(context, 8))};
 }
 
 SmallVector<MemRefType, 2>

@@ -161,9 +161,10 @@ struct LowerToKernelsPass
 
   void runOnOperation() override {
     if (strategy != "auto" && strategy != "bitserial" &&
-        strategy != "unpack-dot") {
+        strategy != "unpack-dot" && strategy != "lookup") {
       getOperation()->emitError("pquant-lower-to-kernels: unknown strategy '")
-          << strategy << "', expected 'auto', 'bitserial' or 'unpack-dot'";
+          << strategy
+          << "', expected 'auto', 'bitserial', 'unpack-dot' or 'lookup'";
       return signalPassFailure();
     }
     std::optional<kernels::DotInstruction> instruction =
@@ -191,23 +192,30 @@ struct LowerToKernelsPass
   }
 
   /// The strategy of the pass option, resolving `auto` with the cost model.
-  /// Measured (docs/benchmarks.md): where vpopcntq exists, bit-serial wins
-  /// for one token; for several, unpack-dot wins while a tile of unpacked
-  /// weight bytes stays in L1 (it is reread for every block of tokens),
-  /// bit-serial beyond. Without vpopcntq, a dot instruction wins.
+  /// Measured (docs/benchmarks.md, docs/benchmarks-model.md): where vpopcntq
+  /// exists (AVX-512), bit-serial wins for one token; for several, table
+  /// lookups win once enough rows share each table (a 512-token prompt of the
+  /// 1.3B model: 1.46x the unpack-dot GEMMs), else unpack-dot while a tile of
+  /// unpacked weight bytes stays in L1 (it is reread for every block of
+  /// tokens), bit-serial beyond. Without vpopcntq, a dot instruction wins;
+  /// lookups were not measured there.
   KernelStrategy strategyFor(BitLinearOp linear, PackedLayoutAttr layout) {
     if (strategy != "auto")
-      return strategy == "bitserial" ? KernelStrategy::BitSerial
-                                     : KernelStrategy::UnpackDot;
+      return llvm::StringSwitch<KernelStrategy>(strategy)
+          .Case("bitserial", KernelStrategy::BitSerial)
+          .Case("lookup", KernelStrategy::Lookup)
+          .Default(KernelStrategy::UnpackDot);
     if (dotInstruction == kernels::DotInstruction::Generic)
       return KernelStrategy::BitSerial;
     if (!fastPopcount)
       return KernelStrategy::UnpackDot;
+    if (linear.getInput().getType().getDimSize(0) == 1)
+      return KernelStrategy::BitSerial;
+    if (layout.getRows() >= kernels::kLookupRows)
+      return KernelStrategy::Lookup;
     constexpr int64_t kL1Bytes = 48 * 1024;
-    bool singleToken = linear.getInput().getType().getDimSize(0) == 1;
     bool tileInL1 = layout.getTileRows() * layout.getCols() <= kL1Bytes;
-    return !singleToken && tileInL1 ? KernelStrategy::UnpackDot
-                                    : KernelStrategy::BitSerial;
+    return tileInL1 ? KernelStrategy::UnpackDot : KernelStrategy::BitSerial;
   }
 
   /// The kernel of `linear`: its own `kernel` attribute (pquant-compile
@@ -243,6 +251,15 @@ struct LowerToKernelsPass
                   kernels::buildBitSerialLinear(b, args, layout);
                 },
                 kernels::bitSerialScratch(linear.getContext(), layout));
+            return success();
+          }
+          if (choice.getStrategy() == KernelStrategy::Lookup) {
+            lowering.replaceWithCall(
+                op, "bitlinear_lookup", linear->getOperands(),
+                [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                  kernels::buildLookupLinear(b, args, layout);
+                },
+                kernels::lookupScratch(linear.getContext(), layout));
             return success();
           }
           kernels::DotInstruction instruction = dotInstruction;

@@ -84,7 +84,8 @@ def PQuant_PackedLayoutAttr : AttrDef<PQuant_Dialect, "PackedLayout",
 def PQuant_KernelStrategy : I32EnumAttr<"KernelStrategy",
     "how a BitLinear kernel computes its 1-bit sums", [
     I32EnumAttrCase<"BitSerial", 0, "bitserial">,
-    I32EnumAttrCase<"UnpackDot", 1, "unpack_dot">
+    I32EnumAttrCase<"UnpackDot", 1, "unpack_dot">,
+    I32EnumAttrCase<"Lookup", 2, "lookup">
   ]> {
   let cppNamespace = "::pquant";
   let genSpecializedAttr = 0;
@@ -106,6 +107,9 @@ def PQuant_KernelChoiceAttr : AttrDef<PQuant_Dialect, "KernelChoice"> {
       unpacked at a time (the chunk, R × 64 × chunk_words bytes for tiles of
       R rows, lives on the stack and is reused by every token); without it
       the kernel's default, 32, is used. It must lie in [1, 256].
+    - `lookup`: per block of 32 tokens, tables of the sums that each 4-bit
+      weight pattern selects from 4 columns; each weight nibble adds its
+      table entry (prefill). No tile parameter.
 
     ```mlir
     %y = pquant.bitlinear %q, %s, %w, %ws {kernel = #pquant.kernel<unpack_dot, chunk_words = 16>}
