@@ -201,8 +201,11 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
   Value tokens = memref::DimOp::create(b, q, 0);
   Value layerIndex = index(b, layer), rowCount = index(b, rows);
 
-  // New keys and values go to rows start + m; rows past the cache are dropped.
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+  // New keys and values go to rows start + m; rows past the cache are
+  // dropped. On the threads: a prompt's rows are fresh pages, and the kernel
+  // clearing them on first write was 9% of a 2-thread 512-token prefill
+  // while the second thread waited.
+  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
     Value row = arith::AddIOp::create(b, start, m);
     Value fits = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, row, rowCount);
     scf::IfOp::create(b, fits, [&](OpBuilder &nested, Location loc) {
@@ -224,7 +227,6 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
       });
       scf::YieldOp::create(b);
     });
-    return SmallVector<Value>{};
   });
 
   float scale = float(1.0 / std::sqrt(double(headDim)));

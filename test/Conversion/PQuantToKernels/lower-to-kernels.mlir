@@ -173,7 +173,10 @@ func.func @tall(%q: tensor<?x128xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) -> 
 // softmax takes exp 16 lanes at a time, in f64 (math.floor of its range
 // reduction), then the rest one by one.
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels | FileCheck %s --check-prefix=ATTN
+// The new keys and values are written on the threads, a token each, then
+// the heads run on the threads.
 // ATTN-LABEL: func.func private @pquant_attention_layer1_
+// ATTN:         scf.parallel
 // ATTN:         vector.store %{{.*}} : memref<2x8x1x16xf32>, vector<16xf32>
 // ATTN:         scf.parallel
 // ATTN:         arith.extf %{{.*}} : vector<16xf32> to vector<16xf64>
