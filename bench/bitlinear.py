@@ -48,7 +48,7 @@ SHAPES = [(2048, 2048), (5460, 2048), (2048, 5460), (4096, 4096), (11008, 4096),
 BATCH = 64
 CC = ["clang-22", "-O3", "-march=native", "-fopenmp-simd"]
 # "default" compiles without -strategy (the compiler's own choice); the others pass -strategy=NAME.
-STRATEGIES = "default,bitserial,unpack-dot"
+STRATEGIES = "default,bitserial,unpack-dot,lookup"
 # Targets the issue states.
 TARGET_SPEEDUP_SHAPE, TARGET_SPEEDUP = (4096, 4096), 10.0
 TARGET_GBPS_SHAPE, TARGET_GBPS = (4096, 11008), 25.0
@@ -154,7 +154,9 @@ VECTOR_BITS = {"zmm": 512, "ymm": 256, "xmm": 128}
 
 def loop_work(body):
     """Weight x token products one iteration of a loop does: popcounted bits / 8 activation
-    bit-planes (bit-serial), plus 4 per 32-bit lane of a byte dot product (vpdpbusd)."""
+    bit-planes (bit-serial), 4 per 32-bit lane of a byte dot product (vpdpbusd), and 4 columns
+    per 16-bit token lane of a table entry added from memory (lookup: vpaddw with a memory
+    operand; the tables are built by register-to-register adds)."""
     work = 0
     for op, args in body:
         regs = re.findall(r"%(zmm|ymm|xmm)", args)
@@ -163,6 +165,8 @@ def loop_work(body):
             work += bits // 8
         elif op.startswith("vpdpbusd") or op.startswith("vpdpbssd"):
             work += bits // 8
+        elif op.startswith("vpaddw") and "(" in args:
+            work += bits // 16 * 4
     return work
 
 
