@@ -60,9 +60,10 @@ unpackDotScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
 /// the 16 sums of the columns a 4-bit weight pattern selects, one i16 lane
 /// per token; each weight nibble then adds its entry to its row's sums,
 /// Σ_{B=1} q for 32 tokens × 4 columns per load and add. Exact. Same layout
-/// as the other BitLinear kernels.
+/// as the other BitLinear kernels. Only whole blocks, and only from 64
+/// tokens on: the other tokens go through the unpack-dot GEMM with `dot`.
 void buildLookupLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
-                       PackedLayoutAttr layout);
+                       PackedLayoutAttr layout, DotInstruction dot);
 /// The rows one iteration of the lookup kernel takes through each chunk's
 /// tables: they share the cost of building them, and their i32 sums (32 KB)
 /// stay in cache beside the tables.

@@ -26,9 +26,12 @@ constexpr int64_t kPrefetchBytes = 16384;
 /// accumulators fit one reduction tree of the 4-lane (sdot) accumulators.
 constexpr int64_t kInt8RowBlock = 4;
 /// The lookup-table GEMM: tokens per block (the i16 lanes of one 512-bit
-/// table entry) and weight bits per table index.
+/// table entry), weight bits per table index, and the fewest tokens it
+/// takes (1.3B model, 2 threads: unpack-dot was as fast or faster up to
+/// 48-token prompts, lookup 20% faster at 512).
 constexpr int64_t kLookupTokens = 32;
 constexpr int64_t kLookupGroupBits = 4;
+constexpr int64_t kLookupMinTokens = 64;
 
 /// The activation bytes of a token group of the unpack-dot GEMM, kept in
 /// L2 while every weight tile passes them (the 1.3B model's 512-token
@@ -396,11 +399,12 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
   });
 }
 
-void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
-                                           ValueRange args,
-                                           PackedLayoutAttr layout,
-                                           DotInstruction dot,
-                                           int64_t chunkWords) {
+namespace {
+/// The unpack-dot GEMM of tokens [firstOfAll, M); rowSums[m] must already
+/// hold Σ_k q[m, k] for them.
+void unpackDotTokens(ImplicitLocOpBuilder &b, ValueRange args,
+                     PackedLayoutAttr layout, kernels::DotInstruction dot,
+                     int64_t chunkWords, Value firstOfAll) {
   Value q = args[0], s = args[1], w = args[2], ws = args[3], y = args[4];
   Value rowSums = args[5];
   int64_t n = layout.getRows(), k = layout.getCols();
@@ -415,11 +419,6 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
   chunkWords = std::min(words, chunkWords);
   int64_t chunks = llvm::divideCeil(words, chunkWords);
 
-  // Σ_k q[m, k] once per token.
-  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
-    memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
-  });
-
   // Tokens in groups whose activations stay in L2 while every tile passes
   // them: an iteration is a (group, tile) pair, tiles varying fastest so the
   // threads share a group. Each group unpacks its tiles again: a few
@@ -428,13 +427,15 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
   // their partial sums stay small.
   int64_t groupTokens =
       std::clamp<int64_t>(kGroupActivationBytes / k / 12 * 12, 12, 240);
-  Value groups = arith::CeilDivUIOp::create(b, tokens, index(b, groupTokens));
+  Value groups = arith::CeilDivUIOp::create(
+      b, arith::SubIOp::create(b, tokens, firstOfAll), index(b, groupTokens));
   Value pairs = arith::MulIOp::create(b, groups, index(b, tiles));
   parallelLoop(b, pairs, [&](ImplicitLocOpBuilder &b, Value pair) {
     Value tile = arith::RemUIOp::create(b, pair, index(b, tiles));
-    Value firstToken = arith::MulIOp::create(
-        b, arith::DivUIOp::create(b, pair, index(b, tiles)),
-        index(b, groupTokens));
+    Value firstToken = arith::AddIOp::create(
+        b, firstOfAll,
+        arith::MulIOp::create(b, arith::DivUIOp::create(b, pair, index(b, tiles)),
+                              index(b, groupTokens)));
     Value groupEnd = arith::MinUIOp::create(
         b, arith::AddIOp::create(b, firstToken, index(b, groupTokens)),
         tokens);
@@ -569,9 +570,26 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
   });
 }
 
+} // namespace
+
+void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
+                                           ValueRange args,
+                                           PackedLayoutAttr layout,
+                                           DotInstruction dot,
+                                           int64_t chunkWords) {
+  Value q = args[0], rowSums = args[5];
+  // Σ_k q[m, k] once per token.
+  parallelLoop(b, memref::DimOp::create(b, q, 0),
+               [&](ImplicitLocOpBuilder &b, Value m) {
+    memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
+  });
+  unpackDotTokens(b, args, layout, dot, chunkWords, index(b, 0));
+}
+
 void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
                                         ValueRange args,
-                                        PackedLayoutAttr layout) {
+                                        PackedLayoutAttr layout,
+                                        DotInstruction dot) {
   Value q = args[0], s = args[1], w = args[2], ws = args[3], y = args[4];
   Value rowSums = args[5], columns = args[6];
   int64_t n = layout.getRows(), k = layout.getCols();
@@ -579,6 +597,7 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
   Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type(),
        i64 = b.getI64Type(), f32 = b.getF32Type();
   auto tokenBytes = VectorType::get({kLookupTokens}, i8);
+  Value blockSize = index(b, kLookupTokens);
   auto tokenLanes = VectorType::get({kLookupTokens}, i16);
   auto tokenSums = VectorType::get({kLookupTokens}, i32);
   int64_t entries = int64_t(1) << kLookupGroupBits;
@@ -593,28 +612,32 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
     memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
   });
 
-  // Each block of (up to) 32 tokens' activations column by column: column c
-  // of the block from token m0 with `count` tokens is the `count` bytes at
-  // m0·K + c·count of the flat buffer, so a table's column is one load.
+  // Whole blocks of 32 tokens take the tables, once there are at least
+  // kLookupMinTokens; the other tokens (a short prompt, the last block's
+  // rest) take unpack-dot: a partial block would cost a whole one.
+  Value full = arith::SelectOp::create(
+      b,
+      arith::CmpIOp::create(b, arith::CmpIPredicate::uge, tokens,
+                            index(b, kLookupMinTokens)),
+      arith::MulIOp::create(b, arith::DivUIOp::create(b, tokens, blockSize),
+                            blockSize),
+      index(b, 0));
+  Value blocks = arith::DivUIOp::create(b, full, blockSize);
+
+  // Each block's activations column by column: column c of the block from
+  // token m0 is the 32 bytes at m0·K + 32·c of the flat buffer, so a
+  // table's column is one load.
   Value flat = memref::CollapseShapeOp::create(
       b, columns, ArrayRef<ReassociationIndices>{{0, 1}});
-  Value blocks = arith::CeilDivUIOp::create(b, tokens, index(b, kLookupTokens));
-  auto blockOf = [&](ImplicitLocOpBuilder &b, Value block) {
-    Value m0 = arith::MulIOp::create(b, block, index(b, kLookupTokens));
-    Value count = arith::MinUIOp::create(
-        b, arith::SubIOp::create(b, tokens, m0), index(b, kLookupTokens));
-    return std::pair{m0, count};
-  };
   parallelLoop(b, blocks, [&](ImplicitLocOpBuilder &b, Value block) {
-    Value m0, count;
-    std::tie(m0, count) = blockOf(b, block);
+    Value m0 = arith::MulIOp::create(b, block, blockSize);
     Value base = arith::MulIOp::create(b, m0, kIndex);
-    forLoop(b, count, 1, {}, [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
+    forLoop(b, blockSize, 1, {}, [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
       Value m = arith::AddIOp::create(b, m0, t);
       forLoop(b, kIndex, 1, {}, [&](ImplicitLocOpBuilder &b, Value c, ValueRange) {
         Value at = arith::AddIOp::create(
             b, base,
-            arith::AddIOp::create(b, arith::MulIOp::create(b, c, count), t));
+            arith::AddIOp::create(b, arith::MulIOp::create(b, c, blockSize), t));
         memref::StoreOp::create(b, memref::LoadOp::create(b, q, ValueRange{m, c}),
                                 flat, ValueRange{at});
         return SmallVector<Value>{};
@@ -632,9 +655,8 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
   Value pairs = arith::MulIOp::create(b, blocks, index(b, ranges));
   parallelLoop(b, pairs, [&](ImplicitLocOpBuilder &b, Value pair) {
     Value range = arith::RemUIOp::create(b, pair, index(b, ranges));
-    Value m0, count;
-    std::tie(m0, count) =
-        blockOf(b, arith::DivUIOp::create(b, pair, index(b, ranges)));
+    Value m0 = arith::MulIOp::create(
+        b, arith::DivUIOp::create(b, pair, index(b, ranges)), blockSize);
     Value base = arith::MulIOp::create(b, m0, kIndex);
     Value firstRow = arith::MulIOp::create(b, range, index(b, kLookupRows));
     Value rowEnd = arith::MinUIOp::create(
@@ -657,8 +679,7 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
       Value firstColumn = arith::MulIOp::create(b, firstWord, index(b, kPlaneWord));
       forLoop(b, index(b, groups), 1, {}, [&](ImplicitLocOpBuilder &b, Value g,
                                               ValueRange) {
-        // Lanes past `count` read other columns: they only feed the sums
-        // of tokens that do not exist. Columns past K weigh 0.
+        // Columns past K weigh 0.
         SmallVector<Value> columnLanes;
         for (int64_t i = 0; i < kLookupGroupBits; ++i) {
           Value c = arith::AddIOp::create(
@@ -671,8 +692,8 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
           Value at = arith::AddIOp::create(
               b, base,
               arith::MulIOp::create(
-                  b, arith::MinUIOp::create(b, c, index(b, k - 1)), count));
-          Value bytes = readVector(b, tokenBytes, flat, {at}, 0, false);
+                  b, arith::MinUIOp::create(b, c, index(b, k - 1)), blockSize));
+          Value bytes = vector::LoadOp::create(b, tokenBytes, flat, at);
           columnLanes.push_back(arith::SelectOp::create(
               b, inside, arith::ExtSIOp::create(b, tokenLanes, bytes),
               splat(b, tokenLanes, 0)));
@@ -725,7 +746,7 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
     // y[m, row] = f32(2·ones − Σ_k q[m, k]) · scale · s[m], as
     // storeBitLinearTile computes it.
     bool perRowScale = cast<MemRefType>(ws.getType()).getDimSize(0) != 1;
-    forLoop(b, count, 1, {}, [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
+    forLoop(b, blockSize, 1, {}, [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
       Value m = arith::AddIOp::create(b, m0, t);
       Value rowSum = memref::LoadOp::create(b, rowSums, ValueRange{m});
       Value tokenScale = memref::LoadOp::create(b, s, ValueRange{m});
@@ -746,6 +767,7 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
       return SmallVector<Value>{};
     });
   });
+  unpackDotTokens(b, args, layout, dot, kDefaultUnpackChunkWords, full);
 }
 
 SmallVector<MemRefType, 2>

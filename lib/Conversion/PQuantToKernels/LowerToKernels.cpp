@@ -253,16 +253,16 @@ struct LowerToKernelsPass
                 kernels::bitSerialScratch(linear.getContext(), layout));
             return success();
           }
+          kernels::DotInstruction instruction = dotInstruction;
           if (choice.getStrategy() == KernelStrategy::Lookup) {
             lowering.replaceWithCall(
-                op, "bitlinear_lookup", linear->getOperands(),
+                op, "bitlinear_lookup_" + dot, linear->getOperands(),
                 [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                  kernels::buildLookupLinear(b, args, layout);
+                  kernels::buildLookupLinear(b, args, layout, instruction);
                 },
                 kernels::lookupScratch(linear.getContext(), layout));
             return success();
           }
-          kernels::DotInstruction instruction = dotInstruction;
           int64_t chunkWords = choice.getChunkWords().value_or(
               kernels::kDefaultUnpackChunkWords);
           // A chunk size of its own makes a kernel of its own.

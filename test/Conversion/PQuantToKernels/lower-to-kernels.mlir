@@ -132,24 +132,27 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 // -----
 
 // With 256 rows or more to share each table, several tokens take the lookup
-// kernel: the activations of each 32-token block copied column by column,
-// then per (token block, 256-row range): tables of the 16 sums of 4 columns
-// (32 groups for the 2 words of a chunk, one i16 lane per token), entry e
-// built from entry (e with its lowest bit cleared) plus that bit's column;
-// each row adds the 16 entries its weight nibbles pick per word, then widens
-// to its i32 sums.
-// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=vnni fast-popcount=true" | FileCheck %s --check-prefix=LOOKUP
-// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=lookup" | FileCheck %s --check-prefix=LOOKUP
+// kernel. From 64 tokens on, whole blocks of 32: their activations copied
+// column by column, then per (token block, 256-row range): tables of the 16
+// sums of 4 columns (32 groups for the 2 words of a chunk, one i16 lane per
+// token), entry e built from entry (e with its lowest bit cleared) plus that
+// bit's column; each row adds the 16 entries its weight nibbles pick per
+// word, then widens to its i32 sums. The other tokens (all of them below 64)
+// go through the unpack-dot GEMM, with the pass's dot instruction.
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=vnni fast-popcount=true" | FileCheck %s --check-prefixes=LOOKUP,LOOKUP-VNNI
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=lookup" | FileCheck %s --check-prefixes=LOOKUP,LOOKUP-GENERIC
 // LOOKUP-LABEL: func.func @tall
-// LOOKUP:         call @pquant_bitlinear_lookup_Dx128xi8
-// LOOKUP:       func.func private @pquant_bitlinear_lookup_Dx128xi8
+// LOOKUP-VNNI:    call @pquant_bitlinear_lookup_vnni_Dx128xi8
+// LOOKUP-GENERIC: call @pquant_bitlinear_lookup_generic_Dx128xi8
+// LOOKUP:       func.func private @pquant_bitlinear_lookup_
+// LOOKUP:         arith.cmpi uge, %{{.*}}, %c64 : index
 // LOOKUP:         memref.collapse_shape %{{.*}} {{\[}}[0, 1]] : memref<?x128xi8> into memref<?xi8>
 // LOOKUP:         scf.parallel
 // LOOKUP:           memref.store %{{.*}} : memref<?xi8>
 // LOOKUP:         scf.parallel
 // LOOKUP:           memref.alloca() {alignment = 64 : i64} : memref<256x32xi32>
 // LOOKUP:           memref.alloca() {alignment = 64 : i64} : memref<32x16x32xi16>
-// LOOKUP:           vector.transfer_read %{{.*}} : memref<?xi8>, vector<32xi8>
+// LOOKUP:           vector.load %{{.*}} : memref<?xi8>, vector<32xi8>
 // LOOKUP:           arith.extsi %{{.*}} : vector<32xi8> to vector<32xi16>
 // LOOKUP-COUNT-15:  arith.addi %{{.*}} : vector<32xi16>
 // LOOKUP-COUNT-16:  vector.store %{{.*}} : memref<32x16x32xi16>, vector<32xi16>
@@ -157,6 +160,10 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 // LOOKUP-COUNT-16:  vector.load %{{.*}} : memref<32x16x32xi16>, vector<32xi16>
 // LOOKUP:           memref.load %{{.*}} : memref<32x2x8x1xi64>
 // LOOKUP:           arith.extsi %{{.*}} : vector<32xi16> to vector<32xi32>
+// The rest: unpack-dot's (token group, tile) pairs.
+// LOOKUP:         scf.parallel
+// LOOKUP:           memref.alloca() {alignment = 64 : i64} : memref<8x128xi8>
+// LOOKUP-VNNI:      pquant.dot4
 #tall = #pquant.packed<rows = 256, cols = 128, word = 64, tile = [8, 1], bit_order = lsb_first>
 func.func @tall(%q: tensor<?x128xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) -> tensor<?x256xf32> {
   %w = arith.constant dense<0> : tensor<32x2x8x1xi64, #tall>

@@ -23,9 +23,9 @@ from pquant import checkpoint as ckpt
 from pquant import reference as ref
 
 # (K, N, M): every K the issue names, N not a multiple of the tile, M = 1, 3, 64;
-# 320 x 520 x 40: an odd number of words per row, rows in 3 ranges of the
-# lookup kernel, a full and a partial 32-token block.
-CASES = [(64, 8, 1), (64, 13, 3), (200, 37, 1), (200, 37, 64), (320, 520, 40), (2048, 100, 3),
+# 320 x 520 x 72: an odd number of words per row, rows in 3 ranges of the
+# lookup kernel, 2 whole 32-token blocks and 8 tokens left to unpack-dot.
+CASES = [(64, 8, 1), (64, 13, 3), (200, 37, 1), (200, 37, 64), (320, 520, 72), (2048, 100, 3),
          (2048, 256, 64), (5460, 29, 1), (5460, 29, 64), (5460, 61, 3)]
 RELATIVE_TOLERANCE = 1e-5
 
