@@ -14,6 +14,8 @@
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
+#include <utility>
+
 namespace pquant {
 
 /// Rounds f64 values (a scalar or a vector) down to an integer.
@@ -25,6 +27,12 @@ using FloorBuilder =
 /// rounded expf. Overflows to inf and underflows to 0 as expf does.
 mlir::Value expF32(mlir::ImplicitLocOpBuilder &b, mlir::Value x,
                    FloorBuilder floor);
+
+/// cos(x) and sin(x) of f32 `x` (a scalar or a vector of f32), computed in
+/// f64 (Cody-Waite reduction by pi/2 in three parts, exact for |x| < 2^20)
+/// and rounded once.
+std::pair<mlir::Value, mlir::Value>
+cosSinF32(mlir::ImplicitLocOpBuilder &b, mlir::Value x, FloorBuilder floor);
 
 } // namespace pquant
 

@@ -5,6 +5,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/TypeUtilities.h"
 
+#include <vector>
+
 using namespace mlir;
 
 namespace {
@@ -68,4 +70,57 @@ Value pquant::expF32(ImplicitLocOpBuilder &b, Value x, FloorBuilder floor) {
   Value result = arith::MulFOp::create(
       b, arith::MulFOp::create(b, p, power(half)), power(rest));
   return arith::TruncFOp::create(b, x.getType(), result);
+}
+
+std::pair<Value, Value> pquant::cosSinF32(ImplicitLocOpBuilder &b, Value x,
+                                          FloorBuilder floor) {
+  Type f64Type = withElement(x.getType(), b.getF64Type());
+  Type i64Type = withElement(x.getType(), b.getI64Type());
+  auto f64 = [&](double value) { return constantOf(b, f64Type, value); };
+  auto i64 = [&](int64_t value) { return constantOf(b, i64Type, value); };
+  Value xd = arith::ExtFOp::create(b, f64Type, x);
+  Value k = floor(b, arith::AddFOp::create(
+                         b, arith::MulFOp::create(b, xd, f64(6.36619772367581382433e-01)),
+                         f64(0.5)));
+  // pi/2 = P1 + P2 + P3 (fdlibm's pio2_1, pio2_2, pio2_3: 33 significant bits
+  // each for the first two, so k·P1 and k·P2 are exact for |k| < 2^20).
+  Value r = xd;
+  for (double part : {1.57079632673412561417e+00, 6.07710050630396597660e-11,
+                      2.02226624871116645580e-21})
+    r = arith::SubFOp::create(b, r, arith::MulFOp::create(b, k, f64(part)));
+  Value z = arith::MulFOp::create(b, r, r);
+  // Taylor series of sin and cos on |r| <= pi/4 to r^17 and r^18.
+  auto series = [&](int first) {
+    // Σ_{n = first, first + 2, ...} (−1)^((n − first)/2) z^((n−first)/2) / n!
+    std::vector<double> coefficients;
+    double factorial = 1;
+    for (int n = 1; n <= first; ++n)
+      factorial *= n;
+    for (int n = first, sign = 1; n <= first + 16; n += 2, sign = -sign) {
+      coefficients.push_back(sign / factorial);
+      factorial *= double(n + 1) * double(n + 2);
+    }
+    Value p = f64(coefficients.back());
+    for (int i = int(coefficients.size()) - 2; i >= 0; --i)
+      p = arith::AddFOp::create(b, arith::MulFOp::create(b, p, z),
+                                f64(coefficients[i]));
+    return p;
+  };
+  Value s = arith::MulFOp::create(b, r, series(1));
+  Value c = series(0);
+  // The quadrant k mod 4 swaps and negates them.
+  Value q = arith::FPToSIOp::create(b, i64Type, k);
+  auto bit = [&](Value v, int64_t mask) -> Value {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                 arith::AndIOp::create(b, v, i64(mask)), i64(0));
+  };
+  Value swap = bit(q, 1);
+  Value sv = arith::SelectOp::create(b, swap, c, s);
+  Value cv = arith::SelectOp::create(b, swap, s, c);
+  Value sinNeg = bit(q, 2);
+  Value cosNeg = bit(arith::AddIOp::create(b, q, i64(1)), 2);
+  Value sinD = arith::SelectOp::create(b, sinNeg, arith::NegFOp::create(b, sv), sv);
+  Value cosD = arith::SelectOp::create(b, cosNeg, arith::NegFOp::create(b, cv), cv);
+  return {arith::TruncFOp::create(b, x.getType(), cosD),
+          arith::TruncFOp::create(b, x.getType(), sinD)};
 }

@@ -2,6 +2,8 @@
 
 #include "GPUBuilder.h"
 
+#include "pquant/Conversion/ExactMath.h"
+
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 
@@ -307,94 +309,12 @@ Value pquant::gpu::copySignF32(ImplicitLocOpBuilder &b, Value magnitude,
 }
 
 Value pquant::gpu::expF32(ImplicitLocOpBuilder &b, Value x) {
-  Type f64Type = b.getF64Type();
-  Value xd = arith::ExtFOp::create(b, f64Type, x);
-  // Beyond ±200 the f32 result is 0 or inf; the clamp keeps 2^k normal.
-  xd = arith::MinimumFOp::create(b, arith::MaximumFOp::create(b, xd, f64(b, -200.0)),
-                                 f64(b, 200.0));
-  // x = k·ln2 + r, |r| <= ln2/2; ln2_hi has 32 trailing zero bits, so
-  // k·ln2_hi is exact (fdlibm's split).
-  Value k = floor(
-      b, arith::AddFOp::create(
-             b, arith::MulFOp::create(b, xd, f64(b, 1.4426950408889634)),
-             f64(b, 0.5)));
-  Value r = arith::SubFOp::create(
-      b,
-      arith::SubFOp::create(
-          b, xd, arith::MulFOp::create(b, k, f64(b, 6.93147180369123816490e-01))),
-      arith::MulFOp::create(b, k, f64(b, 1.90821492927058770002e-10)));
-  // Taylor series to r^13/13!: the remainder is below 1e-17 relative.
-  Value p = f64(b, 1.0 / 6227020800.0); // 1/13!
-  double factorial = 6227020800.0;
-  for (int n = 12; n >= 0; --n) {
-    factorial /= (n + 1);
-    p = arith::AddFOp::create(b, arith::MulFOp::create(b, p, r),
-                              f64(b, 1.0 / factorial));
-  }
-  // 2^k in two halves, each a normal double for |k| <= 289.
-  Type i64Type = b.getI64Type();
-  Value ki = arith::FPToSIOp::create(b, i64Type, k);
-  Value half = arith::ShRSIOp::create(b, ki, i64(b, 1));
-  Value rest = arith::SubIOp::create(b, ki, half);
-  auto power = [&](Value e) -> Value {
-    return arith::BitcastOp::create(
-        b, f64Type,
-        arith::ShLIOp::create(b, arith::AddIOp::create(b, e, i64(b, 1023)),
-                              i64(b, 52)));
-  };
-  Value result = arith::MulFOp::create(
-      b, arith::MulFOp::create(b, p, power(half)), power(rest));
-  return arith::TruncFOp::create(b, b.getF32Type(), result);
+  return pquant::expF32(b, x, gpu::floor);
 }
 
 std::pair<Value, Value> pquant::gpu::cosSinF32(ImplicitLocOpBuilder &b,
                                                Value x) {
-  Type f64Type = b.getF64Type(), f32Type = b.getF32Type();
-  Value xd = arith::ExtFOp::create(b, f64Type, x);
-  Value k = floor(
-      b, arith::AddFOp::create(
-             b, arith::MulFOp::create(b, xd, f64(b, 6.36619772367581382433e-01)),
-             f64(b, 0.5)));
-  // pi/2 = P1 + P2 + P3 (fdlibm's pio2_1, pio2_2, pio2_3: 33 significant bits
-  // each for the first two, so k·P1 and k·P2 are exact for |k| < 2^20).
-  Value r = xd;
-  for (double part : {1.57079632673412561417e+00, 6.07710050630396597660e-11,
-                      2.02226624871116645580e-21})
-    r = arith::SubFOp::create(b, r, arith::MulFOp::create(b, k, f64(b, part)));
-  Value z = arith::MulFOp::create(b, r, r);
-  // Taylor series of sin and cos on |r| <= pi/4 to r^17 and r^18.
-  auto series = [&](int first) {
-    // Σ_{n = first, first + 2, ...} (−1)^((n − first)/2) z^((n−first)/2) / n!
-    std::vector<double> coefficients;
-    double factorial = 1;
-    for (int n = 1; n <= first; ++n)
-      factorial *= n;
-    for (int n = first, sign = 1; n <= first + 16; n += 2, sign = -sign) {
-      coefficients.push_back(sign / factorial);
-      factorial *= double(n + 1) * double(n + 2);
-    }
-    Value p = f64(b, coefficients.back());
-    for (int i = int(coefficients.size()) - 2; i >= 0; --i)
-      p = arith::AddFOp::create(b, arith::MulFOp::create(b, p, z),
-                                f64(b, coefficients[i]));
-    return p;
-  };
-  Value s = arith::MulFOp::create(b, r, series(1));
-  Value c = series(0);
-  Type i64Type = b.getI64Type();
-  Value q = arith::FPToSIOp::create(b, i64Type, k);
-  auto bit = [&](Value v, int64_t mask) {
-    return cmp(b, arith::CmpIPredicate::ne,
-               arith::AndIOp::create(b, v, i64(b, mask)), i64(b, 0));
-  };
-  Value swap = bit(q, 1);
-  Value sv = select(b, swap, c, s), cv = select(b, swap, s, c);
-  Value sinNeg = bit(q, 2);
-  Value cosNeg = bit(arith::AddIOp::create(b, q, i64(b, 1)), 2);
-  Value sinD = select(b, sinNeg, arith::NegFOp::create(b, sv), sv);
-  Value cosD = select(b, cosNeg, arith::NegFOp::create(b, cv), cv);
-  return {arith::TruncFOp::create(b, f32Type, cosD),
-          arith::TruncFOp::create(b, f32Type, sinD)};
+  return pquant::cosSinF32(b, x, gpu::floor);
 }
 
 Value pquant::gpu::siluMul(ImplicitLocOpBuilder &b, Value g, Value u) {

@@ -118,15 +118,17 @@ Value sqrtF32(ImplicitLocOpBuilder &b, Value x);
 Value absF32(ImplicitLocOpBuilder &b, Value x);
 Value copySignF32(ImplicitLocOpBuilder &b, Value magnitude, Value sign);
 
-/// exp(x) of an f32, computed in f64 and rounded once: within half an ulp of
-/// the exact value, like a correctly rounded expf. Overflows to inf and
-/// underflows to 0 as expf does.
+/// exp(x) of an f32, computed in f64 and rounded once (pquant::expF32, as
+/// the CPU kernels compute it): within half an ulp of the exact value, like
+/// a correctly rounded expf. Overflows to inf and underflows to 0 as expf
+/// does.
 Value expF32(ImplicitLocOpBuilder &b, Value x);
 /// silu(g) · u = g / (1 + exp(−g)) · u of f32s, as pquant.silu_mul (exp
 /// overflows to inf for g < −88, giving −0).
 Value siluMul(ImplicitLocOpBuilder &b, Value g, Value u);
 /// cos(x) and sin(x) of an f32, computed in f64 (Cody-Waite reduction by
-/// pi/2 in three parts, exact for |x| < 2^20) and rounded once.
+/// pi/2 in three parts, exact for |x| < 2^20) and rounded once
+/// (pquant::cosSinF32, as the CPU kernels compute them).
 std::pair<Value, Value> cosSinF32(ImplicitLocOpBuilder &b, Value x);
 
 /// Programmatic dependent launch (sm_90 and later; nothing before): waits

@@ -100,10 +100,19 @@ Value pquant::kernels::sumEachPart(ImplicitLocOpBuilder &b,
   return sums;
 }
 
+namespace {
+Value floorOf(ImplicitLocOpBuilder &b, Value x) {
+  return math::FloorOp::create(b, x);
+}
+} // namespace
+
 Value pquant::kernels::exactExp(ImplicitLocOpBuilder &b, Value x) {
-  return expF32(b, x, [](ImplicitLocOpBuilder &b, Value v) -> Value {
-    return math::FloorOp::create(b, v);
-  });
+  return expF32(b, x, floorOf);
+}
+
+std::pair<Value, Value> pquant::kernels::exactCosSin(ImplicitLocOpBuilder &b,
+                                                     Value x) {
+  return cosSinF32(b, x, floorOf);
 }
 
 void pquant::kernels::softmaxInPlace(ImplicitLocOpBuilder &b, Value buffer,

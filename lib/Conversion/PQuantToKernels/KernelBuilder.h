@@ -89,6 +89,10 @@ mlir::Value sumEachPart(mlir::ImplicitLocOpBuilder &b,
 /// (pquant::expF32): vectorized, where math.exp of a vector would call expf
 /// lane by lane.
 mlir::Value exactExp(mlir::ImplicitLocOpBuilder &b, mlir::Value x);
+/// cos(x) and sin(x) of f32s (a scalar or a vector), rounded once from f64
+/// (pquant::cosSinF32).
+std::pair<mlir::Value, mlir::Value> exactCosSin(mlir::ImplicitLocOpBuilder &b,
+                                                mlir::Value x);
 
 /// Turns buffer[0 .. count) (f32 scores whose maximum is `max`) into their
 /// softmax in place: exp(x − max), divided by the sum accumulated in f64 and

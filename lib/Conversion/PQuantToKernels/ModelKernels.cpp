@@ -158,33 +158,41 @@ void pquant::kernels::buildRoPE(ImplicitLocOpBuilder &b, ValueRange args,
   int64_t heads = type.getDimSize(1), headDim = type.getDimSize(2);
   int64_t half = headDim / 2;
   Type f32 = b.getF32Type();
+  auto halfLanes = VectorType::get({half}, f32);
+  // theta^(−2i/Dh) in double, rounded once, as the reference does.
+  SmallVector<Attribute> inverses;
+  for (int64_t i = 0; i < half; ++i)
+    inverses.push_back(b.getF32FloatAttr(
+        float(std::pow(theta, -2.0 * double(i) / double(headDim)))));
+  Value inverse = arith::ConstantOp::create(
+      b, halfLanes, DenseElementsAttr::get(halfLanes, inverses));
   Value tokens = memref::DimOp::create(b, x, 0);
   parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
     Value position = arith::SIToFPOp::create(
         b, f32, memref::LoadOp::create(b, positions, ValueRange{m}));
-    for (int64_t i = 0; i < half; ++i) {
-      // theta^(−2i/Dh) in double, rounded once, as the reference does.
-      float inverse = float(std::pow(theta, -2.0 * double(i) / double(headDim)));
-      Value angle = arith::MulFOp::create(b, position, scalar(b, f32, inverse));
-      Value cos = math::CosOp::create(b, angle), sin = math::SinOp::create(b, angle);
-      forLoop(b, index(b, heads), 1, {}, [&](ImplicitLocOpBuilder &b, Value h,
-                                             ValueRange) {
-        Value first = index(b, i), second = index(b, i + half);
-        Value a = memref::LoadOp::create(b, x, ValueRange{m, h, first});
-        Value c = memref::LoadOp::create(b, x, ValueRange{m, h, second});
-        memref::StoreOp::create(
-            b,
-            arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
-                                  arith::MulFOp::create(b, c, sin)),
-            y, ValueRange{m, h, first});
-        memref::StoreOp::create(
-            b,
-            arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
-                                  arith::MulFOp::create(b, a, sin)),
-            y, ValueRange{m, h, second});
-        return SmallVector<Value>{};
-      });
-    }
+    // The angles of the token's pairs, and their cos and sin, once for
+    // every head.
+    Value angle = arith::MulFOp::create(
+        b, vector::BroadcastOp::create(b, halfLanes, position), inverse);
+    auto [cos, sin] = exactCosSin(b, angle);
+    Value cosLanes = cos, sinLanes = sin;
+    forLoop(b, index(b, heads), 1, {}, [&](ImplicitLocOpBuilder &b, Value h,
+                                           ValueRange) {
+      Value first = index(b, 0), second = index(b, half);
+      Value a = vector::LoadOp::create(b, halfLanes, x, ValueRange{m, h, first});
+      Value c = vector::LoadOp::create(b, halfLanes, x, ValueRange{m, h, second});
+      vector::StoreOp::create(
+          b,
+          arith::SubFOp::create(b, arith::MulFOp::create(b, a, cosLanes),
+                                arith::MulFOp::create(b, c, sinLanes)),
+          y, ValueRange{m, h, first});
+      vector::StoreOp::create(
+          b,
+          arith::AddFOp::create(b, arith::MulFOp::create(b, c, cosLanes),
+                                arith::MulFOp::create(b, a, sinLanes)),
+          y, ValueRange{m, h, second});
+      return SmallVector<Value>{};
+    });
   });
 }
 

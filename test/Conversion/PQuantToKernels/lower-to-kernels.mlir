@@ -235,3 +235,23 @@ func.func @silu(%g: tensor<?x40xf32>, %u: tensor<?x40xf32>) -> tensor<?x40xf32> 
   %y = pquant.silu_mul %g, %u : tensor<?x40xf32>
   return %y : tensor<?x40xf32>
 }
+
+// -----
+
+// RoPE: a token's angles form one vector (position × the folded inverse
+// frequencies), whose cos and sin are evaluated in f64 (the range
+// reduction's math.floor) and rounded once; each head rotates its two
+// halves as vectors.
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels | FileCheck %s --check-prefix=ROPE
+// ROPE-LABEL: func.func private @pquant_rope_
+// ROPE:         scf.parallel
+// ROPE:           arith.mulf %{{.*}} : vector<8xf32>
+// ROPE:           math.floor %{{.*}} : vector<8xf64>
+// ROPE:           scf.for
+// ROPE:             vector.load %{{.*}} : memref<?x2x16xf32>, vector<8xf32>
+// ROPE-NOT:     math.cos
+// ROPE-NOT:     math.sin
+func.func @rope(%x: tensor<?x2x16xf32>, %p: tensor<?xi32>) -> tensor<?x2x16xf32> {
+  %y = pquant.rope %x, %p {theta = 1.0e+04 : f32} : tensor<?x2x16xf32>, tensor<?xi32>
+  return %y : tensor<?x2x16xf32>
+}

@@ -8,7 +8,8 @@ One module holds a function per (layer, case): BitLinear with unit scales
 (its outputs are the integer accumulators, compared exactly), BitLinear with
 per-row scales, quantize (q and s, compared exactly), the int8 linear and
 silu(g)·u (compared exactly with exp rounded once from float64, as the
-kernels evaluate it).
+kernels evaluate it); then RoPE at positions up to 60000 (compared exactly
+with cos and sin rounded once from float64).
 harness.py generates the C harness that calls each through its
 _mlir_ciface_ entry point; linking it with the object directly (no dlopen)
 lets the same harness run statically linked under qemu.
@@ -106,6 +107,40 @@ func.func @silu_{i}(%g: tensor<?x{k}xf32>, %u: tensor<?x{k}xf32>) -> tensor<?x{k
         ]
 
 
+ROPE_HEADS, ROPE_DIM, ROPE_THETA = 4, 64, 10000.0
+
+
+def rope_module():
+    """RoPE of [M, heads * Dh] rows: reshaped to heads, rotated, flattened back."""
+    width, shape = ROPE_HEADS * ROPE_DIM, f"tensor<?x{ROPE_HEADS}x{ROPE_DIM}xf32>"
+    return f"""
+func.func @rope(%x: tensor<?x{width}xf32>, %p: tensor<?xi32>) -> tensor<?x{width}xf32> {{
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %x, %c0 : tensor<?x{width}xf32>
+  %h = tensor.expand_shape %x [[0], [1, 2]] output_shape [%m, {ROPE_HEADS}, {ROPE_DIM}] : tensor<?x{width}xf32> into {shape}
+  %r = pquant.rope %h, %p {{theta = {ROPE_THETA:e} : f32}} : {shape}, tensor<?xi32>
+  %y = tensor.collapse_shape %r [[0], [1, 2]] : {shape} into tensor<?x{width}xf32>
+  return %y : tensor<?x{width}xf32>
+}}
+"""
+
+
+def rope_call(rng):
+    """The RoPE check: the reference's rotation with cos and sin of the f32 angles rounded once
+    from float64, which is what the kernels compute."""
+    m = 37
+    x = rng.standard_normal((m, ROPE_HEADS * ROPE_DIM)).astype(np.float32)
+    positions = np.concatenate([np.arange(8), rng.integers(0, 60000, m - 8)]).astype(np.int32)
+    half = ROPE_DIM // 2
+    inv_freq = (ROPE_THETA ** (-2.0 * np.arange(half) / ROPE_DIM)).astype(np.float32)
+    angle = positions.astype(np.float32)[:, None] * inv_freq
+    cos = np.cos(angle.astype(np.float64)).astype(np.float32)[:, None, :]
+    sin = np.sin(angle.astype(np.float64)).astype(np.float32)[:, None, :]
+    a, b = np.split(x.reshape(m, ROPE_HEADS, ROPE_DIM), 2, axis=-1)
+    want = np.concatenate([a * cos - b * sin, b * cos + a * sin], axis=-1).reshape(m, -1)
+    return ("rope", [x, positions], np.float32, want, True)
+
+
 def silu_mul_rounded_once(g, u):
     """g / (1 + exp(-g)) · u in float32, exp computed in float64 and rounded once."""
     with np.errstate(over="ignore"):
@@ -117,8 +152,8 @@ def main():
     args = harness.arguments(__doc__.splitlines()[0])
     rng = np.random.default_rng(args.seed)
     cases = [Case(i, k, n, m, rng) for i, (k, n, m) in enumerate(CASES)]
-    calls = [call for case in cases for call in case.calls()]
-    harness.check(args, "".join(case.mlir() for case in cases), calls, RELATIVE_TOLERANCE)
+    calls = [call for case in cases for call in case.calls()] + [rope_call(rng)]
+    harness.check(args, "".join(case.mlir() for case in cases) + rope_module(), calls, RELATIVE_TOLERANCE)
 
 
 if __name__ == "__main__":
