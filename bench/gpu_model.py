@@ -9,7 +9,9 @@ pquant-compile -target=sm_90 into DIR/<variant>/model, keeping of its .pqw
 only the FlatBuffer header (a .pqw of this model is 0.3-0.5 GB, too large to
 carry) and the header's tensor table as JSON (flatc).
 
-device (--variants f16 --modes graph,profile to run less): regenerates the checkpoint with the same seed, writes the .pqw's data
+device (--variants f16 --modes graph,profile to run less): regenerates the checkpoint with the same seed
+(or takes it from --checkpoints DIR, where an earlier device run left it: comparing two builds in one
+device call then generates it once), writes the .pqw's data
 section from it exactly as pquant-compile does (the 1-bit weights repacked
 into the GPU layout the header records; everything else as stored), its
 FNV-1a checksum into the header, then runs the executable: an 8-token prompt
@@ -119,8 +121,13 @@ def device(args):
         table = json.load(open(os.path.join(out, "table.json")))
         header = bytearray(open(os.path.join(out, "header.bin"), "rb").read())
         with tempfile.TemporaryDirectory(prefix="pquant-gpu-model.") as work:
-            generate(flags, os.path.join(work, "ckpt"))
-            _, weights = ckpt.load_checkpoint(os.path.join(work, "ckpt"))
+            checkpoint = os.path.join(args.checkpoints or work, f"ckpt-{variant}")
+            if os.path.exists(os.path.join(checkpoint, "config.json")):
+                print(f"checkpoint: {checkpoint} (generated before)", file=sys.stderr)
+            else:  # generated aside, then renamed: a cut-off run leaves no half checkpoint
+                generate(flags, checkpoint + ".partial")
+                os.replace(checkpoint + ".partial", checkpoint)
+            _, weights = ckpt.load_checkpoint(checkpoint)
             pqw = os.path.join(work, "model.pqw")
             dtypes = {"F32": np.float32, "F16": np.float16, "I8": np.int8, "I32": np.uint32}
             with open(pqw, "wb") as f:
@@ -206,6 +213,8 @@ def main():
     parser.add_argument("--variants", help="device: comma-separated variants to run (f32, f16; default all)")
     parser.add_argument("--ncu", help="device: also write each kernel's duration over 3 decode steps (ncu) "
                         "to NCU.<variant>.csv")
+    parser.add_argument("--checkpoints", help="device: keep the generated checkpoints in this directory and "
+                        "reuse them (same preset and seed) instead of generating them on every run")
     parser.add_argument("--modes", help="device: comma-separated modes (graph, noprog, launches, persistent, "
                         "profile; default all)")
     args = parser.parse_args()

@@ -81,7 +81,9 @@ stage_device() {
     $py bench/gpu_torch.py gemv || failed=1
     if [ "${PQUANT_GPU_SKIP_MODEL:-0}" = 0 ] && [ -d "$carry/model13" ]; then
       echo "== 1.3B-shape model decode"
-      $py bench/gpu_model.py device --out "$carry/model13" || failed=1
+      # Checkpoints kept for later runs on this machine (another build's).
+      $py bench/gpu_model.py device --out "$carry/model13" \
+        --checkpoints "${TMPDIR:-/tmp}/pquant-gpu-checkpoints" || failed=1
       echo "== PyTorch fp16 model of the same shape"
       $py bench/gpu_torch.py model || failed=1
     fi
