@@ -84,16 +84,19 @@ std::string candidateName(const TuningCandidate &candidate) {
 }
 
 /// Bit-serial, lookup, and unpack-dot for each chunk size up to the first
-/// that holds a whole row (larger ones build the same kernel).
-std::vector<TuningCandidate> candidatesFor(int64_t cols,
+/// that holds a whole row (larger ones build the same kernel). Lookup is
+/// no decode candidate unless it is the only one asked for: for one token
+/// it runs unpack-dot with its default chunk.
+std::vector<TuningCandidate> candidatesFor(const Regime &regime, int64_t cols,
                                            ArrayRef<std::string> strategies) {
   auto allowed = [&](StringRef strategy) {
     return strategies.empty() || llvm::is_contained(strategies, strategy);
   };
+  bool onlyLookup = strategies.size() == 1 && strategies[0] == "lookup";
   std::vector<TuningCandidate> candidates;
   if (allowed("bitserial"))
     candidates.push_back({"bitserial", std::nullopt, 0});
-  if (allowed("lookup"))
+  if (allowed("lookup") && (!regime.decode || onlyLookup))
     candidates.push_back({"lookup", std::nullopt, 0});
   if (allowed("unpack_dot")) {
     int64_t words = llvm::divideCeil(cols, 64);
@@ -117,24 +120,25 @@ std::string functionName(const Regime &regime, size_t candidate) {
   return std::string(regime.name) + "_" + std::to_string(candidate);
 }
 
-/// A module with one function per (regime, candidate): the BitLinear of
-/// `weightType` (a model weight's type, rows × cols) with that kernel.
+/// A module with one function per (regime, candidate of that regime's entry):
+/// the BitLinear of `weightType` (a model weight's type, rows × cols) with
+/// that kernel.
 OwningOpRef<ModuleOp> benchmarkModule(MLIRContext *context,
                                       RankedTensorType weightType, int64_t rows,
                                       int64_t cols,
-                                      ArrayRef<TuningCandidate> candidates) {
+                                      ArrayRef<TuningEntry> entries) {
   Location loc = NameLoc::get(StringAttr::get(
       context, llvm::formatv("tuning benchmark {0}x{1}", rows, cols).str()));
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   OpBuilder b(module->getBodyRegion());
   Type i8 = b.getI8Type(), f32 = b.getF32Type();
   auto scaleType = RankedTensorType::get({1}, f32);
-  for (const Regime &regime : kRegimes) {
+  for (auto [regime, entry] : llvm::zip(kRegimes, entries)) {
     int64_t tokens = regime.decode ? 1 : ShapedType::kDynamic;
     auto qType = RankedTensorType::get({tokens, cols}, i8);
     auto sType = RankedTensorType::get({tokens}, f32);
     auto yType = RankedTensorType::get({tokens, rows}, f32);
-    for (auto [index, candidate] : llvm::enumerate(candidates)) {
+    for (auto [index, candidate] : llvm::enumerate(entry.candidates)) {
       b.setInsertionPointToEnd(module->getBody());
       auto function =
           func::FuncOp::create(b, loc, functionName(regime, index),
@@ -476,15 +480,19 @@ pquant::tuneBitLinears(ModuleOp model, const CPUTarget &target,
     std::string what = llvm::formatv("tune: {0}x{1} ({2} of {3})", rows, cols,
                                      index + 1, shapes.size())
                            .str();
-    std::vector<TuningCandidate> candidates =
-        candidatesFor(cols, options.strategies);
-    if (candidates.empty())
-      return model.emitError("no kernel strategy to tune");
+    // Every regime's candidates are among the prefill regime's.
     std::vector<TuningEntry> entries;
-    for (const Regime &regime : kRegimes)
+    size_t candidateCount = 0;
+    for (const Regime &regime : kRegimes) {
+      std::vector<TuningCandidate> candidates =
+          candidatesFor(regime, cols, options.strategies);
+      if (candidates.empty())
+        return model.emitError("no kernel strategy to tune");
+      candidateCount = std::max(candidateCount, candidates.size());
       entries.push_back({rows, cols, regime.name,
                          regime.decode ? 1 : options.prefillTokens, candidates,
                          0});
+    }
     if (llvm::all_of(entries, [&](const TuningEntry &entry) {
           return cache.find(entry).has_value();
         })) {
@@ -495,10 +503,10 @@ pquant::tuneBitLinears(ModuleOp model, const CPUTarget &target,
       continue;
     }
 
-    progress(what + ": compiling " + llvm::Twine(candidates.size()) +
+    progress(what + ": compiling " + llvm::Twine(candidateCount) +
              " candidates");
     OwningOpRef<ModuleOp> benchmark =
-        benchmarkModule(context, shape.second, rows, cols, candidates);
+        benchmarkModule(context, shape.second, rows, cols, entries);
     std::string library =
         (directory + "/" + llvm::Twine(rows) + "x" + llvm::Twine(cols) + ".so")
             .str();
@@ -533,7 +541,7 @@ pquant::tuneBitLinears(ModuleOp model, const CPUTarget &target,
 
     for (auto [regime, entry] : llvm::zip(kRegimes, entries)) {
       std::vector<BitLinearEntry> functions;
-      for (size_t i = 0; i < candidates.size(); ++i) {
+      for (size_t i = 0; i < entry.candidates.size(); ++i) {
         auto function = reinterpret_cast<BitLinearEntry>(
             loaded.symbol("_mlir_ciface_" + functionName(regime, i)));
         if (!function)
