@@ -85,6 +85,14 @@ Value activationSum(ImplicitLocOpBuilder &b, Value q, Value m) {
       })[0];
   return vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums);
 }
+
+/// rowSums[m] = Σ_k q[m, k] for every token, on the threads.
+void storeActivationSums(ImplicitLocOpBuilder &b, Value q, Value rowSums) {
+  parallelLoop(b, memref::DimOp::create(b, q, 0),
+               [&](ImplicitLocOpBuilder &b, Value m) {
+    memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
+  });
+}
 } // namespace
 
 void pquant::kernels::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args) {
@@ -577,12 +585,7 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
                                            PackedLayoutAttr layout,
                                            DotInstruction dot,
                                            int64_t chunkWords) {
-  Value q = args[0], rowSums = args[5];
-  // Σ_k q[m, k] once per token.
-  parallelLoop(b, memref::DimOp::create(b, q, 0),
-               [&](ImplicitLocOpBuilder &b, Value m) {
-    memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
-  });
+  storeActivationSums(b, args[0], args[5]);
   unpackDotTokens(b, args, layout, dot, chunkWords, index(b, 0));
 }
 
@@ -608,9 +611,7 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
   Value tokens = memref::DimOp::create(b, q, 0);
   Value kIndex = index(b, k);
 
-  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
-    memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
-  });
+  storeActivationSums(b, q, rowSums);
 
   // Whole blocks of 32 tokens take the tables, once there are at least
   // kLookupMinTokens; the other tokens (a short prompt, the last block's

@@ -246,12 +246,15 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
   Type f64 = b.getF64Type();
   auto headLanes = VectorType::get({headDim}, f32);
   auto wideHeadLanes = VectorType::get({headDim}, f64);
-  auto cacheLanes = VectorType::get({headDim}, cacheType.getElementType());
+  // Columns [first, first + width) of cache row t of `kvHead`, widened to f64.
   auto cacheRowOf = [&](ImplicitLocOpBuilder &b, Value cache, Value t,
-                        Value kvHead) -> Value {
-    Value row = vector::LoadOp::create(b, cacheLanes, cache,
-                                       ValueRange{layerIndex, t, kvHead, index(b, 0)});
-    return arith::ExtFOp::create(b, wideHeadLanes, row);
+                        Value kvHead, int64_t first = 0,
+                        int64_t width = 0) -> Value {
+    width = width ? width : headDim;
+    Value row = vector::LoadOp::create(
+        b, VectorType::get({width}, cacheType.getElementType()), cache,
+        ValueRange{layerIndex, t, kvHead, index(b, first)});
+    return arith::ExtFOp::create(b, VectorType::get({width}, f64), row);
   };
   // A row's products folded into kFoldLanes lanes by FMAs (whole head
   // vectors when Dh is not a multiple of them).
@@ -384,18 +387,13 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
       }
       // One pass over the value rows per chunk of the head.
       int64_t chunk = headDim % kValueChunk == 0 ? kValueChunk : headDim;
-      auto chunkLanes = VectorType::get({chunk}, cacheType.getElementType());
       auto wideChunkLanes = VectorType::get({chunk}, f64);
       for (int64_t d0 = 0; d0 < headDim; d0 += chunk) {
         SmallVector<Value> zeros(ms.size(), splat(b, wideChunkLanes, 0.0));
         ValueRange sums = forLoop(
             b, lastVisible, 1, zeros,
             [&](ImplicitLocOpBuilder &b, Value t, ValueRange acc) {
-              Value valueRow = arith::ExtFOp::create(
-                  b, wideChunkLanes,
-                  Value(vector::LoadOp::create(
-                      b, chunkLanes, values,
-                      ValueRange{layerIndex, t, kvHead, index(b, d0)})));
+              Value valueRow = cacheRowOf(b, values, t, kvHead, d0, chunk);
               SmallVector<Value> next;
               for (size_t i = 0; i < ms.size(); ++i) {
                 Value p = arith::ExtFOp::create(
