@@ -36,10 +36,11 @@
 // CHECK:         arith.cmpi ne, {{.*}} : vector<64xi8>
 // CHECK:         vector.bitcast {{.*}} : vector<64xi1> to vector<1xi64>
 // The popcount loop: one vector of 4 rows' words against each plane, and a
-// prefetch of the same word in the last tile (the tiles are 64 bytes here, so
-// 16 KB ahead is past the end, and the index is clamped to the last one).
+// prefetch (into L2) of the same word in the last tile (the tiles are 64
+// bytes here, so 16 KB ahead is past the end, and the index is clamped to
+// the last one).
 // CHECK:         %[[AHEAD:.*]] = arith.minsi %{{.*}}, %c2
-// CHECK:         memref.prefetch %{{.*}}[%[[AHEAD]], %{{.*}}, %{{.*}}], read, locality<3>, data : memref<3x2x4xi64>
+// CHECK:         memref.prefetch %{{.*}}[%[[AHEAD]], %{{.*}}, %{{.*}}], read, locality<2>, data : memref<3x2x4xi64>
 // CHECK:         vector.load {{.*}} : memref<3x2x4xi64>, vector<4xi64>
 // CHECK-COUNT-8: math.ctpop {{.*}} : vector<4xi64>
 // CHECK:         arith.sitofp {{.*}} : vector<4xi64> to vector<4xf32>
