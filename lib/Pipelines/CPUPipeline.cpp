@@ -45,6 +45,7 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
                                         : "generic";
   kernels.dot = dot;
   kernels.fastPopcount = target.hasVectorPopcount64;
+  kernels.byteLookup = target.hasVBMI;
   pm.addPass(createLowerToKernels(kernels));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createExternalizeWeights());
@@ -65,6 +66,9 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   LowerDot4Options dot4;
   dot4.instruction = dot;
   pm.addPass(createLowerDot4(dot4));
+  LowerLookupBytesOptions lookupBytes;
+  lookupBytes.instruction = target.hasVBMI ? "vbmi" : "generic";
+  pm.addPass(createLowerLookupBytes(lookupBytes));
   // Parallel loops become tasks for the runtime's thread pool.
   pm.addPass(createOutlineParallelLoops());
 

@@ -82,6 +82,7 @@ Expected<CPUTarget> CPUTarget::resolve(StringRef name, StringRef cpu,
     target.vectorBits = has("avx512f") ? 512 : has("avx2") ? 256 : 128;
     target.hasVectorPopcount64 = has("avx512vpopcntdq");
     target.hasVNNI = has("avx512vnni") && has("avx512bw");
+    target.hasVBMI = has("avx512vbmi");
   }
   return target;
 }

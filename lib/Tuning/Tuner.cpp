@@ -84,11 +84,13 @@ std::string candidateName(const TuningCandidate &candidate) {
 }
 
 /// Bit-serial, lookup, and unpack-dot for each chunk size up to the first
-/// that holds a whole row (larger ones build the same kernel). Lookup is
-/// no decode candidate unless it is the only one asked for: for one token
-/// it runs unpack-dot with its default chunk.
+/// that holds a whole row (larger ones build the same kernel). Lookup is a
+/// decode candidate where the target has the lookup GEMV, or where it is
+/// the only one asked for: elsewhere, for one token it runs unpack-dot with
+/// its default chunk.
 std::vector<TuningCandidate> candidatesFor(const Regime &regime, int64_t cols,
-                                           ArrayRef<std::string> strategies) {
+                                           ArrayRef<std::string> strategies,
+                                           bool lookupGemv) {
   auto allowed = [&](StringRef strategy) {
     return strategies.empty() || llvm::is_contained(strategies, strategy);
   };
@@ -96,7 +98,7 @@ std::vector<TuningCandidate> candidatesFor(const Regime &regime, int64_t cols,
   std::vector<TuningCandidate> candidates;
   if (allowed("bitserial"))
     candidates.push_back({"bitserial", std::nullopt, 0});
-  if (allowed("lookup") && (!regime.decode || onlyLookup))
+  if (allowed("lookup") && (!regime.decode || lookupGemv || onlyLookup))
     candidates.push_back({"lookup", std::nullopt, 0});
   if (allowed("unpack_dot")) {
     int64_t words = llvm::divideCeil(cols, 64);
@@ -485,7 +487,7 @@ pquant::tuneBitLinears(ModuleOp model, const CPUTarget &target,
     size_t candidateCount = 0;
     for (const Regime &regime : kRegimes) {
       std::vector<TuningCandidate> candidates =
-          candidatesFor(regime, cols, options.strategies);
+          candidatesFor(regime, cols, options.strategies, target.hasLookupGemv());
       if (candidates.empty())
         return model.emitError("no kernel strategy to tune");
       candidateCount = std::max(candidateCount, candidates.size());

@@ -6,6 +6,20 @@
 // RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=znver4 strategy=unpack-dot" | FileCheck %s --check-prefix=FORCED
 // RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=znver4 strategy=bitserial" | FileCheck %s --check-prefix=BITSERIAL
 // BITSERIAL-NOT: vpdpbusd
+// With lookup, one token takes the lookup GEMV (znver4 has vpermi2b and
+// vpdpbusd). The tables of its 2 words are built by a task on the runtime's
+// threads; its 2 tiles make one group, which runs in the kernel itself. On
+// a target without VBMI, pquant.lookup_bytes never appears.
+// RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=znver4 strategy=lookup" | FileCheck %s --check-prefix=GEMV
+// RUN: pquant-opt %s --pquant-cpu-pipeline="target=x86_64 cpu=skylake-avx512 strategy=lookup" | FileCheck %s --check-prefix=NO-VBMI
+// GEMV: llvm.func internal @[[GEMV:pquant_bitlinear_lookup_gemv_1x128xi8_1xf32_2x2x8x1xi64[A-Za-z0-9_]*]](
+// GEMV: %[[TASK:.*]] = llvm.mlir.addressof @[[GEMV]]_task
+// GEMV: llvm.call @pquant_parallel_for(%[[TASK]], %{{.*}}, %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64) -> ()
+// GEMV: llvm.call_intrinsic "llvm.x86.avx512.vpermi2var.qi.512"
+// GEMV: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// GEMV: llvm.func internal @[[GEMV]]_task
+// NO-VBMI-NOT: lookup_gemv
+// NO-VBMI-NOT: vpermi2var
 // Bad options fail pquant-opt with a message.
 // RUN: not pquant-opt %s --pquant-cpu-pipeline="lm-head=f8" 2>&1 | FileCheck %s --check-prefix=BAD-LM-HEAD
 // BAD-LM-HEAD: pquant-cpu-pipeline: lm-head must be f32 or int8, not 'f8'

@@ -84,7 +84,9 @@ cl::opt<std::string> strategy(
     cl::desc("BitLinear kernel strategy: auto (per target: where 64-bit "
              "vector popcount is fast, bit-serial popcount for one token and "
              "table lookups for several (256 rows or more); else unpack + dot "
-             "product where the CPU has one), bitserial, unpack-dot or lookup"),
+             "product where the CPU has one), bitserial, unpack-dot or lookup "
+             "(for one token, byte tables in registers where the CPU has "
+             "AVX-512 VBMI and VNNI)"),
     cl::init("auto"));
 cl::opt<bool> tune(
     "tune", cl::cat(compileCategory),

@@ -73,6 +73,8 @@ def LowerToKernels : Pass<"pquant-lower-to-kernels", "::mlir::ModuleOp"> {
            "Byte dot product of unpack-dot: generic, vnni (x86 AVX-512 VNNI) or sdot (aarch64 dotprod)">,
     Option<"fastPopcount", "fast-popcount", "bool", "false",
            "The target counts bits of 64-bit vector lanes in one instruction (vpopcntq)">,
+    Option<"byteLookup", "byte-lookup", "bool", "false",
+           "The target looks up 64 bytes in a 128-byte table in one instruction (x86 vpermi2b, AVX-512 VBMI): with dot=vnni, a token's BitLinear can take the lookup GEMV">,
   ];
 }
 

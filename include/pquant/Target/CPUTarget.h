@@ -26,6 +26,7 @@ struct CPUTarget {
   /// Counts the bits of 64-bit vector lanes in one instruction (vpopcntq).
   bool hasVectorPopcount64 = false;
   bool hasVNNI = false;    ///< x86 vpdpbusd on zmm (AVX-512 VNNI + BW)
+  bool hasVBMI = false;    ///< x86 vpermi2b on zmm (AVX-512 VBMI)
   bool hasDotProd = false; ///< aarch64 sdot
 
   /// Resolves `name` (x86_64, aarch64 or host) with an optional CPU and
@@ -40,6 +41,9 @@ struct CPUTarget {
   createTargetMachine(unsigned optLevel) const;
 
   bool isAArch64() const;
+  /// Whether the lookup strategy has its one-token kernel here, the lookup
+  /// GEMV: vpermi2b and vpdpbusd on 512-bit vectors (tiles of 8 rows).
+  bool hasLookupGemv() const { return hasVBMI && hasVNNI && vectorBits == 512; }
 };
 
 } // namespace pquant

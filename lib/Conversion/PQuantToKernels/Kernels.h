@@ -73,6 +73,20 @@ constexpr int64_t kLookupRows = 256;
 llvm::SmallVector<mlir::MemRefType, 2>
 lookupScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
 
+/// (q: [1, K] i8, s: [1] f32, w: packed in tiles of 8 rows, ws: [1] or [N]
+/// f32, y: [1, N] f32, scratch...) The BitLinear of one token by table
+/// lookups in registers, for x86 with AVX-512 VBMI and VNNI: q = 16·qh + ql
+/// (ql in [0, 15], qh in [-8, 7]), and for each 4-column group byte tables
+/// of the 16 sums of ql and of qh that a weight nibble selects; vpermi2b
+/// looks up 64 nibbles of 8 rows at once in the tables of 8 groups, and
+/// vpdpbusd adds the lookups (the high ones times 16). Exact.
+void buildLookupGemv(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                     PackedLayoutAttr layout);
+/// The scratch buffers buildLookupGemv takes: the tables [words, 512] i8 and
+/// Σ_k q [1] i32.
+llvm::SmallVector<mlir::MemRefType, 2>
+lookupGemvScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
+
 /// (q: [M, K] i8, s: [M] f32, w: [N, K] i8 or [E, N, K] i8, ws: [N] or
 /// [E, N] f32, [experts: [M, k] i32,] y: [M, N] f32). With `slot`, token m
 /// uses expert experts[m, slot] (the dispatch of pquant.expert_linear). The

@@ -773,6 +773,201 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
   unpackDotTokens(b, args, layout, dot, kDefaultUnpackChunkWords, full);
 }
 
+namespace {
+/// Row tiles of the lookup GEMV that share each load of a word's tables.
+constexpr int64_t kGemvTiles = 4;
+/// Bytes of tables per weight word (64 columns): for the even and the odd
+/// 4-column groups of the word, a low and a high table of 128 entries.
+constexpr int64_t kGemvTableBytes = 512;
+
+/// A vector<64xi8> constant, lane i = lane(i).
+Value byteLanes(ImplicitLocOpBuilder &b, llvm::function_ref<int64_t(int64_t)> lane) {
+  auto type = VectorType::get({64}, b.getI8Type());
+  SmallVector<Attribute> values;
+  for (int64_t i = 0; i < 64; ++i)
+    values.push_back(b.getIntegerAttr(b.getI8Type(), int8_t(lane(i))));
+  return arith::ConstantOp::create(b, type, DenseElementsAttr::get(type, values));
+}
+} // namespace
+
+void pquant::kernels::buildLookupGemv(ImplicitLocOpBuilder &b, ValueRange args,
+                                      PackedLayoutAttr layout) {
+  Value q = args[0], s = args[1], w = args[2], ws = args[3], y = args[4];
+  Value tables = args[5], rowSums = args[6];
+  int64_t n = layout.getRows(), k = layout.getCols();
+  int64_t words = layout.getWordsPerRow(), tiles = layout.getStorageShape()[0];
+  assert(layout.getTileRows() == 8 && "a tile of the GEMV is one 512-bit word");
+  Type i8 = b.getI8Type(), i64 = b.getI64Type();
+  auto bytes = VectorType::get({64}, i8);
+  VectorType accType = dotAccumulatorType(b.getContext(), DotInstruction::VNNI);
+  Value m = index(b, 0);
+  memref::StoreOp::create(b, activationSum(b, q, m), rowSums, ValueRange{m});
+
+  // q = 16·qh + ql with ql in [0, 15] and qh in [-8, 7]. The tables of word
+  // j hold, for each 4-column group g and pattern e, Σ_{bit i of e} ql and
+  // 32 + Σ_{bit i of e} qh: each fits a byte, unsigned. Even groups 2t,
+  // then odd groups 2t + 1, t = 0..7, take entries 16t .. 16t + 15 of their
+  // 128-entry tables: [even low, even high, odd low, odd high].
+  bool exactWords = k % kPlaneWord == 0;
+  parallelLoop(b, index(b, words), [&](ImplicitLocOpBuilder &b, Value j) {
+    Value column = arith::MulIOp::create(b, j, index(b, kPlaneWord));
+    Value v = readVector(b, bytes, q, {m, column}, 0, exactWords);
+    Value low = arith::AndIOp::create(b, v, splat(b, bytes, 15));
+    Value high = arith::SubIOp::create(
+        b,
+        arith::XOrIOp::create(
+            b,
+            arith::AndIOp::create(b, arith::ShRUIOp::create(b, v, splat(b, bytes, 4)),
+                                  splat(b, bytes, 15)),
+            splat(b, bytes, 8)),
+        splat(b, bytes, 8));
+    for (int64_t odd = 0; odd < 2; ++odd) {
+      for (int64_t half = 0; half < 2; ++half) {
+        // Table lane x: group 2·(4·half + x / 16) + odd, pattern x % 16.
+        Value lowSums = splat(b, bytes, 0), highSums = splat(b, bytes, 32);
+        for (int64_t bit = 0; bit < 4; ++bit) {
+          SmallVector<int64_t> columns;
+          for (int64_t x = 0; x < 64; ++x)
+            columns.push_back(4 * (2 * (4 * half + x / 16) + odd) + bit);
+          Value selected = byteLanes(b, [&](int64_t x) {
+            return (x % 16) >> bit & 1 ? -1 : 0;
+          });
+          auto add = [&](Value sums, Value part) -> Value {
+            return arith::AddIOp::create(
+                b, sums,
+                arith::AndIOp::create(
+                    b, vector::ShuffleOp::create(b, part, part, columns),
+                    selected));
+          };
+          lowSums = add(lowSums, low);
+          highSums = add(highSums, high);
+        }
+        int64_t offset = 256 * odd + 64 * half;
+        vector::StoreOp::create(b, lowSums, tables, ValueRange{j, index(b, offset)});
+        vector::StoreOp::create(b, highSums, tables,
+                                ValueRange{j, index(b, offset + 128)});
+      }
+    }
+  });
+
+  // Byte i of a tile's word (8 rows × 64 bits) holds the patterns of groups
+  // 2t and 2t + 1, t = i % 8, of row i / 8: its nibbles, placed at entry
+  // 16t of their tables, index 64 lookups. Two words' lookups (at most 4 ·
+  // 60) add up in bytes, then into i32 sums per half row (vpdpbusd), the
+  // high ones times 16.
+  Value wordTiles = memref::CollapseShapeOp::create(
+      b, w, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+  auto tileLanes = VectorType::get({8}, i64);
+  Value slots = byteLanes(b, [](int64_t i) { return 16 * (i % 8); });
+  Value nibble = splat(b, bytes, 15), one = splat(b, bytes, 1),
+        sixteen = splat(b, bytes, 16);
+  bool exactRows = n % 8 == 0;
+  int64_t groupBytes = kGemvTiles * words * 64;
+  int64_t prefetchTiles = kGemvTiles * llvm::divideCeil(kPrefetchBytes, groupBytes);
+  parallelLoop(b, index(b, llvm::divideCeil(tiles, kGemvTiles)),
+               [&](ImplicitLocOpBuilder &b, Value group) {
+    // The last group repeats the last tile: the same values stored twice.
+    SmallVector<Value> tileIndices;
+    for (int64_t x = 0; x < kGemvTiles; ++x)
+      tileIndices.push_back(arith::MinSIOp::create(
+          b,
+          arith::AddIOp::create(
+              b, arith::MulIOp::create(b, group, index(b, kGemvTiles)),
+              index(b, x)),
+          index(b, tiles - 1)));
+    // Each word load also prefetches the same word of the group at least
+    // kPrefetchBytes ahead, as the bit-serial kernel does.
+    SmallVector<Value> aheadTiles;
+    for (Value tile : tileIndices)
+      aheadTiles.push_back(arith::MinSIOp::create(
+          b, arith::AddIOp::create(b, tile, index(b, prefetchTiles)),
+          index(b, tiles - 1)));
+    // Per tile, the low and high lookups of word j, each summed over the
+    // even and odd groups.
+    auto lookups = [&](ImplicitLocOpBuilder &b, Value j) {
+      SmallVector<Value> table;
+      for (int64_t part = 0; part < kGemvTableBytes / 64; ++part)
+        table.push_back(vector::LoadOp::create(
+            b, bytes, tables, ValueRange{j, index(b, 64 * part)}));
+      SmallVector<std::pair<Value, Value>> sums;
+      for (auto [tile, ahead] : llvm::zip(tileIndices, aheadTiles)) {
+        memref::PrefetchOp::create(b, wordTiles, ValueRange{ahead, j, index(b, 0)},
+                                   /*isWrite=*/false, /*localityHint=*/2,
+                                   /*isDataCache=*/true);
+        Value word = vector::BitCastOp::create(
+            b, bytes,
+            vector::LoadOp::create(b, tileLanes, wordTiles,
+                                   ValueRange{tile, j, index(b, 0)}));
+        Value even = arith::OrIOp::create(
+            b, arith::AndIOp::create(b, word, nibble), slots);
+        Value odd = arith::OrIOp::create(
+            b,
+            arith::AndIOp::create(
+                b, arith::ShRUIOp::create(b, word, splat(b, bytes, 4)), nibble),
+            slots);
+        auto both = [&](int64_t table0) -> Value {
+          return arith::AddIOp::create(
+              b, LookupBytesOp::create(b, bytes, table[table0], even, table[table0 + 1]),
+              LookupBytesOp::create(b, bytes, table[table0 + 4], odd, table[table0 + 5]));
+        };
+        sums.push_back({both(0), both(2)});
+      }
+      return sums;
+    };
+    auto accumulate = [&](ImplicitLocOpBuilder &b, ValueRange acc,
+                          ArrayRef<std::pair<Value, Value>> sums) {
+      SmallVector<Value> next;
+      for (auto [x, lowHigh] : llvm::enumerate(sums)) {
+        Value sum = Dot4Op::create(b, accType, acc[x], lowHigh.first, one,
+                                   b.getUnitAttr());
+        next.push_back(Dot4Op::create(b, accType, sum, lowHigh.second, sixteen,
+                                      b.getUnitAttr()));
+      }
+      return next;
+    };
+    SmallVector<Value> zeros(kGemvTiles, splat(b, accType, 0));
+    SmallVector<Value> accs = llvm::to_vector(forLoop(
+        b, index(b, words / 2 * 2), 2, zeros,
+        [&](ImplicitLocOpBuilder &b, Value j, ValueRange acc) {
+          auto first = lookups(b, j);
+          auto second = lookups(b, arith::AddIOp::create(b, j, index(b, 1)));
+          SmallVector<std::pair<Value, Value>> sums;
+          for (auto [a, c] : llvm::zip(first, second))
+            sums.push_back({arith::AddIOp::create(b, a.first, c.first),
+                            arith::AddIOp::create(b, a.second, c.second)});
+          return accumulate(b, acc, sums);
+        }));
+    if (words % 2)
+      accs = accumulate(b, accs, lookups(b, index(b, words - 1)));
+
+    // Row r's sum is lanes 2r and 2r + 1, less the 32 added to each of its
+    // 16 · words high lookups.
+    auto rowLanes = VectorType::get({8}, b.getI32Type());
+    SmallVector<int64_t> evenLanes, oddLanes;
+    for (int64_t r = 0; r < 8; ++r) {
+      evenLanes.push_back(2 * r);
+      oddLanes.push_back(2 * r + 1);
+    }
+    for (auto [tile, acc] : llvm::zip(tileIndices, accs)) {
+      Value ones = arith::SubIOp::create(
+          b,
+          arith::AddIOp::create(b, vector::ShuffleOp::create(b, acc, acc, evenLanes),
+                                vector::ShuffleOp::create(b, acc, acc, oddLanes)),
+          splat(b, rowLanes, 16 * 32 * 16 * words));
+      Value firstRow = arith::MulIOp::create(b, tile, index(b, 8));
+      storeBitLinearTile(b, ones, rowSums, s, tileScale(b, ws, 8, firstRow, exactRows),
+                         y, m, firstRow, exactRows);
+    }
+  });
+}
+
+SmallVector<MemRefType, 2>
+pquant::kernels::lookupGemvScratch(MLIRContext *context, PackedLayoutAttr layout) {
+  return {MemRefType::get({layout.getWordsPerRow(), kGemvTableBytes},
+                          IntegerType::get(context, 8)),
+          MemRefType::get({1}, IntegerType::get(context, 32))};
+}
+
 SmallVector<MemRefType, 2>
 pquant::kernels::lookupScratch(MLIRContext *context, PackedLayoutAttr layout) {
   return {MemRefType::get({ShapedType::kDynamic}, IntegerType::get(context, 32)),

@@ -193,12 +193,14 @@ struct LowerToKernelsPass
 
   /// The strategy of the pass option, resolving `auto` with the cost model.
   /// Measured (docs/benchmarks.md, docs/benchmarks-model.md): where vpopcntq
-  /// exists (AVX-512), bit-serial wins for one token; for several, table
-  /// lookups win once enough rows share each table (a 512-token prompt of the
-  /// 1.3B model: 1.46x the unpack-dot GEMMs), else unpack-dot while a tile of
-  /// unpacked weight bytes stays in L1 (it is reread for every block of
-  /// tokens), bit-serial beyond. Without vpopcntq, a dot instruction wins;
-  /// lookups were not measured there.
+  /// exists (AVX-512), bit-serial for one token: the lookup GEMV (vpermi2b)
+  /// computes faster, but decode reads its weights from memory, where the
+  /// two were even on 2 threads (--tune measures it per machine); for
+  /// several, table lookups win once enough rows share each table (a
+  /// 512-token prompt of the 1.3B model: 1.46x the unpack-dot GEMMs), else
+  /// unpack-dot while a tile of unpacked weight bytes stays in L1 (it is
+  /// reread for every block of tokens), bit-serial beyond. Without vpopcntq,
+  /// a dot instruction wins; lookups were not measured there.
   KernelStrategy strategyFor(BitLinearOp linear, PackedLayoutAttr layout) {
     if (strategy != "auto")
       return llvm::StringSwitch<KernelStrategy>(strategy)
@@ -216,6 +218,14 @@ struct LowerToKernelsPass
     constexpr int64_t kL1Bytes = 48 * 1024;
     bool tileInL1 = layout.getTileRows() * layout.getCols() <= kL1Bytes;
     return tileInL1 ? KernelStrategy::UnpackDot : KernelStrategy::BitSerial;
+  }
+
+  /// Whether `linear` (with strategy lookup) takes the lookup GEMV: one
+  /// token, on a target with vpermi2b and vpdpbusd, tiles of 8 rows.
+  bool lookupGemv(BitLinearOp linear, PackedLayoutAttr layout) {
+    return linear.getInput().getType().getDimSize(0) == 1 && byteLookup &&
+           dotInstruction == kernels::DotInstruction::VNNI &&
+           layout.getTileRows() == 8;
   }
 
   /// The kernel of `linear`: its own `kernel` attribute (pquant-compile
@@ -254,6 +264,16 @@ struct LowerToKernelsPass
             return success();
           }
           kernels::DotInstruction instruction = dotInstruction;
+          if (choice.getStrategy() == KernelStrategy::Lookup &&
+              lookupGemv(linear, layout)) {
+            lowering.replaceWithCall(
+                op, "bitlinear_lookup_gemv", linear->getOperands(),
+                [&](ImplicitLocOpBuilder &b, ValueRange args) {
+                  kernels::buildLookupGemv(b, args, layout);
+                },
+                kernels::lookupGemvScratch(linear.getContext(), layout));
+            return success();
+          }
           if (choice.getStrategy() == KernelStrategy::Lookup) {
             lowering.replaceWithCall(
                 op, "bitlinear_lookup_" + dot, linear->getOperands(),

@@ -118,6 +118,51 @@ func.func @auto(%q1: tensor<1x128xi8>, %s1: tensor<1xf32>, %q: tensor<?x128xi8>,
 
 // -----
 
+// Where vpermi2b and vpdpbusd exist, lookup for one token is the lookup GEMV
+// (tiles of 8 rows only: the 4-row tiles of @auto take the lookup kernel;
+// the cost model keeps bit-serial for one token). Σq, then the tables of each word on the threads: q split
+// into its low nibble and its high one (signed), and for each of the 4
+// tables of 8 groups (even and odd groups, 4 groups a vector) and each of
+// the 4 columns of a group, a shuffle gathering it, masked by the patterns
+// that hold it, added. Then groups of 4 tiles on the threads, 2 words an
+// iteration: per word the 8 table vectors, per tile its word as bytes,
+// nibbles tagged with their group's place in the table (even: low nibble,
+// odd: high one), 4 lookups; two words' lookups summed in bytes go into
+// vpdpbusd, the high ones times 16.
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=lookup dot=vnni fast-popcount=true byte-lookup=true" | FileCheck %s --check-prefix=GEMV
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=vnni fast-popcount=true byte-lookup=true" | FileCheck %s --check-prefix=GEMV-AUTO
+// GEMV-LABEL: func.func @auto
+// GEMV:         call @pquant_bitlinear_lookup_vnni_1x128xi8
+// GEMV-AUTO-LABEL: func.func @gemv
+// GEMV-AUTO:       call @pquant_bitlinear_bitserial_1x2048xi8
+// GEMV-LABEL: func.func @gemv
+// GEMV:         call @pquant_bitlinear_lookup_gemv_1x2048xi8
+// GEMV:       func.func private @pquant_bitlinear_lookup_gemv_1x2048xi8
+// GEMV:         scf.parallel
+// GEMV:           arith.andi %{{.*}}, %{{.*}} : vector<64xi8>
+// GEMV:           arith.shrui %{{.*}}, %{{.*}} : vector<64xi8>
+// GEMV-COUNT-8:   vector.shuffle
+// GEMV:           vector.store %{{.*}} : memref<32x512xi8>, vector<64xi8>
+// GEMV:         scf.parallel
+// GEMV:           scf.for
+// GEMV-COUNT-8:     vector.load %{{.*}} : memref<32x512xi8>, vector<64xi8>
+// GEMV:             memref.prefetch %{{.*}}, read, locality<2>, data : memref<64x32x8xi64>
+// GEMV:             vector.load %{{.*}} : memref<64x32x8xi64>, vector<8xi64>
+// GEMV:             vector.bitcast %{{.*}} : vector<8xi64> to vector<64xi8>
+// GEMV-COUNT-2:     pquant.lookup_bytes
+// GEMV:             arith.addi %{{.*}} : vector<64xi8>
+// GEMV:             pquant.dot4 %{{.*}}, %{{.*}}, %{{.*}} {unsigned_lhs} : vector<16xi32>, vector<64xi8>
+// GEMV:           vector.shuffle %{{.*}}, %{{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<16xi32>, vector<16xi32>
+// GEMV:           vector.shuffle %{{.*}}, %{{.*}} [1, 3, 5, 7, 9, 11, 13, 15] : vector<16xi32>, vector<16xi32>
+#gemv = #pquant.packed<rows = 512, cols = 2048, word = 64, tile = [8, 1], bit_order = lsb_first>
+func.func @gemv(%q: tensor<1x2048xi8>, %s: tensor<1xf32>, %ws: tensor<1xf32>) -> tensor<1x512xf32> {
+  %w = arith.constant dense<0> : tensor<64x32x8x1xi64, #gemv>
+  %y = pquant.bitlinear %q, %s, %w, %ws : tensor<1x2048xi8>, tensor<1xf32>, tensor<64x32x8x1xi64, #gemv>, tensor<1xf32> -> tensor<1x512xf32>
+  return %y : tensor<1x512xf32>
+}
+
+// -----
+
 // A tile too large for L1 (8 rows x 8192 bytes) stays bit-serial even for
 // several tokens.
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=vnni fast-popcount=true" | FileCheck %s --check-prefix=AUTO-WIDE

@@ -25,9 +25,12 @@ from pquant import reference as ref
 
 # (K, N, M): every K the issue names, N not a multiple of the tile, M = 1, 3, 64;
 # 320 x 520 x 72: an odd number of words per row, rows in 3 ranges of the
-# lookup kernel, 2 whole 32-token blocks and 8 tokens left to unpack-dot.
-CASES = [(64, 8, 1), (64, 13, 3), (200, 37, 1), (200, 37, 64), (320, 520, 72), (2048, 100, 3),
-         (2048, 256, 64), (5460, 29, 1), (5460, 29, 64), (5460, 61, 3)]
+# lookup kernel, 2 whole 32-token blocks and 8 tokens left to unpack-dot;
+# 320 x 520 x 1: the lookup GEMV's word pairs and last odd word, and its
+# last group of 4 tiles holding 1. With M = 1 the BitLinear is also compiled
+# for one token (a static M, as decode has it).
+CASES = [(64, 8, 1), (64, 13, 3), (200, 37, 1), (200, 37, 64), (320, 520, 72), (320, 520, 1),
+         (2048, 100, 3), (2048, 256, 64), (5460, 29, 1), (5460, 29, 64), (5460, 61, 3)]
 RELATIVE_TOLERANCE = 1e-5
 
 
@@ -53,22 +56,8 @@ class Case:
     def mlir(self):
         k, n, i = self.k, self.n, self.index
         q_t, s_t, y_t = f"tensor<?x{k}xi8>", "tensor<?xf32>", f"tensor<?x{n}xf32>"
-        w = hex_constant(ckpt.pack_bits(self.bits), packed_type(n, k))
-        bitlinear = (f"pquant.bitlinear %q, %s, %w, %ws : {q_t}, {s_t}, {packed_type(n, k)}, "
-                     f"tensor<{{ws}}xf32> -> {y_t}")
-        return f"""
-func.func @acc_{i}(%q: {q_t}, %s: {s_t}) -> {y_t} {{
-  %w = {w}
-  %ws = arith.constant dense<1.0> : tensor<1xf32>
-  %y = {bitlinear.format(ws=1)}
-  return %y : {y_t}
-}}
-func.func @scaled_{i}(%q: {q_t}, %s: {s_t}) -> {y_t} {{
-  %w = {w}
-  %ws = {hex_constant(self.row_scale, f"tensor<{n}xf32>")}
-  %y = {bitlinear.format(ws=n)}
-  return %y : {y_t}
-}}
+        one_token = self.bitlinear_mlir("gemv_", "1") if self.m == 1 else ""
+        return f"""{self.bitlinear_mlir("", "?")}{one_token}
 func.func @quant_q_{i}(%x: tensor<?x{k}xf32>) -> {q_t} {{
   %q, %s = pquant.quantize %x : tensor<?x{k}xf32> -> {q_t}, {s_t}
   return %q : {q_t}
@@ -89,15 +78,40 @@ func.func @silu_{i}(%g: tensor<?x{k}xf32>, %u: tensor<?x{k}xf32>) -> tensor<?x{k
 }}
 """
 
+    def bitlinear_mlir(self, prefix, tokens):
+        """@{prefix}acc_i (unit scales) and @{prefix}scaled_i, for `tokens` (a size or ?) tokens."""
+        k, n, i = self.k, self.n, self.index
+        q_t, s_t, y_t = f"tensor<{tokens}x{k}xi8>", f"tensor<{tokens}xf32>", f"tensor<{tokens}x{n}xf32>"
+        w = hex_constant(ckpt.pack_bits(self.bits), packed_type(n, k))
+        bitlinear = (f"pquant.bitlinear %q, %s, %w, %ws : {q_t}, {s_t}, {packed_type(n, k)}, "
+                     f"tensor<{{ws}}xf32> -> {y_t}")
+        return f"""
+func.func @{prefix}acc_{i}(%q: {q_t}, %s: {s_t}) -> {y_t} {{
+  %w = {w}
+  %ws = arith.constant dense<1.0> : tensor<1xf32>
+  %y = {bitlinear.format(ws=1)}
+  return %y : {y_t}
+}}
+func.func @{prefix}scaled_{i}(%q: {q_t}, %s: {s_t}) -> {y_t} {{
+  %w = {w}
+  %ws = {hex_constant(self.row_scale, f"tensor<{n}xf32>")}
+  %y = {bitlinear.format(ws=n)}
+  return %y : {y_t}
+}}"""
+
     def calls(self):
         """(function, [(argument array, dtype name)], output dtype, expected array, exact?)"""
         ones = np.ones(self.m, np.float32)
         acc = ref.bitlinear_acc(self.q, self.bits).astype(np.float32)
         q8, s8 = ref.quant8(self.x)
-        return [
+        scaled = ref.bitlinear(self.q, self.s, self.bits, self.row_scale)
+        one_token = [
+            (f"gemv_acc_{self.index}", [self.q, ones], np.float32, acc, True),
+            (f"gemv_scaled_{self.index}", [self.q, self.s], np.float32, scaled, False),
+        ] if self.m == 1 else []
+        return one_token + [
             (f"acc_{self.index}", [self.q, ones], np.float32, acc, True),
-            (f"scaled_{self.index}", [self.q, self.s], np.float32,
-             ref.bitlinear(self.q, self.s, self.bits, self.row_scale), False),
+            (f"scaled_{self.index}", [self.q, self.s], np.float32, scaled, False),
             (f"quant_q_{self.index}", [self.x], np.int8, q8, True),
             (f"quant_s_{self.index}", [self.x], np.float32, s8, True),
             (f"int8_{self.index}", [self.q, self.s], np.float32,

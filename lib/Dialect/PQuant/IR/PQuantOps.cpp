@@ -372,5 +372,14 @@ LogicalResult Dot4Op::verify() {
   return success();
 }
 
+LogicalResult LookupBytesOp::verify() {
+  int64_t lanes = getResult().getType().getNumElements();
+  if (!llvm::isPowerOf2_64(lanes) || lanes > 128)
+    return emitOpError() << "needs a power of two of at most 128 lanes, not "
+                         << lanes << " (the table has 2·lanes entries and an "
+                                     "i8 index)";
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "pquant/Dialect/PQuant/IR/PQuantOps.cpp.inc"

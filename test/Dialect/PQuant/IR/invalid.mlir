@@ -404,6 +404,14 @@ func.func @dot4_lanes(%acc: vector<16xi32>, %a: vector<32xi8>) {
 
 // -----
 
+func.func @lookup_bytes_lanes(%a: vector<48xi8>) {
+  // expected-error @+1 {{'pquant.lookup_bytes' op needs a power of two of at most 128 lanes, not 48 (the table has 2·lanes entries and an i8 index)}}
+  %r = pquant.lookup_bytes %a, %a, %a : vector<48xi8>
+  return
+}
+
+// -----
+
 func.func @unknown_op(%x: tensor<4x64xf32>) {
   // expected-error @+1 {{custom op 'pquant.frobnicate' is unknown}}
   %y = pquant.frobnicate %x : tensor<4x64xf32>

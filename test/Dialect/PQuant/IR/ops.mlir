@@ -123,3 +123,10 @@ func.func @kernel_vector_ops(%acc: vector<16xi32>, %a: vector<64xi8>, %b: vector
   %r = pquant.dot4 %acc, %a, %b {unsigned_lhs} : vector<16xi32>, vector<64xi8>
   return %r : vector<16xi32>
 }
+
+// CHECK-LABEL: func.func @lookup_bytes
+func.func @lookup_bytes(%low: vector<64xi8>, %index: vector<64xi8>, %high: vector<64xi8>) -> vector<64xi8> {
+  // CHECK: pquant.lookup_bytes %{{.*}}, %{{.*}}, %{{.*}} : vector<64xi8>
+  %r = pquant.lookup_bytes %low, %index, %high : vector<64xi8>
+  return %r : vector<64xi8>
+}

@@ -109,7 +109,10 @@ def PQuant_KernelChoiceAttr : AttrDef<PQuant_Dialect, "KernelChoice"> {
       the kernel's default, 32, is used. It must lie in [1, 256].
     - `lookup`: per block of 32 tokens, tables of the sums that each 4-bit
       weight pattern selects from 4 columns; each weight nibble adds its
-      table entry (prefill). No tile parameter.
+      table entry (prefill). For one token on x86 with AVX-512 VBMI and
+      VNNI, the lookup GEMV: byte tables of those sums for the low and high
+      nibbles of q, 64 weight nibbles looked up per `vpermi2b`. No tile
+      parameter.
 
     ```mlir
     %y = pquant.bitlinear %q, %s, %w, %ws {kernel = #pquant.kernel<unpack_dot, chunk_words = 16>}

@@ -33,4 +33,29 @@ def PQuant_Dot4Op : PQuant_Op<"dot4", [Pure, AllTypesMatch<["acc", "result"]>,
   let hasVerifier = 1;
 }
 
+def PQuant_LookupBytesOp : PQuant_Op<"lookup_bytes",
+    [Pure, AllTypesMatch<["low", "index", "high", "result"]>]> {
+  let summary = "Look up bytes in a table of twice the vector's width";
+  let description = [{
+    `result[i] = table[index[i] mod 2N]` where `table` is `low` followed by
+    `high` (N lanes each): only the low log2(2N) bits of an index count. It
+    is what x86 `vpermi2b` computes for N = 64 (AVX-512 VBMI): the lookup
+    GEMV looks up 64 weight nibbles in the 128-entry tables of 8 column
+    groups at once. `pquant-lower-lookup-bytes` picks the instruction once
+    buffers are settled.
+
+    ```mlir
+    %r = pquant.lookup_bytes %low, %index, %high : vector<64xi8>
+    ```
+  }];
+  let arguments = (ins VectorOfRankAndType<[1], [I8]>:$low,
+                       VectorOfRankAndType<[1], [I8]>:$index,
+                       VectorOfRankAndType<[1], [I8]>:$high);
+  let results = (outs VectorOfRankAndType<[1], [I8]>:$result);
+  let assemblyFormat = [{
+    $low `,` $index `,` $high attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // PQUANT_DIALECT_PQUANT_IR_PQUANTVECTOROPS_TD

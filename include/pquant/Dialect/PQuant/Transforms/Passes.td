@@ -243,4 +243,28 @@ def LowerDot4 : Pass<"pquant-lower-dot4"> {
   ];
 }
 
+def LowerLookupBytes : Pass<"pquant-lower-lookup-bytes"> {
+  let summary = "Lower pquant.lookup_bytes to the target's table-lookup instruction";
+  let description = [{
+    Rewrites each `pquant.lookup_bytes`:
+
+    - `instruction=vbmi`: 64 lanes become `llvm.x86.avx512.vpermi2var.qi.512`
+      (`vpermi2b`);
+    - anything else, or `instruction=generic`: the table as one vector
+      (`vector.shuffle` of low and high), then per lane the index masked to
+      its low bits, a `vector.extract` at it and a `vector.insert` into the
+      result (correct everywhere; the kernels that use the op are chosen
+      only where the instruction exists).
+
+    Like `pquant-lower-dot4`, it runs after buffer deallocation, which
+    rejects intrinsic calls of unknown memory effects.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect"];
+  let options = [
+    Option<"instruction", "instruction", "std::string", "\"generic\"",
+           "The target's byte table lookup: generic or vbmi">,
+  ];
+}
+
 #endif // PQUANT_DIALECT_PQUANT_TRANSFORMS_PASSES_TD
