@@ -22,7 +22,9 @@ constexpr int64_t kBitPlanes = 8;
 /// them from memory (bench/bitlinear.py: cold 4096 × 4096 GEMV 26 → 29-33
 /// GB/s, 2048 × 2048 19 → 23-28 GB/s).
 /// Into L2 (prefetcht1), not L1: decode of the 1.3B model on 1 thread, every
-/// weight from memory, 31.3-32.6 → 36.0-36.4 tokens/s.
+/// weight from memory, 31.3-32.6 → 36.0-36.4 tokens/s for the bit-serial
+/// GEMV; the int8 linear's, with --lm-head=int8, 50.3-51.3 → 57.1-60.8 (2
+/// threads: 81.3-83.4 → 88.8-92.8).
 constexpr int64_t kPrefetchBytes = 16384;
 /// Rows of the int8 linear that share each activation load: their
 /// accumulators fit one reduction tree of the 4-lane (sdot) accumulators.
@@ -377,7 +379,7 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
             for (int64_t r = 0; r < kInt8RowBlock; ++r) {
               memref::PrefetchOp::create(b, w, at(aheadRows[r], col),
                                          /*isWrite=*/false,
-                                         /*localityHint=*/3,
+                                         /*localityHint=*/2,
                                          /*isDataCache=*/true);
               Value weights = readVector(b, bytes, w, at(rows[r], col), 0, exact);
               if (offsetWeights)

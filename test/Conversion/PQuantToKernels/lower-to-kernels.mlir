@@ -63,7 +63,7 @@ func.func @layer(%x: tensor<?x128xf32>) -> (tensor<?x10xf32>, tensor<?x10xf32>) 
 // CHECK-LABEL: func.func private @pquant_expert_linear_generic_slot1_
 // CHECK:         %[[ID:.*]] = memref.load %{{.*}}[%{{.*}}, %c1{{.*}}] : memref<?x2xi32>
 // CHECK:         %[[E:.*]] = arith.index_cast %[[ID]] : i32 to index
-// CHECK:         memref.prefetch %{{.*}}[%[[E]], %{{.*}}, %{{.*}}], read, locality<3>, data : memref<4x16x64xi8>
+// CHECK:         memref.prefetch %{{.*}}[%[[E]], %{{.*}}, %{{.*}}], read, locality<2>, data : memref<4x16x64xi8>
 // CHECK:         %[[W:.*]] = vector.transfer_read %{{.*}}[%[[E]], %{{.*}}, %{{.*}}]{{.*}} : memref<4x16x64xi8>, vector<64xi8>
 // CHECK:         %[[U:.*]] = arith.xori %[[W]], %{{.*}} : vector<64xi8>
 // CHECK:         pquant.dot4 %{{.*}}, %[[U]], %{{.*}} {unsigned_lhs} : vector<16xi32>, vector<64xi8>
