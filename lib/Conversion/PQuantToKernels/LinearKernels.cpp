@@ -17,15 +17,6 @@ constexpr int64_t kQuantLanes = 16;
 /// Bits per word of the bit-serial kernel: one word per 64 activations.
 constexpr int64_t kPlaneWord = 64;
 constexpr int64_t kBitPlanes = 8;
-/// How far ahead of the weights they read the GEMV kernels prefetch: the
-/// core consumes weights faster than the hardware prefetcher alone brings
-/// them from memory (bench/bitlinear.py: cold 4096 × 4096 GEMV 26 → 29-33
-/// GB/s, 2048 × 2048 19 → 23-28 GB/s).
-/// Into L2 (prefetcht1), not L1: decode of the 1.3B model on 1 thread, every
-/// weight from memory, 31.3-32.6 → 36.0-36.4 tokens/s for the bit-serial
-/// GEMV; the int8 linear's, with --lm-head=int8, 50.3-51.3 → 57.1-60.8 (2
-/// threads: 81.3-83.4 → 88.8-92.8).
-constexpr int64_t kPrefetchBytes = 16384;
 /// Rows of the int8 linear that share each activation load: their
 /// accumulators fit one reduction tree of the 4-lane (sdot) accumulators.
 constexpr int64_t kInt8RowBlock = 4;

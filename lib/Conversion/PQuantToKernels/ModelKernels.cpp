@@ -73,9 +73,11 @@ namespace {
 constexpr int64_t kBlockRows = 4, kBlockTokens = 4;
 
 /// y[m, n] = Σ_k x[m, k] · w[n, k] for every row n in `rows` and token m in
-/// `tokens`, one accumulator vector per pair.
+/// `tokens`, one accumulator vector per pair; each weight load also
+/// prefetches the same columns of the matching row of `aheadRows`.
 void floatLinearBlock(ImplicitLocOpBuilder &b, Value x, Value w, Value y,
-                      ArrayRef<Value> rows, ArrayRef<Value> tokens) {
+                      ArrayRef<Value> rows, ArrayRef<Value> aheadRows,
+                      ArrayRef<Value> tokens) {
   auto weightType = cast<MemRefType>(w.getType());
   int64_t k = weightType.getDimSize(1);
   bool inBounds = k % kLanes == 0;
@@ -87,7 +89,10 @@ void floatLinearBlock(ImplicitLocOpBuilder &b, Value x, Value w, Value y,
       b, index(b, k), kLanes, zeros,
       [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
         SmallVector<Value> weights, activations;
-        for (Value row : rows) {
+        for (auto [row, ahead] : llvm::zip(rows, aheadRows)) {
+          memref::PrefetchOp::create(b, w, ValueRange{ahead, col},
+                                     /*isWrite=*/false, /*localityHint=*/2,
+                                     /*isDataCache=*/true);
           Value c = readVector(b, weightLanes, w, {row, col}, 0.0, inBounds);
           if (!weightType.getElementType().isF32())
             c = arith::ExtFOp::create(b, lanes, c);
@@ -124,18 +129,26 @@ void pquant::kernels::buildFloatLinear(ImplicitLocOpBuilder &b,
   Value blockedTokens = arith::MulIOp::create(
       b, arith::DivUIOp::create(b, tokens, index(b, kBlockTokens)),
       index(b, kBlockTokens));
+  // The rows kPrefetchBytes ahead, at least the next block's.
+  auto weightType = cast<MemRefType>(w.getType());
+  int64_t rowBytes = weightType.getDimSize(1) * weightType.getElementTypeBitWidth() / 8;
+  int64_t prefetchRows = std::max<int64_t>(kBlockRows, llvm::divideCeil(kPrefetchBytes, rowBytes));
   auto rowBlock = [&](ImplicitLocOpBuilder &b, ArrayRef<Value> rows) {
+    SmallVector<Value> aheadRows;
+    for (Value row : rows)
+      aheadRows.push_back(arith::MinSIOp::create(
+          b, arith::AddIOp::create(b, row, index(b, prefetchRows)), index(b, n - 1)));
     forLoop(b, blockedTokens, kBlockTokens, {},
             [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
               SmallVector<Value> ms;
               for (int64_t t = 0; t < kBlockTokens; ++t)
                 ms.push_back(arith::AddIOp::create(b, m, index(b, t)));
-              floatLinearBlock(b, x, w, y, rows, ms);
+              floatLinearBlock(b, x, w, y, rows, aheadRows, ms);
               return SmallVector<Value>{};
             });
     forLoopFrom(b, blockedTokens, tokens, 1, {},
                 [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-                  floatLinearBlock(b, x, w, y, rows, {m});
+                  floatLinearBlock(b, x, w, y, rows, aheadRows, {m});
                   return SmallVector<Value>{};
                 });
   };

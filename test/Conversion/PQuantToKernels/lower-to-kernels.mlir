@@ -301,3 +301,21 @@ func.func @rope(%x: tensor<?x2x16xf32>, %p: tensor<?xi32>) -> tensor<?x2x16xf32>
   %y = pquant.rope %x, %p {theta = 1.0e+04 : f32} : tensor<?x2x16xf32>, tensor<?xi32>
   return %y : tensor<?x2x16xf32>
 }
+
+// -----
+
+// The float linear (an f32 or f16 lm_head): blocks of 4 rows on the threads,
+// each weight load prefetching (into L2) the same columns 16 KB of rows
+// ahead: 8 rows of 2048 bytes here, two blocks (clamped to the last row, 9).
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels | FileCheck %s --check-prefix=FLOAT
+// FLOAT-LABEL: func.func private @pquant_float_linear_
+// FLOAT:         scf.parallel
+// FLOAT:           %[[AHEAD:.*]] = arith.addi %{{.*}}, %c8{{.*}} : index
+// FLOAT:           arith.minsi %[[AHEAD]], %c9{{.*}} : index
+// FLOAT:           memref.prefetch %{{.*}}, read, locality<2>, data : memref<10x1024xf16>
+// FLOAT:           vector.transfer_read %{{.*}} : memref<10x1024xf16>, vector<16xf16>
+// FLOAT:           math.fma
+func.func @float_linear(%x: tensor<1x1024xf32>, %w: tensor<10x1024xf16>) -> tensor<1x10xf32> {
+  %y = pquant.float_linear %x, %w : tensor<1x1024xf32>, tensor<10x1024xf16> -> tensor<1x10xf32>
+  return %y : tensor<1x10xf32>
+}
