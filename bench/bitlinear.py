@@ -156,8 +156,13 @@ def loop_work(body):
     """Weight x token products one iteration of a loop does: popcounted bits / 8 activation
     bit-planes (bit-serial), 4 per 32-bit lane of a byte dot product (vpdpbusd), and 4 columns
     per 16-bit token lane of a table entry added from memory (lookup: vpaddw with a memory
-    operand; the tables are built by register-to-register adds)."""
+    operand; the tables are built by register-to-register adds). In the lookup GEMV a vpermi2b
+    (or vpermt2b, the same lookup overwriting the other operand) looks up 64 weight nibbles for
+    the low or the high half of q: 2 products per byte, and its vpdpbusd only adds lookups."""
     work = 0
+    lookups = [args for op, args in body if op.startswith(("vpermi2b", "vpermt2b"))]
+    if lookups:
+        return sum(VECTOR_BITS[re.findall(r"%(zmm|ymm|xmm)", args)[0]] // 8 * 2 for args in lookups)
     for op, args in body:
         regs = re.findall(r"%(zmm|ymm|xmm)", args)
         bits = VECTOR_BITS[regs[0]] if regs else (64 if "%r" in args else 32)
@@ -170,14 +175,19 @@ def loop_work(body):
     return work
 
 
-def hot_loop(asm_text):
-    """The single-block loop that does the most products per iteration: (instructions,
-    {mnemonic: count}, products per iteration, instructions with a memory operand), or None."""
-    best, label, body = None, None, []
+def hot_loop(asm_text, kernel):
+    """The single-block loop that does the most products per iteration among the functions whose
+    name contains `kernel` (a kernel and its outlined tasks): (instructions, {mnemonic: count},
+    products per iteration, instructions with a memory operand), or None."""
+    best, label, body, inside = None, None, [], False
     for line in asm_text.splitlines():
         m = LABEL.match(line)
         if m:
-            label, body = m.group(1), []
+            if not m.group(1).startswith("."):  # a function, not a block
+                inside = kernel in m.group(1)
+            label, body = (m.group(1), []) if inside else (None, [])
+            continue
+        if not inside:
             continue
         text = line.split("#")[0].strip()
         if not text or text.startswith("."):
@@ -198,21 +208,19 @@ def hot_loop(asm_text):
 
 
 def table_loops(rows, loops, info):
-    lines = ["| strategy | instructions per iteration | weight·token products per iteration "
+    lines = ["| strategy | batch | instructions per iteration | weight·token products per iteration "
              "| instructions per 64 products | with a memory operand | instructions "
-             "| cycles per iteration at the GEMV hot speed | at the GEMM hot speed |",
-             "|---|--:|--:|--:|--:|---|--:|--:|"]
-    for s, (count, counts, work) in loops.items():
-        cells = []
-        for m in (1, BATCH):
-            r = find(rows, ASM_SHAPE, m)
-            cells.append(f"{r.hot[s] * 1e-6 * info['ghz'] * 1e9 / (m * r.n * r.k / work):.1f}" if s in r.hot else "—")
-        lines.append(f"| `{s}` | {count} | {work} | {count * 64 / work:.1f} | {MEMORY_OPERANDS[s]} "
-                     f"| {loop_text((count, counts, work))} | {cells[0]} | {cells[1]} |")
+             "| cycles per iteration at the hot speed |",
+             "|---|--:|--:|--:|--:|--:|---|--:|"]
+    for (s, m), (count, counts, work) in loops.items():
+        r = find(rows, ASM_SHAPE, m)
+        cycles = f"{r.hot[s] * 1e-6 * info['ghz'] * 1e9 / (m * r.n * r.k / work):.1f}" if s in r.hot else "—"
+        lines.append(f"| `{s}` | {m} | {count} | {work} | {count * 64 / work:.1f} | {MEMORY_OPERANDS[s, m]} "
+                     f"| {loop_text((count, counts, work))} | {cycles} |")
     return "\n".join(lines)
 
 
-MEMORY_OPERANDS = {}  # strategy -> instructions with a memory operand in its hot loop
+MEMORY_OPERANDS = {}  # (strategy, batch) -> instructions with a memory operand in its hot loop
 
 
 def loop_text(loop):
@@ -382,15 +390,15 @@ def analyse(rows, strategies, info, loops):
             f"takes {min(cycles):.2f}–{max(cycles):.2f} cycles per 64 weights at the measured {ghz:.2f} GHz "
             f"clock (from a chain of dependent adds), and {min(ratio):.1f}–{max(ratio):.1f}× the time a "
             f"vectorized sum takes to read the same packed bytes from the caches.")
-    explicit = s if s in loops else next((t for t in strategies if t in loops and t in big.hot
-                                          and abs(big.hot[t] / big.hot[s] - 1) < 0.05), None)
+    explicit = s if (s, 1) in loops else next((t for t in strategies if (t, 1) in loops and t in big.hot
+                                               and abs(big.hot[t] / big.hot[s] - 1) < 0.05), None)
     if explicit:
-        count, counts, work = loops[explicit]
+        count, counts, work = loops[explicit, 1]
         iteration = per64(big, s) * work / 64  # cycles
         vector = sum(c for op, c in counts.items() if op.startswith("v") and not op.startswith("vmov"))
         text += (f" The hot loop of `-strategy={explicit}` (`pquant-compile --emit=asm`, {ASM_SHAPE[0]}×"
                  f"{ASM_SHAPE[1]}) has {count} instructions per iteration for {work} weight·token products "
-                 f"({loop_text(loops[explicit])}): {count * 64 / work:.1f} instructions per 64 weights. At the "
+                 f"({loop_text(loops[explicit, 1])}): {count * 64 / work:.1f} instructions per 64 weights. At the "
                  f"{big.n}×{big.k} hot speed an iteration takes {iteration:.1f} cycles, i.e. "
                  f"{count / iteration:.1f} instructions and {vector / iteration:.1f} vector ALU instructions "
                  f"(not counting vector moves) per cycle")
@@ -431,9 +439,10 @@ def analyse(rows, strategies, info, loops):
             f"At {big.n}×{big.k} the fastest strategy (`{g}`) spends {per_token:.0f} µs per token, "
             f"{per_token / big.hot[big.best]:.2f}× the fastest hot GEMV, i.e. {products:.0f} G weight·token "
             f"products per second")
-    if g in loops:
-        text += (f" ({loops[g][2] / loops[g][0]:.0f} per instruction in its hot loop, {MEMORY_OPERANDS[g]} of whose "
-                 f"{loops[g][0]} instructions read memory; one AVX-512 f32 FMA does 16 products)")
+    if (g, BATCH) in loops:
+        count, _, work = loops[g, BATCH]
+        text += (f" ({work / count:.0f} per instruction in its hot loop, {MEMORY_OPERANDS[g, BATCH]} of whose "
+                 f"{count} instructions read memory; one AVX-512 f32 FMA does 16 products)")
     text += (f". The dense f32 GEMM does {dense_gflops:.0f} GFLOP/s (a simple register-tiled C loop; a tuned "
              f"BLAS would be faster, so the GEMM ratios flatter pquant), which puts pquant's GEMM "
              f"{min(r.dense_hot / r.hot[r.best] for r in rows if r.m == BATCH):.1f}–"
@@ -443,7 +452,7 @@ def analyse(rows, strategies, info, loops):
              f"bound by reading 4 bytes per weight.")
     asm_gemm = find(rows, ASM_SHAPE, BATCH)
     per_cycle = [f"`{t}` {BATCH * asm_gemm.n * asm_gemm.k / (asm_gemm.hot[t] * 1e-6 * ghz * 1e9):.0f}"
-                 for t in loops if t in asm_gemm.hot]
+                 for t, m in loops if m == BATCH and t in asm_gemm.hot]
     if per_cycle:
         text += (f" At {ASM_SHAPE[0]}×{ASM_SHAPE[1]}, batch {BATCH}, the strategies do " + ", ".join(per_cycle)
                  + " weight·token products per cycle (their hot loops are in the last table).")
@@ -551,8 +560,9 @@ The GEMV against reading its packed weights, hot from the caches and from DRAM:
 
 {table_stream(rows, info)}
 
-The hot loop of each strategy (the single-block loop doing the most products: popcounted bits / 8
-activation bit-planes, or the byte products of `vpdpbusd`), from `pquant-compile -target=host
+The hot loop of each strategy's GEMV and GEMM kernel (the single-block loop doing the most products:
+popcounted bits / 8 activation bit-planes, the byte products of `vpdpbusd`, 4 columns per token lane of
+a table entry added, or 2 per byte a `vpermi2b`/`vpermt2b` looks up), from `pquant-compile -target=host
 -strategy=S --emit=asm` at {ASM_SHAPE[0]}×{ASM_SHAPE[1]}, and the cycles per iteration the measured
 hot times imply (an upper bound: they include everything else the call does):
 
@@ -635,9 +645,12 @@ def main():
                     asm = os.path.join(work, prefix + ".s")
                     run([compiler, mlir, "-target=host"] + flags + ["--emit=asm", "-o", asm])
                     with open(asm) as f:
-                        loop = hot_loop(f.read())
-                    if loop:
-                        loops[s], MEMORY_OPERANDS[s] = loop[:3], loop[3]
+                        asm_text = f.read()
+                    # The GEMV's kernel takes q as 1xKxi8, the GEMM's as ?xKxi8.
+                    for m, kernel in ((1, f"_1x{k}xi8"), (BATCH, f"_Dx{k}xi8")):
+                        loop = hot_loop(asm_text, kernel)
+                        if loop:
+                            loops[s, m], MEMORY_OPERANDS[s, m] = loop[:3], loop[3]
             if not kernels:
                 sys.exit(f"no strategy compiles {n}x{k}")
             shape_entries.append(f"  {{{n}, {k}, {len(kernels)}, {{{', '.join(kernels)}}}}},")

@@ -74,7 +74,9 @@ public:
       SmallVector<Value> sizes;
       if (type.getNumDynamicDims())
         sizes.push_back(memref::DimOp::create(b, args[tokenOperand], 0));
-      return memref::AllocOp::create(b, type, sizes);
+      // Cache-line aligned: the kernels load whole 64-byte vectors (a
+      // split one costs two lines).
+      return memref::AllocOp::create(b, type, sizes, b.getI64IntegerAttr(64));
     };
     SmallVector<Value> outputs;
     for (Value result : op->getResults())

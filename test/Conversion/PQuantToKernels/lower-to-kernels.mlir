@@ -1,21 +1,22 @@
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=bitserial" | FileCheck %s
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels --one-shot-bufferize="bufferize-function-boundaries" -o /dev/null
 
-// Each op becomes a call on buffers; results are fresh buffers; BitLinear
+// Each op becomes a call on buffers; results are fresh buffers (64-byte
+// aligned, as the scratch); BitLinear
 // gets its scratch (bit-planes, activation sums) from the caller. Two ops of
 // the same types share one kernel.
 // CHECK-LABEL: func.func @layer
 // CHECK-SAME:    (%[[X:.*]]: tensor<?x128xf32>)
 // CHECK:         %[[XB:.*]] = bufferization.to_buffer %[[X]] read_only : tensor<?x128xf32> to memref<?x128xf32>
-// CHECK:         %[[Q:.*]] = memref.alloc(%{{.*}}) : memref<?x128xi8>
-// CHECK:         %[[S:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK:         %[[Q:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?x128xi8>
+// CHECK:         %[[S:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>
 // CHECK:         call @pquant_quantize_Dx128xf32_Dx128xi8_Dxf32(%[[XB]], %[[Q]], %[[S]])
 // The weight constant loses its encoding: the kernel holds the layout.
 // CHECK:         %[[W:.*]] = arith.constant dense<6148914691236517205> : tensor<3x2x4x1xi64>
 // CHECK:         %[[WB:.*]] = bufferization.to_buffer %[[W]] read_only : tensor<3x2x4x1xi64> to memref<3x2x4x1xi64>
-// CHECK:         %[[Y:.*]] = memref.alloc(%{{.*}}) : memref<?x10xf32>
-// CHECK:         %[[PLANES:.*]] = memref.alloc(%{{.*}}) : memref<?x8x2xi64>
-// CHECK:         %[[SUMS:.*]] = memref.alloc(%{{.*}}) : memref<?xi32>
+// CHECK:         %[[Y:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?x10xf32>
+// CHECK:         %[[PLANES:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?x8x2xi64>
+// CHECK:         %[[SUMS:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xi32>
 // CHECK:         call @[[BITLINEAR:pquant_bitlinear_bitserial_[A-Za-z0-9_]+]]({{.*}}, %[[WB]], {{.*}}, %[[Y]], %[[PLANES]], %[[SUMS]])
 // CHECK:         bufferization.to_tensor %[[Y]] restrict writable
 // CHECK:         call @[[BITLINEAR]](
