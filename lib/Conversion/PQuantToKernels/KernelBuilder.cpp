@@ -37,6 +37,12 @@ void pquant::kernels::parallelLoop(ImplicitLocOpBuilder &b, Value upper,
       });
 }
 
+void pquant::kernels::prefetchToL2(ImplicitLocOpBuilder &b, Value buffer,
+                                   ValueRange indices) {
+  memref::PrefetchOp::create(b, buffer, indices, /*isWrite=*/false,
+                             /*localityHint=*/2, /*isDataCache=*/true);
+}
+
 Value pquant::kernels::readVector(ImplicitLocOpBuilder &b, VectorType type,
                                   Value buffer, ValueRange indices,
                                   double padding, bool inBounds) {

@@ -32,12 +32,9 @@ bitSerialScratch(mlir::MLIRContext *context, PackedLayoutAttr layout);
 /// linear, whose f32 lm_head is the largest tensor) prefetch: the
 /// core consumes weights faster than the hardware prefetcher alone brings
 /// them from memory (bench/bitlinear.py: cold 4096 × 4096 GEMV 26 → 29-33
-/// GB/s, 2048 × 2048 19 → 23-28 GB/s).
-/// Into L2 (prefetcht1), not L1: decode of the 1.3B model on 1 thread, every
-/// weight from memory, 31.3-32.6 → 36.0-36.4 tokens/s for the bit-serial
-/// GEMV; the int8 linear's, with --lm-head=int8, 50.3-51.3 → 57.1-60.8 (2
-/// threads: 81.3-83.4 → 88.8-92.8); the float linear's (f32 lm_head, the
-/// default), 38.0-38.7 → 41.8-42.8 (2 threads: 57.1-59.3 → 58.6-61.9).
+/// GB/s, 2048 × 2048 19 → 23-28 GB/s), into L2 (prefetchToL2). The float
+/// linear had no prefetch: decode with the f32 lm_head (the default)
+/// 38.0-38.7 → 41.8-42.8 tokens/s (2 threads: 57.1-59.3 → 58.6-61.9).
 constexpr int64_t kPrefetchBytes = 16384;
 
 /// The instruction the unpack-dot kernel accumulates byte products with.

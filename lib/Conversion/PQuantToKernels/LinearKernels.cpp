@@ -203,10 +203,7 @@ void pquant::kernels::buildBitSerialLinear(ImplicitLocOpBuilder &b,
       ValueRange counts = forLoop(
           b, index(b, words), 1, zeros,
           [&](ImplicitLocOpBuilder &b, Value j, ValueRange carried) {
-            memref::PrefetchOp::create(b, wordTiles,
-                                       ValueRange{aheadTile, j, index(b, 0)},
-                                       /*isWrite=*/false, /*localityHint=*/2,
-                                       /*isDataCache=*/true);
+            prefetchToL2(b, wordTiles, ValueRange{aheadTile, j, index(b, 0)});
             Value weights = vector::LoadOp::create(b, tileLanes, wordTiles,
                                                    ValueRange{tile, j, index(b, 0)});
             SmallVector<Value> next;
@@ -368,10 +365,7 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
             Value activations = readVector(b, bytes, q, {m, col}, 0, exact);
             SmallVector<Value> next;
             for (int64_t r = 0; r < kInt8RowBlock; ++r) {
-              memref::PrefetchOp::create(b, w, at(aheadRows[r], col),
-                                         /*isWrite=*/false,
-                                         /*localityHint=*/2,
-                                         /*isDataCache=*/true);
+              prefetchToL2(b, w, at(aheadRows[r], col));
               Value weights = readVector(b, bytes, w, at(rows[r], col), 0, exact);
               if (offsetWeights)
                 weights = arith::XOrIOp::create(b, weights,
@@ -884,9 +878,7 @@ void pquant::kernels::buildLookupGemv(ImplicitLocOpBuilder &b, ValueRange args,
             b, bytes, tables, ValueRange{j, index(b, 64 * part)}));
       SmallVector<std::pair<Value, Value>> sums;
       for (auto [tile, ahead] : llvm::zip(tileIndices, aheadTiles)) {
-        memref::PrefetchOp::create(b, wordTiles, ValueRange{ahead, j, index(b, 0)},
-                                   /*isWrite=*/false, /*localityHint=*/2,
-                                   /*isDataCache=*/true);
+        prefetchToL2(b, wordTiles, ValueRange{ahead, j, index(b, 0)});
         Value word = vector::BitCastOp::create(
             b, bytes,
             vector::LoadOp::create(b, tileLanes, wordTiles,

@@ -90,9 +90,7 @@ void floatLinearBlock(ImplicitLocOpBuilder &b, Value x, Value w, Value y,
       [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
         SmallVector<Value> weights, activations;
         for (auto [row, ahead] : llvm::zip(rows, aheadRows)) {
-          memref::PrefetchOp::create(b, w, ValueRange{ahead, col},
-                                     /*isWrite=*/false, /*localityHint=*/2,
-                                     /*isDataCache=*/true);
+          prefetchToL2(b, w, ValueRange{ahead, col});
           Value c = readVector(b, weightLanes, w, {row, col}, 0.0, inBounds);
           if (!weightType.getElementType().isF32())
             c = arith::ExtFOp::create(b, lanes, c);
