@@ -3,7 +3,8 @@
 In one run: the streaming read bandwidth on 1 and on all threads,
 pquant-compile's wall time and peak memory for the model, its decode tokens/s
 (after an 8-token prompt) and prefill tokens/s (a 512-token prompt) on 1 and
-on all threads, and the bytes a decode step must read, hence the bandwidth
+on all threads, each timed after an untimed warm-up run in the same process
+as llama-bench does (prefill also as a process's first prompt), and the bytes a decode step must read, hence the bandwidth
 bound on decode tokens/s for each thread count (each decode run paired with
 a bandwidth run just before it); the same decode and bound for the model
 compiled with --lm-head=int8. Writes
@@ -27,6 +28,7 @@ from pquant import checkpoint as ckpt  # noqa: E402
 
 
 DECODE_RUNS = 5
+PREFILL_RUNS = 3
 HANDWRITTEN_MARKER = "<!-- bench/model.py writes the text above; the text below is by hand and kept -->"
 
 
@@ -108,9 +110,12 @@ def main():
         # fraction of the bound compares the two under the same conditions.
         speed = re.compile(r"prompt: (\d+) tokens, ([\d.]+) tokens/s; generation: (\d+) tokens, ([\d.]+) tokens/s")
 
-        def measure(prompt, tokens, threads, group, model="model"):
+        # Timed after one warm-up run (`--warmup 1`), as llama-bench does:
+        # a process's first prompt also faults in the KV cache's fresh
+        # memory, which a serving process pays once.
+        def measure(prompt, tokens, threads, group, model="model", warmups=1):
             result = run([path(model), "--tokens", ",".join(["1"] * prompt), "-n", str(tokens),
-                          "--threads", str(threads)])
+                          "--threads", str(threads), "--warmup", str(warmups)])
             return float(speed.search(result.stderr).group(group))
 
         def paired_decodes(model):
@@ -123,7 +128,9 @@ def main():
             return bandwidths, decodes
 
         bandwidths, decodes = paired_decodes("model")
-        prefills = {t: [measure(512, 1, t, 2) for _ in range(2)] for t in thread_counts}
+        prefills = {t: [measure(512, 1, t, 2) for _ in range(PREFILL_RUNS)] for t in thread_counts}
+        first_prefills = {t: [measure(512, 1, t, 2, warmups=0) for _ in range(PREFILL_RUNS)]
+                          for t in thread_counts}
         run([os.path.join(bin_dir, "pquant-compile"), path("model.mlir"), "-target=host", "--lm-head=int8",
              "-o", path("model-int8")])
         bandwidths8, decodes8 = paired_decodes("model-int8")
@@ -143,6 +150,7 @@ def main():
     decode8 = {t: max(runs) for t, runs in decodes8.items()}
     decode = {t: max(runs) for t, runs in decodes.items()}
     prefill = {t: max(runs) for t, runs in prefills.items()}
+    first_prefill = {t: max(runs) for t, runs in first_prefills.items()}
     lm_head = config.vocab_size * config.hidden_size * table_bytes
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                "unknown CPU")
@@ -162,8 +170,12 @@ def main():
             (f"**decode as a fraction of the bound**, {threads(t)} (median of the runs, each against the "
              "bandwidth measured just before it)",
              f"**{median(fractions[t]):.0f}%**; runs: " + percents(fractions[t])),
-            (f"**prefill** of 512 tokens, {threads(t)} (best of 2)",
+            (f"**prefill** of 512 tokens, {threads(t)} (best of {PREFILL_RUNS})",
              f"**{prefill[t]:.1f} tokens/s** ({prefill[t] / decode[t]:.1f}× decode); runs: " + runs(prefills[t])),
+            (f"prefill of 512 tokens as the process's first prompt (no warm-up), {threads(t)} "
+             f"(best of {PREFILL_RUNS})",
+             f"{first_prefill[t]:.1f} tokens/s ({first_prefill[t] / decode[t]:.1f}× decode); runs: "
+             + runs(first_prefills[t])),
             (f"decode with `--lm-head=int8` ({step_bytes8 / 1e6:.0f} MB per step), {threads(t)} "
              f"(best of {DECODE_RUNS})",
              f"{decode8[t]:.1f} tokens/s, a median {median(fractions8[t]):.0f}% of its bound; runs: "
@@ -188,7 +200,10 @@ def main():
         "read (every packed 1-bit weight, the top-k experts' int8 weights, the lm_head, norms and scales; "
         "KV-cache reads are small at this context length). This machine's bandwidth moves from minute to "
         "minute, so each decode run is timed right after a bandwidth run and its fraction of the bound "
-        "(bytes per step × tokens/s ÷ that bandwidth) is taken within the pair.", ""]
+        "(bytes per step × tokens/s ÷ that bandwidth) is taken within the pair. Decode and prefill are "
+        "timed after one untimed run of the same prompt and length in the same process (`--warmup 1`, as "
+        "llama-bench times after a warm-up run); a process's first prompt also pays for faulting in the KV "
+        "cache's fresh memory, shown in its own row.", ""]
     if plot(args.out_png, thread_counts, decode, bound, prefill):
         text += [f"![decode and prefill against the bound]({os.path.basename(args.out_png)})", ""]
     # What people wrote below the marker (variance, profiles) outlives a rerun.

@@ -28,6 +28,7 @@ struct Options {
   const char *score = nullptr;  // file to evaluate
   int64_t maxTokens = 64;
   int threads = 0; // 0: the runtime's default
+  int64_t warmups = 0; // untimed runs before the timed one
   pq_sampling sampling = {/*temperature=*/0, /*top_p=*/1, /*seed=*/0};
 };
 
@@ -116,6 +117,19 @@ const Flag kFlags[] = {
        if (!parseInteger(text, 1, 256, count))
          return "an integer in [1, 256]";
        options.threads = static_cast<int>(count);
+       return nullptr;
+     }},
+    // A process's first prompt also pays for faulting in the KV cache's
+    // fresh memory (10% of a 512-token 1.3B prefill here, by perf);
+    // llama-bench likewise times after a warm-up run.
+    {"--warmup", "N",
+     "first run the prompt and generation N times, untimed and unprinted, "
+     "the cache reset after each (default 0)",
+     [](const char *text, Options &options) -> const char * {
+       long long count;
+       if (!parseInteger(text, 0, 1000, count))
+         return "an integer in [0, 1000]";
+       options.warmups = count;
        return nullptr;
      }},
 };
@@ -280,6 +294,15 @@ struct Printer {
 
 int generate(const char *program, const pq_api &api, pq_model *model,
              const Options &options, const int32_t *prompt, int64_t count) {
+  for (int64_t run = 0; run < options.warmups; ++run) {
+    if (api.pq_generate(model, prompt, count, options.maxTokens,
+                        &options.sampling, nullptr, nullptr, nullptr,
+                        nullptr)) {
+      fprintf(stderr, "%s: error: %s\n", program, api.pq_last_error());
+      return 1;
+    }
+    api.pq_reset(model);
+  }
   Printer printer{/*text=*/options.prompt != nullptr};
   pq_stats stats;
   pq_status status = api.pq_generate(model, prompt, count, options.maxTokens,

@@ -20,6 +20,7 @@
   X(pq_model_close)                                                            \
   X(pq_model_config)                                                           \
   X(pq_generate)                                                               \
+  X(pq_reset)                                                                  \
   X(pq_set_threads)                                                            \
   X(pq_score)
 
