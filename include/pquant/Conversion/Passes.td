@@ -35,7 +35,7 @@ def LowerToKernels : Pass<"pquant-lower-to-kernels", "::mlir::ModuleOp"> {
       token, built from the block's activations laid out column by column);
       each weight nibble adds its entry to its row's sums, so one load and
       one 512-bit add cover 4 columns × 32 tokens. Tables cover 2 words of
-      columns at a time and are shared by 256 rows. Only whole blocks, from
+      columns at a time and are shared by up to 512 rows. Only whole blocks, from
       64 tokens on; the other tokens go through `unpack-dot` (with `dot`).
     - `auto`, a cost model from measurements (docs/benchmarks.md): with a
       fast 64-bit vector popcount (`vpopcntq`, so AVX-512), `bitserial` for a

@@ -215,7 +215,7 @@ struct LowerToKernelsPass
       return KernelStrategy::UnpackDot;
     if (linear.getInput().getType().getDimSize(0) == 1)
       return KernelStrategy::BitSerial;
-    if (layout.getRows() >= kernels::kLookupRows)
+    if (layout.getRows() >= kernels::kLookupMinRows)
       return KernelStrategy::Lookup;
     constexpr int64_t kL1Bytes = 48 * 1024;
     bool tileInL1 = layout.getTileRows() * layout.getCols() <= kL1Bytes;

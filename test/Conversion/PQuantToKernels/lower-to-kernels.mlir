@@ -180,7 +180,7 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 
 // With 256 rows or more to share each table, several tokens take the lookup
 // kernel. From 64 tokens on, whole blocks of 32: their activations copied
-// column by column, then per (token block, 256-row range): tables of the 16
+// column by column, then per (token block, 512-row range): tables of the 16
 // sums of 4 columns (32 groups for the 2 words of a chunk, one i16 lane per
 // token), entry e built from entry (e with its lowest bit cleared) plus that
 // bit's column; each row adds the 16 entries its weight nibbles pick per
@@ -197,7 +197,7 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 // LOOKUP:         scf.parallel
 // LOOKUP:           memref.store %{{.*}} : memref<?xi8>
 // LOOKUP:         scf.parallel
-// LOOKUP:           memref.alloca() {alignment = 64 : i64} : memref<256x32xi32>
+// LOOKUP:           memref.alloca() {alignment = 64 : i64} : memref<512x32xi32>
 // LOOKUP:           memref.alloca() {alignment = 64 : i64} : memref<32x16x32xi16>
 // LOOKUP:           vector.load %{{.*}} : memref<?xi8>, vector<32xi8>
 // LOOKUP:           arith.extsi %{{.*}} : vector<32xi8> to vector<32xi16>

@@ -24,7 +24,7 @@ from pquant import checkpoint as ckpt
 from pquant import reference as ref
 
 # (K, N, M): every K the issue names, N not a multiple of the tile, M = 1, 3, 64;
-# 320 x 520 x 72: an odd number of words per row, rows in 3 ranges of the
+# 320 x 520 x 72: an odd number of words per row, rows in 2 ranges (512 and 8) of the
 # lookup kernel, 2 whole 32-token blocks and 8 tokens left to unpack-dot;
 # 320 x 520 x 1: the lookup GEMV's word pairs and last odd word, and its
 # last group of 4 tiles holding 1. With M = 1 the BitLinear is also compiled
