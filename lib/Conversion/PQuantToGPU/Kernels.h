@@ -53,6 +53,19 @@ struct QuantizeInput {
   enum Kind { Plain, Norm, SiluMul } kind = Plain;
   bool hasWeight = false, f16Weight = false; // Norm
   float eps = 0;                             // Norm
+  /// Norm, decode linear prologues only: the norm's input is itself an RMS
+  /// norm of the buffer read (x), computed in registers as buildRMSNorm
+  /// computes it (so the linear need not wait for the kernel writing it).
+  bool preNorm = false;
+  bool preHasWeight = false, preF16Weight = false;
+  float preEps = 0;
+  /// Buffers read: x, or gate and up; then the pre-norm's weight and the
+  /// norm's weight, where they have one.
+  unsigned buffers() const {
+    if (kind == SiluMul)
+      return 2;
+    return 1 + (kind == Norm && preNorm && preHasWeight) + (kind == Norm && hasWeight);
+  }
   std::string name() const;
 };
 /// (inputs, q: [M, K] i8, s: [M] f32, [act: [M, G·32] i32, sums: [M] i32];

@@ -115,14 +115,21 @@ public:
   /// Loads what no earlier kernel writes (the norm's weight): may come
   /// before waitForPriorKernels.
   void loadConstants(ImplicitLocOpBuilder &b) {
-    if (input.kind != QuantizeInput::Norm || !input.hasWeight)
+    if (input.kind != QuantizeInput::Norm)
       return;
     Type f32Type = b.getF32Type();
-    Type type = input.f16Weight ? Type(b.getF16Type()) : f32Type;
-    forEachColumn(b, k, [&](ImplicitLocOpBuilder &b, int64_t, Value, Value safe) {
-      Value w = load(b, type, inputs[1], safe, input.f16Weight ? 2 : 4, true);
-      weights.push_back(input.f16Weight ? Value(arith::ExtFOp::create(b, f32Type, w)) : w);
-    });
+    auto loadWeights = [&](Value from, bool f16, SmallVector<Value> &into) {
+      Type type = f16 ? Type(b.getF16Type()) : f32Type;
+      forEachColumn(b, k, [&](ImplicitLocOpBuilder &b, int64_t, Value, Value safe) {
+        Value w = load(b, type, from, safe, f16 ? 2 : 4, true);
+        into.push_back(f16 ? Value(arith::ExtFOp::create(b, f32Type, w)) : w);
+      });
+    };
+    unsigned next = 1;
+    if (input.preNorm && input.preHasWeight)
+      loadWeights(inputs[next++], input.preF16Weight, preWeights);
+    if (input.hasWeight)
+      loadWeights(inputs[next++], input.f16Weight, weights);
   }
 
   /// Quantizes the row into `act`: with `bitLayout`, in the layout the
@@ -153,6 +160,26 @@ public:
       return max;
     };
     Value max;
+    if (input.kind == QuantizeInput::Norm && input.preNorm) {
+      // The row is the pre-norm's output, as buildRMSNorm (or
+      // buildNormRouter) computes it: the mean of x² in f64 rounded to f32,
+      // x / rms, times the weight.
+      Value squares = f64(b, 0.0);
+      for (auto [v, valid] : llvm::zip(values, valids)) {
+        Value wide = select(b, valid, arith::ExtFOp::create(b, f64Type, v), f64(b, 0.0));
+        squares = arith::AddFOp::create(b, squares, arith::MulFOp::create(b, wide, wide));
+      }
+      Value sum = blockReduceOnce(b, {{Combine::AddF, squares}}, {scratch("presquares", 8)},
+                                  threads)[0];
+      Value meanSquare = arith::TruncFOp::create(
+          b, f32Type, arith::DivFOp::create(b, sum, f64(b, double(k))));
+      Value rms = sqrtF32(b, arith::AddFOp::create(b, meanSquare, f32(b, input.preEps)));
+      for (size_t j = 0; j < values.size(); ++j) {
+        values[j] = arith::DivFOp::create(b, values[j], rms);
+        if (input.preHasWeight)
+          values[j] = arith::MulFOp::create(b, values[j], preWeights[j]);
+      }
+    }
     if (input.kind == QuantizeInput::Norm) {
       // Σ x² in f64 and, without a weight, max |x| in the same reduction:
       // x / rms rounds monotonically, so max |x / rms| = max |x| / rms.
@@ -230,7 +257,7 @@ private:
   QuantizeInput input;
   int64_t threads;
   std::string name;
-  SmallVector<Value> weights;
+  SmallVector<Value> weights, preWeights;
 };
 
 } // namespace
@@ -239,10 +266,18 @@ std::string QuantizeInput::name() const {
   switch (kind) {
   case Plain:
     return "";
-  case Norm:
-    return llvm::formatv("norm_{0}_eps{1:x8}_", hasWeight ? (f16Weight ? "wf16" : "wf32") : "nw",
-                         llvm::bit_cast<uint32_t>(eps))
-        .str();
+  case Norm: {
+    std::string text;
+    if (preNorm)
+      text = llvm::formatv("norm_{0}_eps{1:x8}_",
+                           preHasWeight ? (preF16Weight ? "wf16" : "wf32") : "nw",
+                           llvm::bit_cast<uint32_t>(preEps))
+                 .str();
+    return text + llvm::formatv("norm_{0}_eps{1:x8}_",
+                                hasWeight ? (f16Weight ? "wf16" : "wf32") : "nw",
+                                llvm::bit_cast<uint32_t>(eps))
+                      .str();
+  }
   case SiluMul:
     return "silu_mul_";
   }
@@ -252,6 +287,7 @@ std::string QuantizeInput::name() const {
 LaunchShape pquant::gpu::buildQuantize(ImplicitLocOpBuilder &b, ValueRange args,
                                        int64_t k, bool forBitLinear,
                                        const QuantizeInput &input) {
+  assert(!input.preNorm && "a pre-norm is for linear prologues only");
   // Inputs: x; x and the norm weight; or gate and up.
   unsigned inputs = input.kind == QuantizeInput::Plain                  ? 1
                     : input.kind == QuantizeInput::Norm && !input.hasWeight ? 1
@@ -448,7 +484,7 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   SmallVector<Value> prologueInputs;
   unsigned next = 0;
   if (config.prologue) {
-    unsigned inputs = config.prologue->kind == QuantizeInput::Norm && config.prologue->hasWeight ? 2 : 1;
+    unsigned inputs = config.prologue->buffers();
     for (unsigned i = 0; i < inputs; ++i)
       prologueInputs.push_back(args[next++]);
     if (config.storeQuantized) {
@@ -726,10 +762,7 @@ LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange arg
   // instead of q and s.
   unsigned inputs = 2;
   if (extras.prologue)
-    inputs = extras.prologue->kind == QuantizeInput::SiluMul ||
-                     (extras.prologue->kind == QuantizeInput::Norm && extras.prologue->hasWeight)
-                 ? 2
-                 : 1;
+    inputs = extras.prologue->buffers();
   assert((!extras.combine || count == 1) && "a combine epilogue needs one matrix");
   Value q = extras.prologue ? Value() : args[0], s = extras.prologue ? Value() : args[1];
   Value ids = slot ? args[inputs + 2 * count] : Value();

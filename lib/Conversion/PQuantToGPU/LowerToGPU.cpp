@@ -244,6 +244,7 @@ public:
     for (Operation &op : func.getBody().front())
       if (!handled.contains(&op) && failed(lower(&op)))
         return failure();
+    fuseLaunches();
     allocateScratch();
     if (persistent && failed(buildPersistent()))
       return failure();
@@ -673,6 +674,26 @@ private:
     std::tie(fused.input, fused.inputs) = quantizeSource(quantize);
     if (fused.input.kind == QuantizeInput::SiluMul)
       return std::nullopt;
+    // A norm of a norm whose result other ops read (the FFN's norm, which
+    // the router reads, then subln): the prologue computes both from the
+    // first norm's input, so this GEMV does not read what the first norm's
+    // kernel writes, and the two kernels can be one launch (fuseLaunches).
+    if (fused.input.kind == QuantizeInput::Norm) {
+      auto outer = quantize.getInput().getDefiningOp<RMSNormOp>();
+      auto inner = outer ? outer.getInput().getDefiningOp<RMSNormOp>() : RMSNormOp();
+      if (inner && !inner->hasOneUse() && !fusedIntoQuantize(inner) &&
+          inner.getInput().getType() == outer.getInput().getType()) {
+        fused.input.preNorm = true;
+        fused.input.preHasWeight = static_cast<bool>(inner.getWeight());
+        fused.input.preF16Weight = fused.input.preHasWeight && isF16(inner.getWeight());
+        fused.input.preEps = inner.getEps().convertToFloat();
+        fused.inputs = {{inner.getInput(), 0}};
+        if (inner.getWeight())
+          fused.inputs.push_back({inner.getWeight(), 0});
+        if (outer.getWeight())
+          fused.inputs.push_back({outer.getWeight(), 0});
+      }
+    }
     return fused;
   }
 
@@ -1100,8 +1121,160 @@ private:
     return success();
   }
 
+  /// Whether two buffers are the same memory (before scratch is laid out,
+  /// every scratch buffer is its own).
+  bool sameBuffer(BufferKey a, BufferKey c) const {
+    const Location &x = locations.lookup({root(a.first), a.second});
+    const Location &y = locations.lookup({root(c.first), c.second});
+    if (x.kind != y.kind)
+      return false;
+    return x.kind == Location::Slot ? x.slot == y.slot : x.scratch == y.scratch;
+  }
+
+  const KernelAccess &accessOf(int64_t kernel) {
+    auto [it, inserted] = accesses.try_emplace(kernel);
+    if (inserted)
+      it->second = analyzeAccess(kernels.func(kernel));
+    return it->second;
+  }
+
+  /// Whether launches `x` and `y` may run at once, in either order: neither
+  /// writes a buffer the other reads or writes.
+  bool independent(const Launch &x, const Launch &y) {
+    const KernelAccess &ax = accessOf(x.kernel), &ay = accessOf(y.kernel);
+    for (auto [p, kx] : llvm::enumerate(x.buffers))
+      for (auto [q, ky] : llvm::enumerate(y.buffers))
+        if (sameBuffer(kx, ky) &&
+            ((ax.writes.test(p) && (ay.reads.test(q) || ay.writes.test(q))) ||
+             (ay.writes.test(q) && ax.reads.test(p))))
+          return false;
+    return true;
+  }
+
+  /// Blocks of a launch of one token (gridX × gridY), or 0 when it cannot
+  /// be part of a fused launch: M is not 1 (prefill: long kernels, which fill
+  /// the GPU on their own), blocks other than kThreads or kRowThreads, or a
+  /// body inlineKernel cannot clone.
+  int64_t fusableBlocks(const Launch &l) {
+    const LaunchShape &shape = kernels.shape(l.kernel);
+    if (dim(l.tokensOf, 0) != 1 || (shape.block != kThreads && shape.block != kRowThreads) ||
+        !canInline(kernels.func(l.kernel)))
+      return 0;
+    return shape.gridX * shape.gridY;
+  }
+
+  /// One kernel that runs the blocks of launches `a` and `b` (independent,
+  /// one token each): blocks [0, n_a) run a's kernel, the next ones b's. A
+  /// kernel whose blocks are smaller than the other's (kThreads in
+  /// kRowThreads) runs kRowThreads / kThreads of its blocks in one, on
+  /// groups of threads with their own barriers and shared memory, as in a
+  /// persistent kernel. -1 if its shared memory would be too large.
+  int64_t fusedKernel(const Launch &first, const Launch &second) {
+    const Launch *parts[2] = {&first, &second};
+    int64_t block = std::max(kernels.shape(first.kernel).block,
+                             kernels.shape(second.kernel).block);
+    int64_t shared = 0;
+    std::string name = "fused";
+    for (const Launch *part : parts) {
+      mlir::gpu::GPUFuncOp func = kernels.func(part->kernel);
+      shared += block / kernels.shape(part->kernel).block * sharedBytes(func);
+      name += "__" + func.getName().str();
+    }
+    if (shared > kMaxStaticShared)
+      return -1;
+    return kernels.get(
+        name, first.buffers.size() + second.buffers.size(),
+        [&](ImplicitLocOpBuilder &b, ValueRange args) {
+          Value bid = blockIdx(b, mlir::gpu::Dimension::x);
+          Value tid = threadIdx(b);
+          int64_t start = 0, minBlocksPerSM = 0;
+          size_t nextArg = 0;
+          for (size_t i = 0; i < 2; ++i) {
+            const Launch *part = parts[i];
+            mlir::gpu::GPUFuncOp func = kernels.func(part->kernel);
+            const LaunchShape &shape = kernels.shape(part->kernel);
+            int64_t groups = block / shape.block, grid = shape.gridX * shape.gridY;
+            int64_t blocks = llvm::divideCeil(grid, groups);
+            SmallVector<Value> partArgs(args.slice(nextArg, part->buffers.size()));
+            partArgs.push_back(args.back());
+            nextArg += part->buffers.size();
+            Value mine = i == 0 ? cmp(b, arith::CmpIPredicate::ult, bid, i32(b, blocks))
+                                : cmp(b, arith::CmpIPredicate::uge, bid, i32(b, start));
+            // The groups' shared memory, one part each (made here: a region
+            // being built has no gpu.module above it yet).
+            int64_t bytes = groups > 1 ? sharedBytes(func) : 0;
+            Value pool = bytes ? sharedMemory(b, name + "_part" + std::to_string(i), groups * bytes)
+                               : Value();
+            ifThen(b, mine, [&](ImplicitLocOpBuilder &b) {
+              Value v = arith::SubIOp::create(b, bid, i32(b, start));
+              Value partTid = tid, group = i32(b, 0), partShared;
+              if (groups > 1) {
+                group = arith::DivUIOp::create(b, tid, i32(b, shape.block));
+                partTid = arith::RemUIOp::create(b, tid, i32(b, shape.block));
+                v = arith::AddIOp::create(b, arith::MulIOp::create(b, v, i32(b, groups)), group);
+                if (pool)
+                  partShared = LLVM::GEPOp::create(
+                      b, pool.getType(), b.getI8Type(), pool,
+                      ValueRange{arith::MulIOp::create(b, group, i32(b, bytes))});
+              }
+              auto body = [&](ImplicitLocOpBuilder &b) {
+                Value vx = v, vy = i32(b, 0);
+                if (shape.gridY > 1) {
+                  vx = arith::RemUIOp::create(b, v, i32(b, shape.gridX));
+                  vy = arith::DivUIOp::create(b, v, i32(b, shape.gridX));
+                }
+                inlineKernel(b, func, partArgs, vx, vy, partTid, group, partShared,
+                             groups > 1 ? shape.block : 0);
+              };
+              // The last block's spare groups have no block to run.
+              if (groups > 1 && grid % groups)
+                ifThen(b, cmp(b, arith::CmpIPredicate::ult, v, i32(b, grid)), body);
+              else
+                body(b);
+            });
+            start += blocks;
+            // Its register budget: `groups` of its blocks are one of ours.
+            if (shape.minBlocksPerSM)
+              minBlocksPerSM = std::max(minBlocksPerSM,
+                                        std::max<int64_t>(1, shape.minBlocksPerSM / groups));
+          }
+          LaunchShape shape;
+          shape.gridX = start;
+          shape.block = block;
+          shape.minBlocksPerSM = minBlocksPerSM;
+          return shape;
+        });
+  }
+
+  /// Decode (M = 1) is latency-bound, a kernel's time mostly its chain of
+  /// dependent steps: two consecutive launches of which neither reads or
+  /// writes what the other writes become one launch of a fused kernel (the
+  /// FFN's norm + router beside its gate/up GEMV, the down GEMV beside the
+  /// experts' gate/up). Pairs of neighbours only, first come first paired;
+  /// the persistent kernel keeps `launches`.
+  void fuseLaunches() {
+    hostLaunches.clear();
+    for (size_t i = 0; i < launches.size(); ++i) {
+      const Launch &first = launches[i];
+      if (i + 1 < launches.size()) {
+        const Launch &second = launches[i + 1];
+        if (fusableBlocks(first) && fusableBlocks(second) && independent(first, second)) {
+          int64_t fused = fusedKernel(first, second);
+          if (fused >= 0) {
+            Launch merged{fused, first.buffers, first.tokensOf};
+            append_range(merged.buffers, second.buffers);
+            hostLaunches.push_back(std::move(merged));
+            ++i;
+            continue;
+          }
+        }
+      }
+      hostLaunches.push_back(first);
+    }
+  }
+
   void allocateScratch() {
-    for (auto [i, launch] : llvm::enumerate(launches))
+    for (auto [i, launch] : llvm::enumerate(hostLaunches))
       for (BufferKey key : launch.buffers) {
         const Location &location = locations.lookup({root(key.first), key.second});
         if (location.kind != Location::Scratch)
@@ -1361,7 +1534,7 @@ private:
           slots = entry->getArgument(2);
 
     int64_t maxParams = numSlots + 2;
-    for (const Launch &l : launches)
+    for (const Launch &l : hostLaunches)
       maxParams = std::max<int64_t>(maxParams, l.buffers.size() + 1);
     Value params = LLVM::AllocaOp::create(b, ptr, i64Type, i64(b, maxParams), 8);
 
@@ -1424,7 +1597,7 @@ private:
                      i64(b, kPersistentBlocksPerSM), i32(b, numSlots + 2), params});
       b.setInsertionPointToStart(choice.elseBlock());
     }
-    for (const Launch &l : launches) {
+    for (const Launch &l : hostLaunches) {
       const LaunchShape &shape = kernels.shape(l.kernel);
       int64_t staticTokens = dim(l.tokensOf, 0);
       Value tokens = ShapedType::isDynamic(staticTokens) ? count : i64(b, staticTokens);
@@ -1471,8 +1644,13 @@ private:
   llvm::SmallPtrSet<Operation *, 16> handled; // lowered with an earlier op
   DenseMap<Value, FusedQuantize> fusedQuantizes; // by q
   DenseMap<Value, int64_t> resultSlots;
+  DenseMap<int64_t, KernelAccess> accesses;
   std::vector<ScratchBuffer> scratch;
   std::vector<Launch> launches;
+  /// What the host code launches kernel by kernel: `launches`, independent
+  /// decode neighbours merged (fuseLaunches). The persistent kernel's stages
+  /// are `launches`.
+  std::vector<Launch> hostLaunches;
   int64_t fixedSize = 0, perTokenSize = 0;
   bool persistent;
   int64_t persistentKernel = -1;

@@ -183,6 +183,59 @@ LLVM::LLVMFuncOp pquant::gpu::buildStage(mlir::gpu::GPUFuncOp kernel,
   return stage;
 }
 
+bool pquant::gpu::canInline(mlir::gpu::GPUFuncOp kernel) {
+  return kernel.getBody().hasOneBlock() &&
+         isa<mlir::gpu::ReturnOp>(kernel.getBody().front().getTerminator());
+}
+
+void pquant::gpu::inlineKernel(ImplicitLocOpBuilder &b, mlir::gpu::GPUFuncOp kernel,
+                               ValueRange args, Value vx, Value vy, Value tid, Value group,
+                               Value shared, int64_t groupThreads) {
+  assert(canInline(kernel) && "kernel body of one block");
+  Block &body = kernel.getBody().front();
+  IRMapping mapping;
+  for (auto [param, value] : llvm::zip_equal(body.getArguments(), args))
+    mapping.map(param, value);
+  SmallVector<Operation *> ops;
+  for (Operation &op : body.without_terminator())
+    b.clone(op, mapping)->walk([&](Operation *inner) { ops.push_back(inner); });
+
+  // Where each shared global of a grouped kernel lies in its group's part.
+  llvm::DenseMap<StringAttr, int64_t> offsets;
+  if (groupThreads) {
+    int64_t offset = 0;
+    for (LLVM::GlobalOp global : sharedGlobals(kernel)) {
+      offsets[global.getSymNameAttr()] = offset;
+      offset += globalBytes(global);
+    }
+  }
+  for (Operation *op : ops) {
+    ImplicitLocOpBuilder at(op->getLoc(), op);
+    if (isa<mlir::gpu::ThreadIdOp>(op)) {
+      // x only: kernels are 1-D.
+      op->getResult(0).replaceAllUsesWith(
+          arith::IndexCastUIOp::create(at, at.getIndexType(), tid).getResult());
+      op->erase();
+    } else if (isa<mlir::gpu::BarrierOp>(op) && groupThreads) {
+      buildGroupBarrier(at, group, groupThreads);
+      op->erase();
+    } else if (auto blockId = dyn_cast<mlir::gpu::BlockIdOp>(op)) {
+      Value id = blockId.getDimension() == mlir::gpu::Dimension::x ? vx : vy;
+      blockId.replaceAllUsesWith(
+          arith::IndexCastUIOp::create(at, at.getIndexType(), id).getResult());
+      blockId.erase();
+    } else if (auto address = dyn_cast<LLVM::AddressOfOp>(op); address && groupThreads) {
+      auto it = offsets.find(address.getGlobalNameAttr().getAttr());
+      if (it == offsets.end())
+        continue;
+      Value part = LLVM::GEPOp::create(at, address.getType(), at.getI8Type(), shared,
+                                       ArrayRef<LLVM::GEPArg>{int32_t(it->second)});
+      address.replaceAllUsesWith(part);
+      address.erase();
+    }
+  }
+}
+
 void pquant::gpu::buildGridBarrier(ImplicitLocOpBuilder &b, Value counter) {
   // Every thread's writes are ordered before thread 0's release (the block
   // barrier), and thread 0's acquire before every thread's later reads.

@@ -45,6 +45,20 @@ mlir::LLVM::LLVMFuncOp buildStage(mlir::gpu::GPUFuncOp kernel,
                                   const llvm::SmallBitVector &readOnly,
                                   int64_t groupThreads);
 
+/// Whether inlineKernel can clone `kernel`: its body is one block.
+bool canInline(mlir::gpu::GPUFuncOp kernel);
+
+/// `kernel`'s body cloned at `b`'s insertion point as part of another
+/// kernel: `args` replace its parameters, vx and vy its block indices, tid
+/// its thread index. With `groupThreads`, the kernel's blocks have that many
+/// threads and run as group `group` of a larger block: its barriers become
+/// barrier 1 + group of `groupThreads` threads and its shared globals lie at
+/// `shared` (!llvm.ptr<3>) one after the other, as in buildStage. Its waits
+/// for prior kernels (griddepcontrol) stay.
+void inlineKernel(mlir::ImplicitLocOpBuilder &b, mlir::gpu::GPUFuncOp kernel,
+                  mlir::ValueRange args, mlir::Value vx, mlir::Value vy, mlir::Value tid,
+                  mlir::Value group, mlir::Value shared, int64_t groupThreads);
+
 /// Barrier 1 + `group` of `threads` threads (a group of a block), not
 /// aligned: the block's other groups need not reach it.
 void buildGroupBarrier(mlir::ImplicitLocOpBuilder &b, mlir::Value group,

@@ -64,10 +64,11 @@ func.func @prefill(%x: tensor<?x64xf32>) -> tensor<?x32xf32> {
 
 // Attention: positions are start + m (a kernel computes them on the device,
 // from the start argument, itself an i64 on the device); the KV cache is
-// written by its own kernel before the attention kernel reads it.
+// written by its own kernel before the attention kernel reads it. At M = 1
+// the RoPE and the cache write, independent neighbours, are one launch.
 
 // CHECK-LABEL: module attributes
-// CHECK-SAME: pquant.gpu.kernels = ["positions", "rope_2x16_theta0x461c4000", "cache_write_2x1x16_s8_l1", "attention_2x1x16_s8_l1"]
+// CHECK-SAME: pquant.gpu.kernels = ["positions", "fused__rope_2x16_theta0x461c4000__cache_write_2x1x16_s8_l1", "attention_2x1x16_s8_l1"]
 // CHECK: gpu.func @attention_2x1x16_s8_l1
 // CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
 func.func @decode(%q: tensor<1x2x16xf32>, %k: tensor<1x1x16xf32>, %v: tensor<1x1x16xf32>,
@@ -125,14 +126,18 @@ func.func @block(%x: tensor<1x64xf32>, %wa: !w32, %wb: !w64, %ws: tensor<1xf32>,
 // that stores silu(gate) · up (a warp takes a gate tile and the up tile of
 // the same rows); the quantize of the product is the down GEMV's prologue;
 // q and s, which an int8 linear also reads, are stored by block 0 of the
-// GEMV that quantizes them.
+// GEMV that quantizes them. The down GEMV and the int8 linear are
+// independent: one launch, block 0 the GEMV's (1024 threads), block 1 the
+// int8 linear's blocks of 256 threads, four to a block.
 
 !wg = tensor<5x1x8x4xi32, #pquant.packed<rows = 40, cols = 64, word = 32, tile = [8, 4], bit_order = lsb_first>>
 !wd = tensor<8x1x8x4xi32, #pquant.packed<rows = 64, cols = 40, word = 32, tile = [8, 4], bit_order = lsb_first>>
 // CHECK-LABEL: module attributes
-// CHECK-SAME: pquant.gpu.kernels = ["bitlinear_k64_t1_b1024_qnorm_nw_eps0x3727c5ac_s_silu_n40_n40", "bitlinear_k40_t1_b1024_q_n64", "int8_linear_16x64_m1"]
+// CHECK-SAME: pquant.gpu.kernels = ["bitlinear_k64_t1_b1024_qnorm_nw_eps0x3727c5ac_s_silu_n40_n40", "fused__bitlinear_k40_t1_b1024_q_n64__int8_linear_16x64_m1"]
 // CHECK-LABEL: func.func @pquant_gpu_entry_ffn(
-// CHECK-COUNT-3: call @pquant_gpu_launch
+// CHECK: call @pquant_gpu_launch(
+// The fused launch: 2 blocks of 1024 threads, 10 parameters (4 + 5 buffers, M).
+// CHECK: call @pquant_gpu_launch(%{{.*}}, %{{.*}}, %c2_i64{{.*}}, %{{.*}}, %{{.*}}, %c1024_i64{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c10_i32{{.*}}, %{{.*}})
 // CHECK-NOT: call @pquant_gpu_launch
 // CHECK: gpu.func @bitlinear_k64_t1_b1024_qnorm_nw_eps0x3727c5ac_s_silu_n40_n40(
 // CHECK: nvvm.griddepcontrol wait
@@ -143,6 +148,29 @@ func.func @block(%x: tensor<1x64xf32>, %wa: !w32, %wb: !w64, %ws: tensor<1xf32>,
 // CHECK: arith.negf
 // CHECK: arith.divf
 // CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 4 : i64} : f32, !llvm.ptr<1>
+// CHECK-LABEL: gpu.func @fused__bitlinear_k40_t1_b1024_q_n64__int8_linear_16x64_m1(
+// CHECK-SAME: known_block_size = array<i32: 1024, 1, 1>, nvvm.minctasm = 1 : i32
+// CHECK: %[[BID:.*]] = arith.index_castui %block_id_x
+// CHECK: %[[TID:.*]] = arith.index_castui %thread_id_x
+// CHECK: %[[GEMV:.*]] = arith.cmpi ult, %[[BID]], %c1_i32
+// CHECK: scf.if %[[GEMV]] {
+// CHECK-NOT: gpu.block_id
+// CHECK: nvvm.griddepcontrol wait
+// CHECK: gpu.barrier
+// CHECK: nvvm.dot.accumulate.4way %{{.*}} <unsigned>
+// CHECK: %[[INT8:.*]] = arith.cmpi uge, %[[BID]], %c1_i32
+// CHECK: scf.if %[[INT8]] {
+// CHECK: %[[LOCAL:.*]] = arith.subi %[[BID]], %c1_i32
+// CHECK: %[[GROUP:.*]] = arith.divui %[[TID]], %c256_i32
+// CHECK: %[[GROUP_TID:.*]] = arith.remui %[[TID]], %c256_i32
+// CHECK: %[[FIRST:.*]] = arith.muli %[[LOCAL]], %c4_i32
+// CHECK: %[[V:.*]] = arith.addi %[[FIRST]], %[[GROUP]]
+// CHECK: %[[SOME:.*]] = arith.cmpi ult, %[[V]], %c1_i32
+// CHECK: scf.if %[[SOME]] {
+// CHECK: nvvm.griddepcontrol wait
+// CHECK: arith.index_castui %[[GROUP_TID]] : i32 to index
+// CHECK: nvvm.dot.accumulate.4way %{{.*}} <signed>
+// CHECK: gpu.return
 func.func @ffn(%x: tensor<1x64xf32>, %wg: !wg, %wu: !wg, %wd: !wd, %ws: tensor<1xf32>,
                %w8: tensor<16x64xi8>, %s8: tensor<16xf32>) -> (tensor<1x64xf32>, tensor<1x16xf32>) {
   %n = pquant.rms_norm %x {eps = 1.0e-05 : f32} : tensor<1x64xf32>
@@ -215,3 +243,117 @@ func.func @ffn(%x: tensor<1x64xf32>, %wg: !wg, %wu: !wg, %wd: !wd, %ws: tensor<1
 // PERSISTENT: llvm.func internal @int8_linear_16x64_m1_group_stage_{{[rw]+}}({{.*}}) attributes {no_inline}
 // PERSISTENT-NOT: gpu.barrier
 // PERSISTENT: llvm.return
+
+// -----
+
+// The FFN of a pQuant layer in decode: the norm (with its weight) feeds the
+// router and the weightless subln norm, whose quantize is the gate/up GEMV's
+// prologue. That prologue computes both norms from x (two f64 reductions),
+// so the GEMV does not read the norm kernel's output and the norm + router
+// kernel runs beside it, as block 0 of one launch; the experts' gate/up
+// (reading q and s, stored by the GEMV's block 0, and the router's experts)
+// runs beside the down GEMV. 3 launches, 8 kernels before.
+
+!wg = tensor<5x1x8x4xi32, #pquant.packed<rows = 40, cols = 64, word = 32, tile = [8, 4], bit_order = lsb_first>>
+!wd = tensor<8x1x8x4xi32, #pquant.packed<rows = 64, cols = 40, word = 32, tile = [8, 4], bit_order = lsb_first>>
+// CHECK-LABEL: pquant.gpu.kernels = ["fused__rms_norm_64_wf16_eps0x3727c5ac_router_4x64_k1__bitlinear_k64_t1_b1024_qnorm_wf16_eps0x3727c5ac_norm_nw_eps0x3727c5ac_s_silu_n40_n40", "fused__bitlinear_k40_t1_b1024_q_n64__expert_linear_4x16x64_k1_slot0_m2", "expert_linear_4x64x16_k1_slot0_m1_qsilu_mul__combine_a0x40000000_b0x3e800000_gated_residual"]
+// CHECK-LABEL: func.func @pquant_gpu_entry_moe(
+// CHECK-COUNT-3: call @pquant_gpu_launch(
+// CHECK-NOT: call @pquant_gpu_launch(
+// CHECK-LABEL: gpu.func @fused__rms_norm_64_wf16_eps0x3727c5ac_router_4x64_k1__bitlinear
+// CHECK-SAME: known_block_size = array<i32: 1024, 1, 1>
+// CHECK: %[[BID:.*]] = arith.index_castui %block_id_x
+// CHECK: %[[ROUTER:.*]] = arith.cmpi ult, %[[BID]], %c1_i32
+// CHECK: scf.if %[[ROUTER]] {
+// The router's weights, then the norm's (f16), before the wait.
+// CHECK: llvm.load %{{.*}} invariant {alignment = 4 : i64} : !llvm.ptr<1> -> f32
+// CHECK: llvm.load %{{.*}} invariant {alignment = 2 : i64} : !llvm.ptr<1> -> f16
+// CHECK: nvvm.griddepcontrol wait
+// CHECK: llvm.call_intrinsic "llvm.nvvm.sqrt.rn.f"
+// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 4 : i64} : i32, !llvm.ptr<1>
+// CHECK: %[[GEMV:.*]] = arith.cmpi uge, %[[BID]], %c1_i32
+// CHECK: scf.if %[[GEMV]] {
+// CHECK: %[[V:.*]] = arith.subi %[[BID]], %c1_i32
+// Weights and the norm's weight before the wait; then x, not h: two norms.
+// CHECK: llvm.load %{{.*}} invariant {alignment = 16 : i64} : !llvm.ptr<1> -> vector<4xi32>
+// CHECK: llvm.load %{{.*}} invariant {alignment = 2 : i64} : !llvm.ptr<1> -> f16
+// CHECK: nvvm.griddepcontrol wait
+// CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> f32
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : f64
+// CHECK: llvm.call_intrinsic "llvm.nvvm.sqrt.rn.f"
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : f64
+// CHECK: llvm.call_intrinsic "llvm.nvvm.sqrt.rn.f"
+// CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 1 : i64} : i8, !llvm.ptr<3>
+// CHECK: nvvm.dot.accumulate.4way
+// CHECK: gpu.return
+// CHECK-LABEL: gpu.func @fused__bitlinear_k40_t1_b1024_q_n64__expert_linear_4x16x64_k1_slot0_m2(
+func.func @moe(%x: tensor<1x64xf32>, %nw: tensor<64xf16>, %wr: tensor<4x64xf32>, %wg: !wg, %wu: !wg, %wd: !wd,
+               %ws: tensor<1xf32>, %eg: tensor<4x16x64xi8>, %eu: tensor<4x16x64xi8>, %es: tensor<4x16xf32>,
+               %ed: tensor<4x64x16xi8>, %eds: tensor<4x64xf32>) -> tensor<1x64xf32> {
+  %h = pquant.rms_norm %x weight(%nw) {eps = 1.0e-05 : f32} : tensor<1x64xf32>, tensor<64xf16>
+  %ids, %g = pquant.router %h, %wr {top_k = 1 : i64} : tensor<1x64xf32>, tensor<4x64xf32> -> tensor<1x1xi32>, tensor<1x1xf32>
+  %n = pquant.rms_norm %h {eps = 1.0e-05 : f32} : tensor<1x64xf32>
+  %q, %s = pquant.quantize %n : tensor<1x64xf32> -> tensor<1x64xi8>, tensor<1xf32>
+  %a1 = pquant.bitlinear %q, %s, %wg, %ws : tensor<1x64xi8>, tensor<1xf32>, !wg, tensor<1xf32> -> tensor<1x40xf32>
+  %b1 = pquant.bitlinear %q, %s, %wu, %ws : tensor<1x64xi8>, tensor<1xf32>, !wg, tensor<1xf32> -> tensor<1x40xf32>
+  %p1 = pquant.silu_mul %a1, %b1 : tensor<1x40xf32>
+  %q2, %s2 = pquant.quantize %p1 : tensor<1x40xf32> -> tensor<1x40xi8>, tensor<1xf32>
+  %y1 = pquant.bitlinear %q2, %s2, %wd, %ws : tensor<1x40xi8>, tensor<1xf32>, !wd, tensor<1xf32> -> tensor<1x64xf32>
+  %a8 = pquant.expert_linear %q, %s, %eg, %es, %ids {slot = 0 : i64} : tensor<1x64xi8>, tensor<1xf32>, tensor<4x16x64xi8>, tensor<4x16xf32>, tensor<1x1xi32> -> tensor<1x16xf32>
+  %b8 = pquant.expert_linear %q, %s, %eu, %es, %ids {slot = 0 : i64} : tensor<1x64xi8>, tensor<1xf32>, tensor<4x16x64xi8>, tensor<4x16xf32>, tensor<1x1xi32> -> tensor<1x16xf32>
+  %p8 = pquant.silu_mul %a8, %b8 : tensor<1x16xf32>
+  %q8, %s8 = pquant.quantize %p8 : tensor<1x16xf32> -> tensor<1x16xi8>, tensor<1xf32>
+  %y8 = pquant.expert_linear %q8, %s8, %ed, %eds, %ids {slot = 0 : i64} : tensor<1x16xi8>, tensor<1xf32>, tensor<4x64x16xi8>, tensor<4x64xf32>, tensor<1x1xi32> -> tensor<1x64xf32>
+  %c = pquant.combine binary(%y1) experts(%y8) gates(%g) {alpha = 2.0 : f32, beta = 0.25 : f32, gate_weighting} : tensor<1x64xf32>, experts(tensor<1x64xf32>), gates(tensor<1x1xf32>)
+  %r = arith.addf %x, %c : tensor<1x64xf32>
+  return %r : tensor<1x64xf32>
+}
+
+// -----
+
+// A kernel of 256-thread blocks beside one of 1024 (a BitLinear GEMV and an
+// RMS norm, independent): four of its blocks run in one of 1024 threads, a
+// group of 256 each, with the group's own barrier (barrier 1 + group, 256
+// threads) and its own part of the shared memory; its register budget is a
+// quarter's. With M unknown (prefill), independent neighbours stay apart.
+
+!w32 = tensor<4x1x8x4xi32, #pquant.packed<rows = 32, cols = 64, word = 32, tile = [8, 4], bit_order = lsb_first>>
+// CHECK-LABEL: pquant.gpu.kernels = ["bitlinear_prepare_64", "fused__bitlinear_k64_t1_n32__rms_norm_64_nw_eps0x3727c5ac", "rms_norm_64_nw_eps0x3727c5ac"]
+// CHECK-LABEL: func.func @pquant_gpu_entry_grouped(
+// CHECK-COUNT-2: call @pquant_gpu_launch(
+// CHECK-NOT: call @pquant_gpu_launch(
+// CHECK-LABEL: func.func @pquant_gpu_entry_prefill(
+// CHECK-COUNT-2: call @pquant_gpu_launch(%{{.*}}, %c2_i32
+// CHECK-NOT: call @pquant_gpu_launch(
+// CHECK: llvm.mlir.global internal @fused__bitlinear_k64_t1_n32__rms_norm_64_nw_eps0x3727c5ac_part0() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<1024 x i8>
+// CHECK-LABEL: gpu.func @fused__bitlinear_k64_t1_n32__rms_norm_64_nw_eps0x3727c5ac(
+// CHECK-SAME: known_block_size = array<i32: 1024, 1, 1>, nvvm.minctasm = 1 : i32
+// CHECK: %[[BID:.*]] = arith.index_castui %block_id_x
+// CHECK: %[[TID:.*]] = arith.index_castui %thread_id_x
+// CHECK: %[[GEMV:.*]] = arith.cmpi ult, %[[BID]], %c1_i32
+// CHECK: %[[POOL:.*]] = llvm.mlir.addressof @fused__bitlinear_k64_t1_n32__rms_norm_64_nw_eps0x3727c5ac_part0
+// CHECK: scf.if %[[GEMV]] {
+// CHECK: %[[GROUP:.*]] = arith.divui %[[TID]], %c256_i32
+// CHECK: %[[BYTES:.*]] = arith.muli %[[GROUP]], %c256_i32
+// CHECK: %[[MINE:.*]] = llvm.getelementptr %[[POOL]][%[[BYTES]]]
+// CHECK-NOT: gpu.barrier
+// CHECK-NOT: @bitlinear_k64_t1_n32_partial
+// CHECK: nvvm.griddepcontrol wait
+// CHECK: %[[ID:.*]] = arith.addi %[[GROUP]], %c1_i32
+// CHECK: llvm.call_intrinsic "llvm.nvvm.barrier.cta.sync.count"(%[[ID]], %c256_i32{{.*}})
+// CHECK-NOT: gpu.barrier
+// CHECK: %[[NORM:.*]] = arith.cmpi uge, %[[BID]], %c1_i32
+// CHECK: scf.if %[[NORM]] {
+// CHECK: nvvm.griddepcontrol wait
+// CHECK: gpu.barrier
+// CHECK: gpu.return
+func.func @grouped(%q: tensor<1x64xi8>, %s: tensor<1xf32>, %w: !w32, %ws: tensor<1xf32>, %x: tensor<1x64xf32>) -> (tensor<1x32xf32>, tensor<1x64xf32>) {
+  %y = pquant.bitlinear %q, %s, %w, %ws : tensor<1x64xi8>, tensor<1xf32>, !w32, tensor<1xf32> -> tensor<1x32xf32>
+  %n = pquant.rms_norm %x {eps = 1.0e-05 : f32} : tensor<1x64xf32>
+  return %y, %n : tensor<1x32xf32>, tensor<1x64xf32>
+}
+func.func @prefill(%x: tensor<?x64xf32>, %x2: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %a = pquant.rms_norm %x {eps = 1.0e-05 : f32} : tensor<?x64xf32>
+  %b = pquant.rms_norm %x2 {eps = 1.0e-05 : f32} : tensor<?x64xf32>
+  return %a, %b : tensor<?x64xf32>, tensor<?x64xf32>
+}

@@ -108,6 +108,9 @@ def make(seed):
             sig += [f"%w{name}: {t(w.shape, 'i8')}", f"%s{name}: {t(ws.shape, 'f32')}"]
         args += [ids, gates]
         sig += [f"%ids: {t([1, 1], 'i32')}", f"%gates: {t([1, 1], 'f32')}"]
+        w_router = (rng.standard_normal((ne, d)) * 0.05).astype(F32)
+        args.append(w_router)
+        sig.append(f"%wr: {t([ne, d], 'f32')}")
 
         def ex(res, q, s, name, k):
             w, ws = experts[name]
@@ -129,8 +132,13 @@ def make(seed):
             f"  %q2, %s2 = pquant.quantize %yq : {xt} -> {qt}, {st}",
             bl("yo", "q2", "s2", "q", d, d),
             f"  %x1 = arith.addf %x, %yo : {xt}",
-            # FFN-like: weightless norm -> quantize -> gate, up (SiLU product) and an int8 linear
-            f"  %n = pquant.rms_norm %x1 {{eps = 1.0e-05 : f32}} : {xt}",
+            # FFN-like: norm (with the block's weight) -> router, and -> subln (weightless
+            # norm) -> quantize -> gate, up (SiLU product) and an int8 linear; the GEMV
+            # computes both norms, beside the norm + router in one launch
+            f"  %hf = pquant.rms_norm %x1{norm} {{eps = 1.0e-05 : f32}} : {xt}{norm_t}",
+            f"  %rids, %rg = pquant.router %hf, %wr {{top_k = 1 : i64}} : {xt}, {t([ne, d], 'f32')} "
+            f"-> {t([1, 1], 'i32')}, {t([1, 1], 'f32')}",
+            f"  %n = pquant.rms_norm %hf {{eps = 1.0e-05 : f32}} : {xt}",
             f"  %q3, %s3 = pquant.quantize %n : {xt} -> {qt}, {st}",
             bl("g", "q3", "s3", "g", f, d), bl("u", "q3", "s3", "u", f, d),
             f"  %a = pquant.silu_mul %g, %u : {t([1, f], 'f32')}",
@@ -146,9 +154,11 @@ def make(seed):
             f"beta = {float(beta)!r} : f32, gate_weighting}} : {xt}, experts({xt}), gates({t([1, 1], 'f32')})",
             f"  %x2 = arith.addf %x1, %c : {xt}",
         ]
-        results = [("yk", [1, 37]), ("x1", [1, d]), ("y8", [1, e]), ("x2", [1, d])]
-        body.append("  return " + ", ".join("%" + r for r, _ in results) + " : "
-                     + ", ".join(t(shape, "f32") for _, shape in results))
+        # (name, shape, type, exact)
+        results = [("yk", [1, 37], "f32", True), ("x1", [1, d], "f32", True), ("y8", [1, e], "f32", True),
+                   ("x2", [1, d], "f32", True), ("rids", [1, 1], "i32", True), ("rg", [1, 1], "f32", False)]
+        body.append("  return " + ", ".join("%" + r[0] for r in results) + " : "
+                     + ", ".join(t(r[1], r[2]) for r in results))
         # The reference, with exp rounded once from f64 as the kernels do.
         h = ref.rmsnorm(x, None if norm_w is None else norm_w.astype(F32))
         q1, s1 = ref.quant8(h)
@@ -156,7 +166,9 @@ def make(seed):
         yk = ref.bitlinear(q1, s1, bits["k"], scales["k"])
         q2, s2 = ref.quant8(yq)
         x1 = x + ref.bitlinear(q2, s2, bits["q"], scales["q"])
-        q3, s3 = ref.quant8(ref.rmsnorm(x1))
+        hf = ref.rmsnorm(x1, None if norm_w is None else norm_w.astype(F32))
+        rids, rg = ref.router(hf, w_router, 1)
+        q3, s3 = ref.quant8(ref.rmsnorm(hf))
         g = ref.bitlinear(q3, s3, bits["g"], scales["g"])
         u = ref.bitlinear(q3, s3, bits["u"], scales["u"])
         with np.errstate(over="ignore"):
@@ -170,9 +182,9 @@ def make(seed):
             ea = eg / (F32(1) + np.exp(-eg.astype(np.float64)).astype(F32)) * eu
         ed = ref.int8_linear(*ref.quant8(ea), experts["d8"][0][j], experts["d8"][1][j])
         x2 = x1 + (alpha * (F32(0) + gates[0, 0] * ed) + beta * y)
-        add(f"fused_{i}", ", ".join(sig), "\n".join(body), [t(shape, "f32") for _, shape in results],
-            Call(f"fused_{i}", args, [(tuple(shape), F32) for _, shape in results], [yk, x1, y8, x2],
-                 [True] * 4, 1))
+        add(f"fused_{i}", ", ".join(sig), "\n".join(body), [t(r[1], r[2]) for r in results],
+            Call(f"fused_{i}", args, [(tuple(r[1]), np.int32 if r[2] == "i32" else F32) for r in results],
+                 [yk, x1, y8, x2, rids.astype(np.int32), rg], [r[3] for r in results], 1))
 
     for i, (k, n, m) in enumerate(INT8):
         q = rng.integers(-127, 128, size=(m, k), dtype=np.int8)
