@@ -17,7 +17,8 @@ into the GPU layout the header records; everything else as stored), its
 FNV-1a checksum into the header, then runs the executable: an 8-token prompt
 and 128 greedy tokens, the decode step a CUDA graph of its kernels (each a
 programmatic dependent of the one before, and not), launched kernel by
-kernel, and one persistent kernel. It prints
+kernel, and one persistent kernel; then a 512-token prompt (prefill), timed
+after one untimed run. It prints
 tokens/s against the bound of the bytes a decode step must read over the
 device-to-device copy bandwidth, the persistent kernel's registers and spills
 (ptxas -v, where ptxas is installed), and the prefill's time per kernel.
@@ -41,6 +42,8 @@ sys.path.insert(0, os.path.join(ROOT, "test", "Integration", "GPU"))
 VARIANTS = {"f32": [], "f16": ["--f16"]}
 PROMPT = "1,2,3,4,5,6,7,8"
 TOKENS = 128
+# The prefill's prompt: 512 tokens, timed after one untimed run (--warmup 1).
+PREFILL_PROMPT = ",".join(str(i * 7 % 1000 + 1) for i in range(512))
 
 
 def run(command, **kwargs):
@@ -175,6 +178,13 @@ def device(args):
                     line += f" ({100 * rate * read / copy:.0f}% of the bound)"
                 print(line)
                 print("    " + result.stderr.strip().replace("\n", "\n    "))
+            if not args.modes or "prefill" in args.modes.split(","):
+                result = run([os.path.join(out, "model"), "--weights", pqw, "--tokens", PREFILL_PROMPT,
+                              "-n", "1", "--warmup", "1"], capture_output=True, text=True)
+                speed = re.search(r"prompt: (\d+) tokens, ([0-9.]+) tokens/s", result.stderr)
+                rate = float(speed.group(2)) if speed else float("nan")
+                print(f"pquant {variant} prefill (512 tokens): {rate:.0f} tokens/s")
+                print("    " + result.stderr.strip().replace("\n", "\n    "))
             ptxas = shutil.which("ptxas")
             if ptxas and (not args.modes or "persistent" in args.modes.split(",")):
                 # Registers, spills and shared memory of the persistent kernel.
@@ -216,7 +226,7 @@ def main():
     parser.add_argument("--checkpoints", help="device: keep the generated checkpoints in this directory and "
                         "reuse them (same preset and seed) instead of generating them on every run")
     parser.add_argument("--modes", help="device: comma-separated modes (graph, noprog, launches, persistent, "
-                        "profile; default all)")
+                        "prefill, profile; default all)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     build(args) if args.stage == "build" else device(args)

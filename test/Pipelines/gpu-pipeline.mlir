@@ -56,9 +56,15 @@
 // CHECK: dp4a.u32.s32
 // CHECK: shfl.sync.bfly.b32
 // CHECK: barrier.sync %r{{[0-9]+}}, 256;
-// CHECK-LABEL: .visible .entry bitlinear_k2048_t4_n2048(
-// CHECK: ld.global.nc.v4.b32
-// CHECK: dp4a.u32.s32
+// Prefill's BitLinear: 4-byte weight loads, two 16-byte activation loads
+// per 8 tokens, 32 tokens on the tensor cores, no dp4a.
+// CHECK-LABEL: .visible .entry bitlinear_k2048_t32_n2048(
+// CHECK-NOT: dp4a
+// CHECK: ld.global.nc.b32
+// CHECK: ld.global.v4.b32
+// CHECK: mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32
+// CHECK-NOT: dp4a
+// CHECK: ret;
 // CHECK-LABEL: .visible .entry quantize_2048(
 // CHECK-LABEL: .visible .entry int8_linear_256x2048_m1(
 // CHECK: ld.global.v4.b32

@@ -348,3 +348,18 @@ Value pquant::gpu::dot4(ImplicitLocOpBuilder &b, Value a, bool unsignedA,
       b, b.getI32Type(), LLVM::BitcastOp::create(b, bytes, a), kind(unsignedA),
       LLVM::BitcastOp::create(b, bytes, c), kind(false), acc);
 }
+
+SmallVector<Value, 4> pquant::gpu::mmaU8S8(ImplicitLocOpBuilder &b, ValueRange a,
+                                          ValueRange c, ValueRange acc) {
+  Type i32Type = b.getI32Type();
+  auto result =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), {i32Type, i32Type, i32Type, i32Type});
+  Value d = NVVM::MmaOp::create(
+      b, result, a, c, acc, {16, 8, 32}, /*b1Op=*/std::nullopt, NVVM::MMAIntOverflow::wrapped,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::u8, NVVM::MMATypes::s8},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+  SmallVector<Value, 4> parts;
+  for (int64_t i = 0; i < 4; ++i)
+    parts.push_back(LLVM::ExtractValueOp::create(b, d, i));
+  return parts;
+}

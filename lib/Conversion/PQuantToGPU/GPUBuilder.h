@@ -3,9 +3,10 @@
 // GPU kernels are gpu.func ops whose parameters are global pointers
 // (!llvm.ptr<1>) and i64 scalars. Their bodies use the gpu dialect for
 // thread and block indices, shuffles and barriers, scf for loops, arith and
-// math for arithmetic, nvvm for dp4a, and llvm loads and stores, so every
-// access states its width and alignment (16-byte loads must say so to
-// become ld.global.v4). Private to the PQuantToGPU conversion.
+// math for arithmetic, nvvm for dp4a and tensor-core products, and llvm
+// loads and stores, so every access states its width and alignment (16-byte
+// loads must say so to become ld.global.v4). Private to the PQuantToGPU
+// conversion.
 //
 //===----------------------------------------------------------------------===//
 
@@ -144,6 +145,15 @@ void waitForPriorKernels(ImplicitLocOpBuilder &b);
 /// `a` unsigned or signed, `c` signed.
 Value dot4(ImplicitLocOpBuilder &b, Value a, bool unsignedA, Value c,
            Value acc);
+
+/// acc + A·C on the tensor cores (mma.sync m16n8k32, A unsigned bytes 16 ×
+/// 32 row-major in four i32 a lane, C signed bytes 32 × 8 column-major in
+/// two, acc and the result 16 × 8 i32 in four). Lane l = 4g + t holds A's
+/// rows g (a0, a2) and g + 8 (a1, a3) at k = 4t .. 4t + 3 (a0, a1) and 16 +
+/// those (a2, a3); C's column g at the same k (c0, then c1); the result's
+/// rows g (d0, d1) and g + 8 (d2, d3) at columns 2t and 2t + 1.
+llvm::SmallVector<Value, 4> mmaU8S8(ImplicitLocOpBuilder &b, ValueRange a,
+                                    ValueRange c, ValueRange acc);
 
 } // namespace pquant::gpu
 

@@ -123,9 +123,24 @@ struct BitLinearConfig {
 /// tiles' K; no shared memory but for the final sums. A warp's first loads
 /// of weights are issued before the kernel waits for the one before
 /// (waitForPriorKernels); in decode a warp may take up to 4 row tiles at the
-/// same columns, which share the activation loads.
+/// same columns, which share the activation loads. One token (decode):
+/// several take buildBitLinearMma.
 LaunchShape buildBitLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
                            const BitLinearConfig &config);
+
+/// Tokens per block of the tensor-core BitLinear kernel (prefill).
+constexpr int64_t kMmaTokens = 32;
+/// The BitLinear for several tokens (prefill) on the tensor cores, with
+/// `buildBitLinear`'s parameters and config.tokens == kMmaTokens (no
+/// prologue): a warp multiplies two row tiles (16 rows) by 32 tokens with
+/// mma.sync m16n8k32 (weights as unsigned bytes 0 or 1, activations signed),
+/// over all of K: per 128-column group, a lane's weight word t of its row of
+/// each tile gives, shifted by i and masked with 0x01010101, the weights of
+/// columns 32t + {i, 8 + i, 16 + i, 24 + i}, the four activation bytes of
+/// i32 number 8t + i of the group in the BitLinear activation layout, so
+/// both fragments come straight from the layouts the GEMV reads.
+LaunchShape buildBitLinearMma(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
+                              const BitLinearConfig &config);
 
 /// (q: [M, K] i8, s: [M] f32, then `count` times w: [E, N, K] i8, ws: [E,
 /// N] f32, then [experts: [M, topK] i32,] then `count` times y: [M, N] f32;

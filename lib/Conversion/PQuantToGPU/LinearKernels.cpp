@@ -439,18 +439,114 @@ LaunchShape pquant::gpu::buildBitLinearPrepare(ImplicitLocOpBuilder &b,
   return shape;
 }
 
+namespace {
+
+/// One BitLinear's buffers among a BitLinear kernel's parameters.
+struct BitLinearOperands {
+  Value w, ws, residual, y;
+};
+
+/// Per matrix, from args[next] on: w, ws, [residual], y (of a SiLU pair,
+/// only the second has y).
+SmallVector<BitLinearOperands> matrixOperands(ValueRange args, unsigned &next,
+                                              const BitLinearConfig &config) {
+  SmallVector<BitLinearOperands> operands;
+  for (auto [i, matrix] : llvm::enumerate(config.matrices)) {
+    BitLinearOperands o;
+    o.w = args[next++];
+    o.ws = args[next++];
+    if (matrix.residual)
+      o.residual = args[next++];
+    if (!config.siluPairs || i % 2 == 1)
+      o.y = args[next++];
+    operands.push_back(o);
+  }
+  return operands;
+}
+
+/// The first row tile of each matrix in their tiles, concatenated, then
+/// the number of tiles.
+SmallVector<int64_t> tileStarts(const BitLinearConfig &config) {
+  SmallVector<int64_t> starts{0};
+  for (const BitLinearMatrix &matrix : config.matrices)
+    starts.push_back(starts.back() + llvm::divideCeil(matrix.n, kTileRows));
+  return starts;
+}
+
+/// A row tile of the matrices' tiles, concatenated (a SiLU pair's gate and
+/// up tiles alternating): whether it exists, its matrix, its weights and its
+/// index within them.
+struct RowTile {
+  Value valid, matrix, w, local;
+};
+RowTile rowTile(ImplicitLocOpBuilder &b, Value tile, bool odd,
+                ArrayRef<BitLinearOperands> operands, const BitLinearConfig &config) {
+  SmallVector<int64_t> firstTile = tileStarts(config);
+  int64_t rowTiles = firstTile.back();
+  RowTile t{lt(b, tile, i32(b, rowTiles)), i32(b, 0), operands[0].w, tile};
+  if (config.siluPairs) {
+    // Pair p's tiles alternate gate, up from firstTile[2p]; `odd` is the
+    // tile's parity.
+    t.local = arith::ShRUIOp::create(b, tile, i32(b, 1));
+    if (odd)
+      t.w = operands[1].w, t.matrix = i32(b, 1);
+    for (size_t p = 2; p < operands.size(); p += 2) {
+      Value inside = cmp(b, CmpIPredicate::sge, tile, i32(b, firstTile[p]));
+      t.matrix = select(b, inside, i32(b, p + odd), t.matrix);
+      t.w = select(b, inside, operands[p + odd].w, t.w);
+      t.local = select(
+          b, inside,
+          arith::ShRUIOp::create(b, arith::SubIOp::create(b, tile, i32(b, firstTile[p])),
+                                 i32(b, 1)),
+          t.local);
+    }
+    return t;
+  }
+  for (size_t i = 1; i < operands.size(); ++i) {
+    Value inside = cmp(b, CmpIPredicate::sge, tile, i32(b, firstTile[i]));
+    t.matrix = select(b, inside, i32(b, i), t.matrix);
+    t.w = select(b, inside, operands[i].w, t.w);
+    t.local = select(b, inside, arith::SubIOp::create(b, tile, i32(b, firstTile[i])), t.local);
+  }
+  return t;
+}
+
+/// Whether `tile` is one of matrix i's and has `row`, of the matrix's n.
+Value holdsRow(ImplicitLocOpBuilder &b, const RowTile &tile, int64_t i, Value row, int64_t n) {
+  return arith::AndIOp::create(
+      b, tile.valid,
+      arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, tile.matrix, i32(b, i)),
+                            lt(b, row, i32(b, n))));
+}
+
+/// A BitLinear output from Σ_{B=1} q (i32): (2·ones − Σ q) · ws · s.
+Value scaledResult(ImplicitLocOpBuilder &b, Value ones, Value activationSum,
+                   Value weightScale, Value tokenScale) {
+  Value acc = arith::SubIOp::create(b, arith::ShLIOp::create(b, ones, i32(b, 1)),
+                                    activationSum);
+  return arith::MulFOp::create(
+      b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, b.getF32Type(), acc), weightScale),
+      tokenScale);
+}
+
+/// y[m, row] = [residual[m, row] +] result, of a matrix of n rows.
+void storeResult(ImplicitLocOpBuilder &b, const BitLinearOperands &o, int64_t n, Value m,
+                 Value row, Value result) {
+  Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row));
+  if (o.residual)
+    result = arith::AddFOp::create(b, load(b, b.getF32Type(), o.residual, out, 4), result);
+  store(b, result, o.y, out, 4);
+}
+
+} // namespace
+
 LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args,
                                         const BitLinearConfig &config) {
   const int64_t k = config.k, tokens = config.tokens;
   const int64_t groups = bitGroups(k);
   const int64_t iterations = llvm::divideCeil(groups, 4); // of a warp, 4 groups each
-  // Row tiles of all matrices, concatenated; first tile of each.
-  SmallVector<int64_t> firstTile;
-  int64_t rowTiles = 0;
-  for (const BitLinearMatrix &matrix : config.matrices) {
-    firstTile.push_back(rowTiles);
-    rowTiles += llvm::divideCeil(matrix.n, kTileRows);
-  }
+  // Row tiles of all matrices, concatenated.
+  const int64_t rowTiles = tileStarts(config).back();
   // The 8 warps of a block split the K of their row tiles: as many warps on
   // one tile as it has iterations, so every load is issued at once.
   const int64_t threads = config.threads;
@@ -461,21 +557,20 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   const int64_t warpSets = warps / split;
   // Unrolled iterations: in decode, all of a warp's up to 4 (its loads at
   // once, issued before the wait for the earlier kernels).
-  const int64_t unroll = std::min<int64_t>(tokens == 1 ? 4 : 2,
-                                           llvm::divideCeil(iterations, split));
+  const int64_t unroll = std::min<int64_t>(4, llvm::divideCeil(iterations, split));
   // In decode a warp takes several row tiles at the same columns, which share
   // its activation loads and put more bytes in flight per lane, while the
   // grid keeps two blocks per SM (256) and a lane at most 8 weight loads.
   constexpr int64_t kMinDecodeBlocks = 256;
   int64_t tilesPerWarp = 1;
-  while (tokens == 1 && tilesPerWarp < 4 && 2 * tilesPerWarp * unroll <= 8 &&
+  while (tilesPerWarp < 4 && 2 * tilesPerWarp * unroll <= 8 &&
          llvm::divideCeil(rowTiles, warpSets * tilesPerWarp * 2) >= kMinDecodeBlocks)
     tilesPerWarp *= 2;
   // A pair's gate and up tiles of the same rows are tiles 2j and 2j + 1 of
   // one warp.
   if (config.siluPairs)
     tilesPerWarp = std::max<int64_t>(tilesPerWarp, 2);
-  assert((!config.prologue || tokens == 1) && "a quantize prologue is for decode");
+  assert(tokens == 1 && "several tokens take buildBitLinearMma");
   assert((!config.siluPairs || config.matrices.size() % 2 == 0) && "unpaired matrices");
 
   // With a prologue: x, [norm weight], [q, s]; else the activations in the
@@ -496,21 +591,7 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     sums = args[next++];
     s = args[next++];
   }
-  // Per matrix: w, ws, [residual], y (of a pair, only the second has y).
-  struct Operands {
-    Value w, ws, residual, y;
-  };
-  SmallVector<Operands> operands;
-  for (auto [i, matrix] : llvm::enumerate(config.matrices)) {
-    Operands o;
-    o.w = args[next++];
-    o.ws = args[next++];
-    if (matrix.residual)
-      o.residual = args[next++];
-    if (!config.siluPairs || i % 2 == 1)
-      o.y = args[next++];
-    operands.push_back(o);
-  }
+  SmallVector<BitLinearOperands> operands = matrixOperands(args, next, config);
   Value count = toI32(b, args.back());
   Value partial = sharedMemory(b, config.name() + "_partial",
                                warps * tilesPerWarp * tokens * kTileRows * 4);
@@ -525,41 +606,11 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
       add(b, mul(b, blockIdx(b, Dimension::x), i32(b, warpSets)),
           arith::DivUIOp::create(b, warp, i32(b, split))),
       i32(b, tilesPerWarp));
-  // Per row tile of the warp: its matrix, the weights and the tile within.
-  struct Tile {
-    Value valid, matrix, w, local;
-  };
-  SmallVector<Tile> tiles;
-  for (int64_t r = 0; r < tilesPerWarp; ++r) {
-    Value tile = add(b, firstTileOfWarp, i32(b, r));
-    Tile t{lt(b, tile, i32(b, rowTiles)), i32(b, 0), operands[0].w, tile};
-    if (config.siluPairs) {
-      // Pair p's tiles alternate gate, up from firstTile[2p]; r's parity is
-      // the tile's, since a warp's first tile is even.
-      t.local = arith::ShRUIOp::create(b, tile, i32(b, 1));
-      if (r % 2)
-        t.w = operands[1].w, t.matrix = i32(b, 1);
-      for (size_t p = 2; p < operands.size(); p += 2) {
-        Value inside = cmp(b, CmpIPredicate::sge, tile, i32(b, firstTile[p]));
-        t.matrix = select(b, inside, i32(b, p + r % 2), t.matrix);
-        t.w = select(b, inside, operands[p + r % 2].w, t.w);
-        t.local = select(
-            b, inside,
-            arith::ShRUIOp::create(b, arith::SubIOp::create(b, tile, i32(b, firstTile[p])),
-                                   i32(b, 1)),
-            t.local);
-      }
-    } else {
-      for (size_t i = 1; i < operands.size(); ++i) {
-        Value inside = cmp(b, CmpIPredicate::sge, tile, i32(b, firstTile[i]));
-        t.matrix = select(b, inside, i32(b, i), t.matrix);
-        t.w = select(b, inside, operands[i].w, t.w);
-        t.local = select(b, inside, arith::SubIOp::create(b, tile, i32(b, firstTile[i])),
-                         t.local);
-      }
-    }
-    tiles.push_back(t);
-  }
+  // Per row tile of the warp: its matrix, the weights and the tile within;
+  // a warp's first tile is even, so r's parity is the tile's.
+  SmallVector<RowTile> tiles;
+  for (int64_t r = 0; r < tilesPerWarp; ++r)
+    tiles.push_back(rowTile(b, add(b, firstTileOfWarp, i32(b, r)), r % 2, operands, config));
   Value r8 = arith::AndIOp::create(b, lane, i32(b, 7));
   Value sub = arith::ShRUIOp::create(b, lane, i32(b, 3));
   Value firstToken = mul(b, blockIdx(b, Dimension::y), i32(b, tokens));
@@ -576,7 +627,7 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     for (int64_t u = 0; u < unroll; ++u) {
       Value g = add(b, mul(b, add(b, j0, i32(b, u * split)), i32(b, 4)), sub);
       Value inside = lt(b, g, i32(b, groups));
-      for (const Tile &t : tiles) {
+      for (const RowTile &t : tiles) {
         Value valid = arith::AndIOp::create(b, t.valid, inside);
         Value index = select(
             b, valid,
@@ -697,11 +748,7 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     for (int64_t part = 0; part < split; ++part)
       total = add(b, total,
                   load(b, i32Type, partial, partialSlot(b, add(b, warp, i32(b, part)), r, t), 4));
-    Value acc = arith::SubIOp::create(b, arith::ShLIOp::create(b, total, i32(b, 1)),
-                                      sumsOfTokens[t]);
-    return arith::MulFOp::create(
-        b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32Type, acc), scale),
-        scalesOfTokens[t]);
+    return scaledResult(b, total, sumsOfTokens[t], scale, scalesOfTokens[t]);
   };
   ifThen(b, leader, [&](ImplicitLocOpBuilder &b) {
     for (auto [tileIndex, tile] : llvm::enumerate(tiles)) {
@@ -715,24 +762,16 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
         size_t i = matrixIndex;
         if (config.siluPairs && i % 2)
           continue;
-        const Operands &o = config.siluPairs ? operands[i + 1] : operands[i];
+        const BitLinearOperands &o = config.siluPairs ? operands[i + 1] : operands[i];
         int64_t n = info.n;
-        Value mine = arith::AndIOp::create(
-            b, tile.valid,
-            arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, tile.matrix, i32(b, i)),
-                                  lt(b, row, i32(b, n))));
-        ifThen(b, mine, [&](ImplicitLocOpBuilder &b) {
+        ifThen(b, holdsRow(b, tile, i, row, n), [&](ImplicitLocOpBuilder &b) {
           for (int64_t t = 0; t < tokens; ++t) {
             Value m = add(b, firstToken, i32(b, t));
             ifThen(b, lt(b, m, count), [&](ImplicitLocOpBuilder &b) {
               Value result = resultOf(b, r, i, row, t);
               if (config.siluPairs)
                 result = siluMul(b, result, resultOf(b, r + 1, i + 1, row, t));
-              Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row));
-              if (o.residual)
-                result = arith::AddFOp::create(b, load(b, f32Type, o.residual, out, 4),
-                                               result);
-              store(b, result, o.y, out, 4);
+              storeResult(b, o, n, m, row, result);
             });
           }
         });
@@ -747,8 +786,135 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   // Decode is latency-bound: 4 blocks of 256 threads per SM (64 registers
   // a thread, all of a lane's loads in flight), fewer with several tiles per
   // warp or larger blocks.
-  shape.minBlocksPerSM =
-      tokens == 1 ? std::max<int64_t>(1, 4 * kThreads / threads / tilesPerWarp) : 0;
+  shape.minBlocksPerSM = std::max<int64_t>(1, 4 * kThreads / threads / tilesPerWarp);
+  return shape;
+}
+
+LaunchShape pquant::gpu::buildBitLinearMma(ImplicitLocOpBuilder &b, ValueRange args,
+                                           const BitLinearConfig &config) {
+  assert(!config.prologue && config.tokens == kMmaTokens && config.threads == kThreads &&
+         "the tensor-core kernel is prefill's");
+  const int64_t groups = bitGroups(config.k);
+  const int64_t rowTiles = tileStarts(config).back();
+  const int64_t warps = kThreads / kWarp, tokenTiles = kMmaTokens / 8;
+  unsigned next = 0;
+  Value act = args[next++], sums = args[next++], s = args[next++];
+  SmallVector<BitLinearOperands> operands = matrixOperands(args, next, config);
+  Value count = toI32(b, args.back());
+  Type i32Type = b.getI32Type(), f32Type = b.getF32Type();
+
+  // Lane 4g + t: row g of each of the warp's two row tiles (the product's
+  // rows g and g + 8), tokens g of each group of 8 (its columns).
+  Value tid = threadIdx(b);
+  Value lane = arith::AndIOp::create(b, tid, i32(b, 31));
+  Value warp = arith::ShRUIOp::create(b, tid, i32(b, 5));
+  Value g = arith::ShRUIOp::create(b, lane, i32(b, 2));
+  Value t = arith::AndIOp::create(b, lane, i32(b, 3));
+  Value firstTile =
+      mul(b, add(b, mul(b, blockIdx(b, Dimension::x), i32(b, warps)), warp), i32(b, 2));
+  SmallVector<RowTile> tiles;
+  for (int64_t r = 0; r < 2; ++r)
+    tiles.push_back(rowTile(b, add(b, firstTile, i32(b, r)), r, operands, config));
+  Value firstToken = mul(b, blockIdx(b, Dimension::y), i32(b, kMmaTokens));
+  Value lastToken = arith::SubIOp::create(b, count, i32(b, 1));
+  SmallVector<Value> tokenRows; // the lane's token of each group of 8, clamped
+  for (int64_t j = 0; j < tokenTiles; ++j)
+    tokenRows.push_back(arith::MinSIOp::create(
+        b, add(b, firstToken, add(b, g, i32(b, 8 * j))), lastToken));
+
+  waitForPriorKernels(b);
+  // Per 128-column group: the lane's weight word t of rows g of both tiles,
+  // and i32s 8t .. 8t + 7 of its tokens' activations (columns 32t + {i, 8 +
+  // i, 16 + i, 24 + i}, i = 0..7). Step `step` multiplies i = 2·step (k =
+  // 4t .. 4t + 3) and i = 2·step + 1 (16 + those): bits i, 8 + i, 16 + i,
+  // 24 + i of the word, as bytes 0 or 1, against those columns' activations.
+  Value zero = i32(b, 0);
+  SmallVector<Value> acc(4 * tokenTiles, zero);
+  acc = llvm::to_vector(forLoop(
+      b, zero, i32(b, groups), i32(b, 1), acc,
+      [&](ImplicitLocOpBuilder &b, Value group, ValueRange carried) {
+        SmallVector<Value> next(carried.begin(), carried.end());
+        SmallVector<Value> words;
+        for (const RowTile &tile : tiles) {
+          Value index = add(
+              b,
+              mul(b, add(b, mul(b, add(b, mul(b, toI64(b, tile.local), i64(b, groups)),
+                                       toI64(b, group)),
+                                i64(b, kTileRows)),
+                         toI64(b, g)),
+                  i64(b, kTileWords)),
+              toI64(b, t));
+          Value word = load(b, i32Type, tile.w, select(b, tile.valid, index, i64(b, 0)), 4,
+                            /*invariant=*/true);
+          words.push_back(select(b, tile.valid, word, zero));
+        }
+        SmallVector<std::array<Value, 2>> activations;
+        for (Value m : tokenRows) {
+          // In 16-byte units; not through the non-coherent cache (the kernel
+          // before writes them).
+          Value base = add(b, mul(b, toI64(b, m), i64(b, groups * 8)),
+                           add(b, mul(b, toI64(b, group), i64(b, 8)),
+                               mul(b, toI64(b, t), i64(b, 2))));
+          activations.push_back({load(b, quad(b), act, base, 16),
+                                 load(b, quad(b), act, add(b, base, i64(b, 1)), 16)});
+        }
+        auto bits = [&](Value word, int64_t i) {
+          return arith::AndIOp::create(b, arith::ShRUIOp::create(b, word, i32(b, i)),
+                                       i32(b, 0x01010101));
+        };
+        for (int64_t step = 0; step < 4; ++step) {
+          SmallVector<Value> a{bits(words[0], 2 * step), bits(words[1], 2 * step),
+                               bits(words[0], 2 * step + 1), bits(words[1], 2 * step + 1)};
+          for (int64_t j = 0; j < tokenTiles; ++j) {
+            Value half = activations[j][step / 2];
+            SmallVector<Value> c{extract(b, half, 2 * (step % 2)),
+                                 extract(b, half, 2 * (step % 2) + 1)};
+            auto d = mmaU8S8(b, a, c, ArrayRef<Value>(next).slice(4 * j, 4));
+            std::copy(d.begin(), d.end(), next.begin() + 4 * j);
+          }
+        }
+        return next;
+      }));
+
+  // acc[4j + 2r + e] is Σ_{B=1} q of row g of tile r for token 8j + 2t + e.
+  for (int64_t j = 0; j < tokenTiles; ++j) {
+    for (int64_t e = 0; e < 2; ++e) {
+      Value m = add(b, firstToken, add(b, mul(b, t, i32(b, 2)), i32(b, 8 * j + e)));
+      ifThen(b, lt(b, m, count), [&](ImplicitLocOpBuilder &b) {
+        Value tokenScale = load(b, f32Type, s, m, 4);
+        Value activationSum = load(b, i32Type, sums, m, 4);
+        auto resultOf = [&](ImplicitLocOpBuilder &b, int64_t r, int64_t i, Value row) {
+          Value scale = load(b, f32Type, operands[i].ws,
+                             config.matrices[i].perRowScale ? row : i32(b, 0), 4);
+          return scaledResult(b, acc[4 * j + 2 * r + e], activationSum, scale, tokenScale);
+        };
+        for (int64_t r = 0; r < 2; ++r) {
+          // A pair's gate (tile 0) and up (tile 1) rows are the same rows.
+          if (config.siluPairs && r == 1)
+            break;
+          const RowTile &tile = tiles[r];
+          Value row = add(b, mul(b, tile.local, i32(b, kTileRows)), g);
+          for (auto [matrixIndex, info] : llvm::enumerate(config.matrices)) {
+            size_t i = matrixIndex; // lambdas cannot capture bindings (C++17)
+            if (config.siluPairs && i % 2)
+              continue;
+            int64_t n = info.n;
+            ifThen(b, holdsRow(b, tile, i, row, n), [&](ImplicitLocOpBuilder &b) {
+              Value result = resultOf(b, r, i, row);
+              if (config.siluPairs)
+                result = siluMul(b, result, resultOf(b, 1, i + 1, row));
+              storeResult(b, config.siluPairs ? operands[i + 1] : operands[i], n, m, row,
+                          result);
+            });
+          }
+        }
+      });
+    }
+  }
+
+  LaunchShape shape;
+  shape.gridX = llvm::divideCeil(rowTiles, 2 * warps);
+  shape.tokensPerBlockY = kMmaTokens;
   return shape;
 }
 

@@ -925,7 +925,8 @@ private:
           group.push_back(linear);
     BitLinearConfig config;
     config.k = k;
-    config.tokens = dim(first.getInput(), 0) == 1 ? 1 : 4;
+    // Decode: the GEMV; several tokens: the tensor-core kernel.
+    config.tokens = dim(first.getInput(), 0) == 1 ? 1 : kMmaTokens;
     // gate and up whose only user is a SiLU product: it is the output.
     SiluMulOp silu;
     if (group.size() == 2 && group[0]->hasOneUse())
@@ -1000,7 +1001,9 @@ private:
     append_range(buffers, outputs);
     int64_t kernel = kernels.get(config.name(), buffers.size(),
                                  [&](ImplicitLocOpBuilder &b, ValueRange args) {
-                                   return buildBitLinear(b, args, config);
+                                   return config.tokens == 1
+                                              ? buildBitLinear(b, args, config)
+                                              : buildBitLinearMma(b, args, config);
                                  });
     launch(kernel, buffers, first.getInput());
     return success();

@@ -39,12 +39,13 @@ func.func @layer(%q: tensor<1x200xi8>, %s: tensor<1xf32>,
 
 // Weights become offsets into the weights buffer (slot 0), recorded in
 // pquant.weights; the intermediate q/s get scratch, sized per token when M
-// is only known at run time; prefill kernels take 4 tokens per block. The
+// is only known at run time; the prefill BitLinear takes 32 tokens per
+// block on the tensor cores (u8 weights 0/1 × s8 activations). The
 // norm is computed by the quantize kernel, which also writes the BitLinear
 // layout of q.
 
 // CHECK-LABEL: module attributes
-// CHECK-SAME: pquant.gpu.kernels = ["quantize_bit_norm_wf32_eps0x3727c5ac_64", "bitlinear_k64_t4_n32"]
+// CHECK-SAME: pquant.gpu.kernels = ["quantize_bit_norm_wf32_eps0x3727c5ac_64", "bitlinear_k64_t32_n32"]
 // CHECK-SAME: pquant.weights = {size = 832 : i64, tensors = [{name = "norm", offset = 0 : i64, type = tensor<64xf32>}, {name = "w", offset = 256 : i64, type = tensor<4x1x8x4xi32, #pquant.packed<rows = 32, cols = 64, word = 32, tile = [8, 4], bit_order = lsb_first>>}, {name = "ws", offset = 768 : i64, type = tensor<1xf32>}]}
 // CHECK-LABEL: func.func @pquant_gpu_entry_prefill(
 // CHECK: %[[SCRATCH:.*]] = call @pquant_gpu_scratch
