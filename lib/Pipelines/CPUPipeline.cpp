@@ -61,6 +61,11 @@ void pquant::buildCPUPipeline(OpPassManager &pm, const CPUTarget &target,
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
   pm.addNestedPass<func::FuncOp>(createDeallocAfterLastUse());
+  // The entry points the runtime calls (ModelABI.h) take their buffers from
+  // the model's scratch: a decode step allocates nothing.
+  PlanScratchOptions scratch;
+  scratch.functions = {"prefill", "prefill_last", "decode"};
+  pm.addPass(createPlanScratch(scratch));
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   LowerDot4Options dot4;

@@ -11,6 +11,7 @@
 #include "Error.h"
 #include "ModelABI.h"
 #include "Sampling.h"
+#include "Scratch.h"
 
 #include <math.h>
 #include <new>
@@ -25,6 +26,7 @@
 #pragma weak _mlir_ciface_prefill_last
 #pragma weak _mlir_ciface_decode
 #pragma weak pquant_kv_cache_shape
+#pragma weak pquant_scratch_bytes
 
 struct pq_model {
   pq::Artifact artifact;
@@ -34,6 +36,7 @@ struct pq_model {
   size_t cacheBytes = 0;
   int64_t position = 0;
   pq::cuda::Model *gpu = nullptr; // set in GPU models: it holds the cache
+  void *scratch = nullptr; // the entry points' buffers (pquant_scratch_bytes)
 };
 
 namespace {
@@ -115,15 +118,19 @@ pq_status run(pq_model *model, Entry entry, const int32_t *tokens,
                                               tokens, count, model->position, rows))
       return status;
     logits.adopt(rows, count, config.vocab_size);
-  } else if (entry == Entry::Prefill)
-    _mlir_ciface_prefill(logits.descriptor(), &model->weights, &input,
-                         model->position, &model->keys, &model->values);
-  else if (entry == Entry::PrefillLast)
-    _mlir_ciface_prefill_last(logits.descriptor(), &model->weights, &input,
-                              model->position, &model->keys, &model->values);
-  else
-    _mlir_ciface_decode(logits.descriptor(), &model->weights, &input,
-                        model->position, &model->keys, &model->values);
+  } else {
+    pq::setCurrentScratch(model->scratch);
+    if (entry == Entry::Prefill)
+      _mlir_ciface_prefill(logits.descriptor(), &model->weights, &input,
+                           model->position, &model->keys, &model->values);
+    else if (entry == Entry::PrefillLast)
+      _mlir_ciface_prefill_last(logits.descriptor(), &model->weights, &input,
+                                model->position, &model->keys, &model->values);
+    else
+      _mlir_ciface_decode(logits.descriptor(), &model->weights, &input,
+                          model->position, &model->keys, &model->values);
+    pq::setCurrentScratch(nullptr);
+  }
 
   const pq::LogitsRef &out = *logits.descriptor();
   const int64_t rows = entry == Entry::PrefillLast ? 1 : count;
@@ -260,6 +267,18 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
                  {rows * heads * dim, heads * dim, dim, 1}};
   model->values = model->keys;
   model->values.allocated = model->values.aligned = values;
+  // The compiled code's per-step buffers: allocated once, here.
+  if (!gpu && &pquant_scratch_bytes && pquant_scratch_bytes) {
+    constexpr uint64_t kAlignment = 64; // as pquant-plan-scratch places them
+    uint64_t bytes = (pquant_scratch_bytes + kAlignment - 1) / kAlignment * kAlignment;
+    model->scratch = aligned_alloc(kAlignment, bytes);
+    if (!model->scratch) {
+      pq_model_close(model);
+      return pq::failIn(pqw_path, PQ_ERROR_MEMORY,
+                        "cannot allocate the compiled code's scratch: %llu bytes",
+                        static_cast<unsigned long long>(bytes));
+    }
+  }
   *out = model;
   return PQ_OK;
 }
@@ -269,6 +288,7 @@ void pq_model_close(pq_model *model) {
     return;
   if (model->cache)
     munmap(model->cache, model->cacheBytes);
+  free(model->scratch);
   if (model->gpu)
     pq::cuda::closeModel(model->gpu);
   pq::closeArtifact(model->artifact);

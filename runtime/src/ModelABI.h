@@ -54,6 +54,15 @@ extern const uint64_t pquant_weights_data_size;
 /// for every model; a test double that reads the sizes from the cache
 /// descriptors need not (the runtime references it weakly).
 extern const uint64_t pquant_kv_cache_shape[4];
+/// The bytes of scratch the entry points take (pquant-plan-scratch), where
+/// they take any: the runtime allocates them when it opens the model.
+extern const uint64_t pquant_scratch_bytes;
+/// Called by the entry points at their start: the model's scratch, which
+/// holds their short-lived buffers (`bytes` <= pquant_scratch_bytes). The
+/// runtime defines it; it is valid only while the runtime runs an entry
+/// point.
+__attribute__((visibility("default"))) void
+_mlir_ciface_pquant_scratch(pq::MemRef<uint8_t, 1> *result, int64_t bytes);
 }
 
 #endif // PQUANT_RUNTIME_MODELABI_H

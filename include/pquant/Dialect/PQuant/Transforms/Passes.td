@@ -186,6 +186,37 @@ def DeallocAfterLastUse : Pass<"pquant-dealloc-after-last-use", "::mlir::func::F
   }];
 }
 
+def PlanScratch : Pass<"pquant-plan-scratch", "::mlir::ModuleOp"> {
+  let summary = "Place an entry point's short-lived buffers in one scratch buffer from the runtime";
+  let description = [{
+    Without this pass every intermediate buffer of a step is a `malloc` and a
+    `free` (about a thousand of each per decode step of a 1.3B model). For
+    each function named in `functions` (the model's entry points, whose
+    callers provide the scratch), every `memref.alloc` of its body's block
+    with a static shape and identity layout that a `memref.dealloc` of the
+    same block frees (after `pquant-dealloc-after-last-use`, right after its
+    last use) becomes a `memref.view` into one buffer, at offsets (multiples
+    of 64 bytes) chosen first fit in block order so buffers whose lifetimes
+    do not overlap share memory; the deallocs go. The buffer comes from a
+    call at the start of the function:
+
+    ```c
+    void _mlir_ciface_pquant_scratch(MemRef<uint8_t, 1> *result, int64_t bytes);
+    ```
+
+    which the runtime defines (the model's scratch, allocated when the model
+    is opened), and the module exports the largest size the functions ask
+    for as `uint64_t pquant_scratch_bytes`. Buffers of dynamic shape (a
+    prompt's, sized by its length), in nested regions, or not freed in the
+    block (the returned logits) stay allocations.
+  }];
+  let options = [
+    ListOption<"functions", "functions", "std::string",
+               "The functions whose buffers go to the scratch buffer">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::LLVM::LLVMDialect"];
+}
+
 def OutlineParallelLoops : Pass<"pquant-outline-parallel-loops", "::mlir::ModuleOp"> {
   let summary = "Run each scf.parallel loop on the runtime's thread pool";
   let description = [{

@@ -1,0 +1,37 @@
+//===- Scratch.cpp - the compiled entry points' scratch buffer ------------===//
+//
+// Entry points called other than by the runtime (test harnesses call them
+// directly) find no current scratch: they get one of this thread's, grown
+// as needed and kept for the next call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Scratch.h"
+
+#include "ModelABI.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+namespace {
+constexpr int64_t kAlignment = 64; // as pquant-plan-scratch places buffers
+thread_local void *current = nullptr;
+thread_local void *own = nullptr;
+thread_local int64_t ownBytes = 0;
+} // namespace
+
+void pq::setCurrentScratch(void *data) { current = data; }
+
+void _mlir_ciface_pquant_scratch(pq::MemRef<uint8_t, 1> *result, int64_t bytes) {
+  void *data = current;
+  if (!data) {
+    if (ownBytes < bytes) {
+      free(own);
+      own = aligned_alloc(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
+      ownBytes = own ? bytes : 0;
+    }
+    data = own;
+  }
+  auto *base = static_cast<uint8_t *>(data);
+  *result = {base, base, 0, {bytes}, {1}};
+}
