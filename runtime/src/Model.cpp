@@ -37,6 +37,7 @@ struct pq_model {
   int64_t position = 0;
   pq::cuda::Model *gpu = nullptr; // set in GPU models: it holds the cache
   void *scratch = nullptr; // the entry points' buffers (pquant_scratch_bytes)
+  float *result = nullptr; // one token's logits, from decode or prefill_last
 };
 
 namespace {
@@ -46,13 +47,17 @@ namespace {
 /// PrefillLast returns the last token's logits only.
 enum class Entry { Prefill, PrefillLast, Decode };
 
-/// Logits returned by the compiled code, freed on scope exit.
+/// Logits returned by the compiled code, freed on scope exit unless they
+/// are in the model's result buffer.
 class Logits {
 public:
-  Logits() = default;
+  explicit Logits(const float *modelResult) : modelResult(modelResult) {}
   Logits(const Logits &) = delete;
   Logits &operator=(const Logits &) = delete;
-  ~Logits() { free(ref.allocated); }
+  ~Logits() {
+    if (ref.allocated != modelResult)
+      free(ref.allocated);
+  }
 
   pq::LogitsRef *descriptor() { return &ref; }
   /// Takes `rows` x `vocab` floats from malloc.
@@ -65,6 +70,7 @@ public:
 
 private:
   pq::LogitsRef ref = {};
+  const float *modelResult;
 };
 
 double now() {
@@ -119,7 +125,8 @@ pq_status run(pq_model *model, Entry entry, const int32_t *tokens,
       return status;
     logits.adopt(rows, count, config.vocab_size);
   } else {
-    pq::setCurrentScratch(model->scratch);
+    pq::setEntryBuffers(model->scratch, model->result,
+                        int64_t(sizeof(float)) * config.vocab_size);
     if (entry == Entry::Prefill)
       _mlir_ciface_prefill(logits.descriptor(), &model->weights, &input,
                            model->position, &model->keys, &model->values);
@@ -129,7 +136,7 @@ pq_status run(pq_model *model, Entry entry, const int32_t *tokens,
     else
       _mlir_ciface_decode(logits.descriptor(), &model->weights, &input,
                           model->position, &model->keys, &model->values);
-    pq::setCurrentScratch(nullptr);
+    pq::setEntryBuffers(nullptr, nullptr, 0);
   }
 
   const pq::LogitsRef &out = *logits.descriptor();
@@ -267,16 +274,22 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
                  {rows * heads * dim, heads * dim, dim, 1}};
   model->values = model->keys;
   model->values.allocated = model->values.aligned = values;
-  // The compiled code's per-step buffers: allocated once, here.
+  // The compiled code's per-step buffers and one token's logits: allocated
+  // once, here.
   if (!gpu && &pquant_scratch_bytes && pquant_scratch_bytes) {
     constexpr uint64_t kAlignment = 64; // as pquant-plan-scratch places them
     uint64_t bytes = (pquant_scratch_bytes + kAlignment - 1) / kAlignment * kAlignment;
+    uint64_t resultBytes =
+        (sizeof(float) * uint64_t(config.vocab_size) + kAlignment - 1) / kAlignment * kAlignment;
     model->scratch = aligned_alloc(kAlignment, bytes);
-    if (!model->scratch) {
+    model->result = static_cast<float *>(aligned_alloc(kAlignment, resultBytes));
+    if (!model->scratch || !model->result) {
       pq_model_close(model);
       return pq::failIn(pqw_path, PQ_ERROR_MEMORY,
-                        "cannot allocate the compiled code's scratch: %llu bytes",
-                        static_cast<unsigned long long>(bytes));
+                        "cannot allocate the compiled code's scratch (%llu bytes) "
+                        "and logits (%llu bytes)",
+                        static_cast<unsigned long long>(bytes),
+                        static_cast<unsigned long long>(resultBytes));
     }
   }
   *out = model;
@@ -289,6 +302,7 @@ void pq_model_close(pq_model *model) {
   if (model->cache)
     munmap(model->cache, model->cacheBytes);
   free(model->scratch);
+  free(model->result);
   if (model->gpu)
     pq::cuda::closeModel(model->gpu);
   pq::closeArtifact(model->artifact);
@@ -316,7 +330,7 @@ pq_status pq_prefill(pq_model *model, const int32_t *tokens, int64_t count,
   // GPU models and models compiled before prefill_last existed compute
   // every token's logits; the last row is the answer either way.
   bool lastOnly = model && !model->gpu && _mlir_ciface_prefill_last;
-  Logits result;
+  Logits result(model ? model->result : nullptr);
   if (pq_status status =
           run(model, lastOnly ? Entry::PrefillLast : Entry::Prefill, tokens,
               count, "prompt", result))
@@ -331,7 +345,7 @@ pq_status pq_prefill_all(pq_model *model, const int32_t *tokens, int64_t count,
                          float *logits) {
   if (!logits)
     return pq::fail(PQ_ERROR_ARGUMENT, "pq_prefill_all: logits is NULL");
-  Logits result;
+  Logits result(model ? model->result : nullptr);
   if (pq_status status =
           run(model, Entry::Prefill, tokens, count, "prompt", result))
     return status;
@@ -340,7 +354,7 @@ pq_status pq_prefill_all(pq_model *model, const int32_t *tokens, int64_t count,
 }
 
 pq_status pq_decode(pq_model *model, int32_t token, float *logits) {
-  Logits result;
+  Logits result(model ? model->result : nullptr);
   if (pq_status status = run(model, Entry::Decode, &token, 1, "decode", result))
     return status;
   if (logits)
@@ -433,7 +447,7 @@ pq_status pq_score(pq_model *model, const int32_t *tokens, int64_t count,
     for (int64_t first = 0; first < length && !status; first += batchSize) {
       const int64_t size =
           length - first < batchSize ? length - first : batchSize;
-      Logits logits;
+      Logits logits(model->result);
       status = run(model, Entry::Prefill, text + first, size, "text", logits);
       // Row i predicts the token after text[first + i].
       for (int64_t i = 0; !status && i < size && first + i + 1 < length; ++i) {

@@ -25,7 +25,7 @@ template <typename T, int Rank> struct MemRef {
 using WeightsRef = MemRef<const uint8_t, 1>;
 using TokensRef = MemRef<const int32_t, 1>;
 using CacheRef = MemRef<float, 4>;  // [layer, position, kv head, head dim]
-using LogitsRef = MemRef<float, 2>; // [token, vocab], malloc'ed by the callee
+using LogitsRef = MemRef<float, 2>; // [token, vocab]: see _mlir_ciface_pquant_result
 
 } // namespace pq
 
@@ -63,6 +63,12 @@ extern const uint64_t pquant_scratch_bytes;
 /// point.
 __attribute__((visibility("default"))) void
 _mlir_ciface_pquant_scratch(pq::MemRef<uint8_t, 1> *result, int64_t bytes);
+/// Called by an entry point for a result of static shape (decode's and
+/// prefill_last's logits): the runtime's buffer for it, which the runtime
+/// does not free; called otherwise (a test harness), malloc'ed memory that
+/// the caller frees, as results of dynamic shape are.
+__attribute__((visibility("default"))) void
+_mlir_ciface_pquant_result(pq::MemRef<uint8_t, 1> *result, int64_t bytes);
 }
 
 #endif // PQUANT_RUNTIME_MODELABI_H

@@ -2,20 +2,24 @@
 //
 // pquant-plan-scratch places an entry point's short-lived buffers in one
 // buffer the entry point asks for at its start
-// (_mlir_ciface_pquant_scratch, ModelABI.h). A pq_model owns one, sized
-// when it is opened, and makes it this thread's while it runs an entry
-// point, so a step allocates nothing.
+// (_mlir_ciface_pquant_scratch, ModelABI.h), and a result of static shape
+// (one token's logits) in another (_mlir_ciface_pquant_result). A pq_model
+// owns both, sized when it is opened, and makes them this thread's while it
+// runs an entry point, so a decode step allocates nothing.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef PQUANT_RUNTIME_SCRATCH_H
 #define PQUANT_RUNTIME_SCRATCH_H
 
+#include <stdint.h>
+
 namespace pq {
 
-/// The scratch the entry points get on this thread: `data`, at least
-/// pquant_scratch_bytes and 64-byte aligned, or nullptr for none.
-void setCurrentScratch(void *data);
+/// The buffers the entry points get on this thread: `scratch`, at least
+/// pquant_scratch_bytes and 64-byte aligned, and `result`, `resultBytes`
+/// long, for a result of static shape; nullptr for none.
+void setEntryBuffers(void *scratch, void *result, int64_t resultBytes);
 
 } // namespace pq
 

@@ -27,11 +27,13 @@
 // BAD-TARGET: pquant-cpu-pipeline: unknown target 'sparc'; expected x86_64, aarch64 or host
 
 // ZNVER4-NOT: pquant.
-// A decode step takes its buffers from the runtime's scratch: its one
-// allocation is the result it returns.
+// A decode step takes its buffers from the runtime's scratch and its
+// logits from the runtime's result buffer: it allocates nothing.
 // ZNVER4: llvm.func @decode(
+// ZNVER4-NOT: llvm.call @malloc(
 // ZNVER4: llvm.call @pquant_scratch(
-// ZNVER4: llvm.call @malloc(
+// ZNVER4-NOT: llvm.call @malloc(
+// ZNVER4: llvm.call @pquant_result(
 // ZNVER4-NOT: llvm.call @malloc(
 // ZNVER4: llvm.func @_mlir_ciface_decode(
 // ZNVER4: llvm.func @prefill(

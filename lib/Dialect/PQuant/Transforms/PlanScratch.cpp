@@ -20,6 +20,7 @@ using namespace pquant;
 namespace {
 
 constexpr llvm::StringLiteral kScratch = "pquant_scratch";
+constexpr llvm::StringLiteral kResult = "pquant_result";
 constexpr llvm::StringLiteral kScratchBytes = "pquant_scratch_bytes";
 /// Buffer offsets are multiples of this (the kernels' vectors are 64 bytes,
 /// and pquant-lower-to-kernels allocates its buffers 64-byte aligned).
@@ -94,6 +95,28 @@ int64_t placeFirstFit(MutableArrayRef<Buffer> buffers) {
   return int64_t(llvm::alignTo(total, kAlignment));
 }
 
+/// Declares `name(i64 bytes) -> memref<?xi8>`, called through its C
+/// interface (_mlir_ciface_<name>(&result, bytes)), unless it exists.
+void declareBufferSource(ModuleOp module, StringRef name, MemRefType type) {
+  if (module.lookupSymbol<func::FuncOp>(name))
+    return;
+  MLIRContext *context = module.getContext();
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto declaration = func::FuncOp::create(
+      b, module.getLoc(), name, FunctionType::get(context, {IntegerType::get(context, 64)}, {type}));
+  declaration.setPrivate();
+  declaration->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), UnitAttr::get(context));
+}
+
+/// `alloc` replaced by a view at `offset` of `source`.
+void replaceByView(ImplicitLocOpBuilder &b, memref::AllocOp alloc, Value source, int64_t offset) {
+  b.setInsertionPoint(alloc);
+  Value view = memref::ViewOp::create(b, alloc.getType(), source,
+                                      arith::ConstantIndexOp::create(b, offset), ValueRange{});
+  alloc.replaceAllUsesWith(view);
+  alloc->erase();
+}
+
 struct PlanScratchPass : pquant::impl::PlanScratchBase<PlanScratchPass> {
   using PlanScratchBase::PlanScratchBase;
 
@@ -107,34 +130,36 @@ struct PlanScratchPass : pquant::impl::PlanScratchBase<PlanScratchPass> {
       if (!func || func.isExternal())
         continue;
       Block &block = func.getBody().front();
+      auto b = ImplicitLocOpBuilder::atBlockBegin(func.getLoc(), &block);
+      // A result of static shape (the logits of one token) comes from the
+      // caller's result buffer.
+      for (Value result : block.getTerminator()->getOperands()) {
+        auto alloc = result.getDefiningOp<memref::AllocOp>();
+        int64_t bytes = alloc && alloc->getBlock() == &block ? placeableBytes(alloc.getType()) : 0;
+        if (!bytes || llvm::any_of(alloc->getUsers(), llvm::IsaPred<memref::DeallocOp>))
+          continue;
+        declareBufferSource(module, kResult, scratchType);
+        b.setInsertionPoint(alloc);
+        Value source = func::CallOp::create(b, kResult, TypeRange{scratchType},
+                                            ValueRange{arith::ConstantIntOp::create(b, bytes, 64)})
+                           .getResult(0);
+        replaceByView(b, alloc, source, 0);
+      }
+
       SmallVector<Buffer> buffers = placeableBuffers(block);
       if (buffers.empty())
         continue;
       int64_t total = placeFirstFit(buffers);
       largest = std::max(largest, total);
-
-      if (!module.lookupSymbol<func::FuncOp>(kScratch)) {
-        OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-        auto declaration = func::FuncOp::create(
-            b, module.getLoc(), kScratch,
-            FunctionType::get(context, {IntegerType::get(context, 64)}, {scratchType}));
-        declaration.setPrivate();
-        // Called as _mlir_ciface_pquant_scratch(&result, bytes).
-        declaration->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), UnitAttr::get(context));
-      }
-      auto b = ImplicitLocOpBuilder::atBlockBegin(func.getLoc(), &block);
+      declareBufferSource(module, kScratch, scratchType);
+      b.setInsertionPointToStart(&block);
       Value scratch =
           func::CallOp::create(b, kScratch, TypeRange{scratchType},
                                ValueRange{arith::ConstantIntOp::create(b, total, 64)})
               .getResult(0);
       for (Buffer &buffer : buffers) {
-        b.setInsertionPoint(buffer.alloc);
-        Value view = memref::ViewOp::create(b, buffer.alloc.getType(), scratch,
-                                            arith::ConstantIndexOp::create(b, buffer.offset),
-                                            ValueRange{});
-        buffer.alloc.replaceAllUsesWith(view);
         buffer.dealloc->erase();
-        buffer.alloc->erase();
+        replaceByView(b, buffer.alloc, scratch, buffer.offset);
       }
     }
     if (!largest)

@@ -49,15 +49,19 @@ func.func @decode() {
 
 func.func private @use(memref<?xf32>)
 
-// Left as allocations: a dynamic shape, a buffer the function returns, one
-// freed in a nested region, and any buffer of a function not named.
+// The returned buffer of static shape comes from the caller's result buffer
+// (pquant_result). Left as allocations: a dynamic shape, one freed in a
+// nested region, and any buffer of a function not named.
 // CHECK-LABEL: func.func @prefill(
 // CHECK-NOT:     pquant_scratch
 // CHECK:         memref.alloc(%{{.*}}) : memref<?xf32>
-// CHECK:         memref.alloc() : memref<4xf32>
+// CHECK:         %[[BYTES:.*]] = arith.constant 16 : i64
+// CHECK-NEXT:    %[[R:.*]] = call @pquant_result(%[[BYTES]]) : (i64) -> memref<?xi8>
+// CHECK:         %[[V:.*]] = memref.view %[[R]][%{{.*}}][] : memref<?xi8> to memref<4xf32>
 // CHECK:         memref.alloc() : memref<4xf32>
 // CHECK:         scf.if
 // CHECK-NEXT:      memref.dealloc
+// CHECK:         return %[[V]]
 // CHECK-LABEL: func.func @other(
 // CHECK:         memref.alloc() : memref<4xf32>
 // CHECK-NOT:   pquant_scratch_bytes

@@ -187,7 +187,7 @@ def DeallocAfterLastUse : Pass<"pquant-dealloc-after-last-use", "::mlir::func::F
 }
 
 def PlanScratch : Pass<"pquant-plan-scratch", "::mlir::ModuleOp"> {
-  let summary = "Place an entry point's short-lived buffers in one scratch buffer from the runtime";
+  let summary = "Take an entry point's buffers from a scratch buffer and its result from a result buffer, both the runtime's";
   let description = [{
     Without this pass every intermediate buffer of a step is a `malloc` and a
     `free` (about a thousand of each per decode step of a 1.3B model). For
@@ -206,9 +206,12 @@ def PlanScratch : Pass<"pquant-plan-scratch", "::mlir::ModuleOp"> {
 
     which the runtime defines (the model's scratch, allocated when the model
     is opened), and the module exports the largest size the functions ask
-    for as `uint64_t pquant_scratch_bytes`. Buffers of dynamic shape (a
-    prompt's, sized by its length), in nested regions, or not freed in the
-    block (the returned logits) stay allocations.
+    for as `uint64_t pquant_scratch_bytes`. A returned buffer of static shape
+    (one token's logits) is a view of what
+    `_mlir_ciface_pquant_result(&result, bytes)` gives: the runtime's buffer
+    for them, or memory from `malloc` that the caller frees when the caller
+    is not the runtime. Buffers of dynamic shape (a prompt's, sized by its
+    length) and buffers freed in nested regions stay allocations.
   }];
   let options = [
     ListOption<"functions", "functions", "std::string",
