@@ -57,6 +57,65 @@ int64_t globalBytes(LLVM::GlobalOp global) {
   return llvm::alignTo(array.getNumElements(), 16);
 }
 
+/// Where each shared global of `kernel` lies in a pool holding them one
+/// after the other.
+llvm::DenseMap<StringAttr, int64_t> sharedOffsets(mlir::gpu::GPUFuncOp kernel) {
+  llvm::DenseMap<StringAttr, int64_t> offsets;
+  int64_t offset = 0;
+  for (LLVM::GlobalOp global : sharedGlobals(kernel)) {
+    offsets[global.getSymNameAttr()] = offset;
+    offset += globalBytes(global);
+  }
+  return offsets;
+}
+
+/// How a kernel body runs as part of another kernel: its thread index, its
+/// block indices, its group of the block (with `groupThreads` threads;
+/// 0: the whole block) and where its shared globals lie (`offsets` in
+/// `shared`; none: its own globals).
+struct Placement {
+  Value tid, vx, vy, group;
+  int64_t groupThreads;
+  Value shared;
+  const llvm::DenseMap<StringAttr, int64_t> &offsets;
+};
+
+/// Rewrites `op` of a kernel body so placed: thread and block indices,
+/// barriers (the group's own, not aligned, when it is a group: the block's
+/// other groups may be elsewhere) and shared globals. Whether it did.
+bool place(Operation *op, const Placement &placement) {
+  ImplicitLocOpBuilder b(op->getLoc(), op);
+  if (isa<mlir::gpu::ThreadIdOp>(op)) {
+    // x only: kernels are 1-D.
+    op->getResult(0).replaceAllUsesWith(
+        arith::IndexCastUIOp::create(b, b.getIndexType(), placement.tid).getResult());
+    op->erase();
+    return true;
+  }
+  if (isa<mlir::gpu::BarrierOp>(op) && placement.groupThreads) {
+    buildGroupBarrier(b, placement.group, placement.groupThreads);
+    op->erase();
+    return true;
+  }
+  if (auto blockId = dyn_cast<mlir::gpu::BlockIdOp>(op)) {
+    Value id = blockId.getDimension() == mlir::gpu::Dimension::x ? placement.vx : placement.vy;
+    blockId.replaceAllUsesWith(arith::IndexCastUIOp::create(b, b.getIndexType(), id).getResult());
+    blockId.erase();
+    return true;
+  }
+  if (auto address = dyn_cast<LLVM::AddressOfOp>(op)) {
+    auto it = placement.offsets.find(address.getGlobalNameAttr().getAttr());
+    if (it == placement.offsets.end())
+      return false;
+    Value part = LLVM::GEPOp::create(b, address.getType(), b.getI8Type(), placement.shared,
+                                     ArrayRef<LLVM::GEPArg>{int32_t(it->second)});
+    address.replaceAllUsesWith(part);
+    address.erase();
+    return true;
+  }
+  return false;
+}
+
 } // namespace
 
 KernelAccess pquant::gpu::analyzeAccess(mlir::gpu::GPUFuncOp kernel) {
@@ -129,34 +188,16 @@ LLVM::LLVMFuncOp pquant::gpu::buildStage(mlir::gpu::GPUFuncOp kernel,
   Value group = entry.addArgument(i32Type, kernel.getLoc());
   Value shared = entry.addArgument(sharedPtr, kernel.getLoc());
 
-  // Where each shared global of the kernel lies in the pool.
-  llvm::DenseMap<StringAttr, int64_t> offsets;
-  int64_t offset = 0;
-  for (LLVM::GlobalOp global : sharedGlobals(kernel)) {
-    offsets[global.getSymNameAttr()] = offset;
-    offset += globalBytes(global);
-  }
-
+  // The kernel's shared globals lie one after the other in the pool.
+  llvm::DenseMap<StringAttr, int64_t> offsets = sharedOffsets(kernel);
+  Placement placement{tid, vx, vy, group, groupThreads, shared, offsets};
   SmallVector<Operation *> ops;
   stage.walk([&](Operation *op) { ops.push_back(op); });
   for (Operation *op : ops) {
+    if (place(op, placement))
+      continue;
     ImplicitLocOpBuilder b(op->getLoc(), op);
-    if (isa<mlir::gpu::ThreadIdOp>(op)) {
-      // x only: kernels are 1-D.
-      op->getResult(0).replaceAllUsesWith(
-          arith::IndexCastUIOp::create(b, b.getIndexType(), tid).getResult());
-      op->erase();
-    } else if (isa<mlir::gpu::BarrierOp>(op) && groupThreads) {
-      // The group's own barrier (1 + group), not aligned: other groups may
-      // be elsewhere in the code.
-      buildGroupBarrier(b, group, groupThreads);
-      op->erase();
-    } else if (auto blockId = dyn_cast<mlir::gpu::BlockIdOp>(op)) {
-      Value id = blockId.getDimension() == mlir::gpu::Dimension::x ? vx : vy;
-      blockId.replaceAllUsesWith(
-          arith::IndexCastUIOp::create(b, b.getIndexType(), id).getResult());
-      blockId.erase();
-    } else if (isa<NVVM::GriddepcontrolOp>(op)) {
+    if (isa<NVVM::GriddepcontrolOp>(op)) {
       // Stages of one launch: no other kernel to wait for.
       op->erase();
     } else if (isa<mlir::gpu::ReturnOp>(op)) {
@@ -170,14 +211,6 @@ LLVM::LLVMFuncOp pquant::gpu::buildStage(mlir::gpu::GPUFuncOp kernel,
                   });
       if (load.getInvariant() && !keep)
         load.setInvariant(false);
-    } else if (auto address = dyn_cast<LLVM::AddressOfOp>(op)) {
-      auto it = offsets.find(address.getGlobalNameAttr().getAttr());
-      if (it == offsets.end())
-        continue;
-      Value part = LLVM::GEPOp::create(b, address.getType(), b.getI8Type(), shared,
-                                       ArrayRef<LLVM::GEPArg>{int32_t(it->second)});
-      address.replaceAllUsesWith(part);
-      address.erase();
     }
   }
   return stage;
@@ -200,40 +233,14 @@ void pquant::gpu::inlineKernel(ImplicitLocOpBuilder &b, mlir::gpu::GPUFuncOp ker
   for (Operation &op : body.without_terminator())
     b.clone(op, mapping)->walk([&](Operation *inner) { ops.push_back(inner); });
 
-  // Where each shared global of a grouped kernel lies in its group's part.
+  // A grouped kernel's shared globals lie in its group's part; a kernel
+  // with whole blocks keeps its own.
   llvm::DenseMap<StringAttr, int64_t> offsets;
-  if (groupThreads) {
-    int64_t offset = 0;
-    for (LLVM::GlobalOp global : sharedGlobals(kernel)) {
-      offsets[global.getSymNameAttr()] = offset;
-      offset += globalBytes(global);
-    }
-  }
-  for (Operation *op : ops) {
-    ImplicitLocOpBuilder at(op->getLoc(), op);
-    if (isa<mlir::gpu::ThreadIdOp>(op)) {
-      // x only: kernels are 1-D.
-      op->getResult(0).replaceAllUsesWith(
-          arith::IndexCastUIOp::create(at, at.getIndexType(), tid).getResult());
-      op->erase();
-    } else if (isa<mlir::gpu::BarrierOp>(op) && groupThreads) {
-      buildGroupBarrier(at, group, groupThreads);
-      op->erase();
-    } else if (auto blockId = dyn_cast<mlir::gpu::BlockIdOp>(op)) {
-      Value id = blockId.getDimension() == mlir::gpu::Dimension::x ? vx : vy;
-      blockId.replaceAllUsesWith(
-          arith::IndexCastUIOp::create(at, at.getIndexType(), id).getResult());
-      blockId.erase();
-    } else if (auto address = dyn_cast<LLVM::AddressOfOp>(op); address && groupThreads) {
-      auto it = offsets.find(address.getGlobalNameAttr().getAttr());
-      if (it == offsets.end())
-        continue;
-      Value part = LLVM::GEPOp::create(at, address.getType(), at.getI8Type(), shared,
-                                       ArrayRef<LLVM::GEPArg>{int32_t(it->second)});
-      address.replaceAllUsesWith(part);
-      address.erase();
-    }
-  }
+  if (groupThreads)
+    offsets = sharedOffsets(kernel);
+  Placement placement{tid, vx, vy, group, groupThreads, shared, offsets};
+  for (Operation *op : ops)
+    place(op, placement);
 }
 
 void pquant::gpu::buildGridBarrier(ImplicitLocOpBuilder &b, Value counter) {
