@@ -132,7 +132,8 @@ struct PlanScratchPass : pquant::impl::PlanScratchBase<PlanScratchPass> {
       Block &block = func.getBody().front();
       auto b = ImplicitLocOpBuilder::atBlockBegin(func.getLoc(), &block);
       // A result of static shape (the logits of one token) comes from the
-      // caller's result buffer.
+      // caller's result buffer: the first such result only, since the
+      // caller has one.
       for (Value result : block.getTerminator()->getOperands()) {
         auto alloc = result.getDefiningOp<memref::AllocOp>();
         int64_t bytes = alloc && alloc->getBlock() == &block ? placeableBytes(alloc.getType()) : 0;
@@ -144,6 +145,7 @@ struct PlanScratchPass : pquant::impl::PlanScratchBase<PlanScratchPass> {
                                             ValueRange{arith::ConstantIntOp::create(b, bytes, 64)})
                            .getResult(0);
         replaceByView(b, alloc, source, 0);
+        break;
       }
 
       SmallVector<Buffer> buffers = placeableBuffers(block);

@@ -65,6 +65,7 @@ func.func private @use(memref<?xf32>)
 // CHECK-LABEL: func.func @other(
 // CHECK:         memref.alloc() : memref<4xf32>
 // CHECK-NOT:   pquant_scratch_bytes
+
 func.func @prefill(%n: index, %flag: i1) -> memref<4xf32> {
   %a = memref.alloc(%n) : memref<?xf32>
   call @use(%a) : (memref<?xf32>) -> ()
@@ -81,4 +82,19 @@ func.func @other() {
   %a = memref.alloc() : memref<4xf32>
   memref.dealloc %a : memref<4xf32>
   return
+}
+
+// -----
+
+// Of two static results, only the first takes the caller's result buffer.
+// CHECK-LABEL: func.func @decode(
+// CHECK:         %[[R:.*]] = call @pquant_result(
+// CHECK-NEXT:    %{{.*}} = arith.constant 0 : index
+// CHECK-NEXT:    %[[A:.*]] = memref.view %[[R]]
+// CHECK-NEXT:    %[[B:.*]] = memref.alloc() : memref<4xf32>
+// CHECK-NEXT:    return %[[A]], %[[B]]
+func.func @decode() -> (memref<4xf32>, memref<4xf32>) {
+  %a = memref.alloc() : memref<4xf32>
+  %b = memref.alloc() : memref<4xf32>
+  return %a, %b : memref<4xf32>, memref<4xf32>
 }
