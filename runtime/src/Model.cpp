@@ -48,14 +48,14 @@ namespace {
 enum class Entry { Prefill, PrefillLast, Decode };
 
 /// Logits returned by the compiled code, freed on scope exit unless they
-/// are in the model's result buffer.
+/// are the model's result buffer.
 class Logits {
 public:
-  explicit Logits(const float *modelResult) : modelResult(modelResult) {}
+  Logits() = default;
   Logits(const Logits &) = delete;
   Logits &operator=(const Logits &) = delete;
   ~Logits() {
-    if (ref.allocated != modelResult)
+    if (owned)
       free(ref.allocated);
   }
 
@@ -68,9 +68,12 @@ public:
     return ref.aligned + ref.offset + i * ref.strides[0];
   }
 
+  /// Not to be freed: they lie in `buffer`, which someone else owns.
+  void borrowedFrom(const float *buffer) { owned = ref.allocated != buffer; }
+
 private:
   pq::LogitsRef ref = {};
-  const float *modelResult;
+  bool owned = true;
 };
 
 double now() {
@@ -137,6 +140,7 @@ pq_status run(pq_model *model, Entry entry, const int32_t *tokens,
       _mlir_ciface_decode(logits.descriptor(), &model->weights, &input,
                           model->position, &model->keys, &model->values);
     pq::setEntryBuffers(nullptr, nullptr, 0);
+    logits.borrowedFrom(model->result);
   }
 
   const pq::LogitsRef &out = *logits.descriptor();
@@ -277,12 +281,10 @@ pq_status pq_model_open(const char *pqw_path, pq_model **out) {
   // The compiled code's per-step buffers and one token's logits: allocated
   // once, here.
   if (!gpu && &pquant_scratch_bytes && pquant_scratch_bytes) {
-    constexpr uint64_t kAlignment = 64; // as pquant-plan-scratch places them
-    uint64_t bytes = (pquant_scratch_bytes + kAlignment - 1) / kAlignment * kAlignment;
-    uint64_t resultBytes =
-        (sizeof(float) * uint64_t(config.vocab_size) + kAlignment - 1) / kAlignment * kAlignment;
-    model->scratch = aligned_alloc(kAlignment, bytes);
-    model->result = static_cast<float *>(aligned_alloc(kAlignment, resultBytes));
+    uint64_t bytes = pquant_scratch_bytes,
+             resultBytes = sizeof(float) * uint64_t(config.vocab_size);
+    model->scratch = pq::allocateEntryBuffer(bytes);
+    model->result = static_cast<float *>(pq::allocateEntryBuffer(resultBytes));
     if (!model->scratch || !model->result) {
       pq_model_close(model);
       return pq::failIn(pqw_path, PQ_ERROR_MEMORY,
@@ -330,7 +332,7 @@ pq_status pq_prefill(pq_model *model, const int32_t *tokens, int64_t count,
   // GPU models and models compiled before prefill_last existed compute
   // every token's logits; the last row is the answer either way.
   bool lastOnly = model && !model->gpu && _mlir_ciface_prefill_last;
-  Logits result(model ? model->result : nullptr);
+  Logits result;
   if (pq_status status =
           run(model, lastOnly ? Entry::PrefillLast : Entry::Prefill, tokens,
               count, "prompt", result))
@@ -345,7 +347,7 @@ pq_status pq_prefill_all(pq_model *model, const int32_t *tokens, int64_t count,
                          float *logits) {
   if (!logits)
     return pq::fail(PQ_ERROR_ARGUMENT, "pq_prefill_all: logits is NULL");
-  Logits result(model ? model->result : nullptr);
+  Logits result;
   if (pq_status status =
           run(model, Entry::Prefill, tokens, count, "prompt", result))
     return status;
@@ -354,7 +356,7 @@ pq_status pq_prefill_all(pq_model *model, const int32_t *tokens, int64_t count,
 }
 
 pq_status pq_decode(pq_model *model, int32_t token, float *logits) {
-  Logits result(model ? model->result : nullptr);
+  Logits result;
   if (pq_status status = run(model, Entry::Decode, &token, 1, "decode", result))
     return status;
   if (logits)
@@ -447,7 +449,7 @@ pq_status pq_score(pq_model *model, const int32_t *tokens, int64_t count,
     for (int64_t first = 0; first < length && !status; first += batchSize) {
       const int64_t size =
           length - first < batchSize ? length - first : batchSize;
-      Logits logits(model->result);
+      Logits logits;
       status = run(model, Entry::Prefill, text + first, size, "text", logits);
       // Row i predicts the token after text[first + i].
       for (int64_t i = 0; !status && i < size && first + i + 1 < length; ++i) {

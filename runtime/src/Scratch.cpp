@@ -15,7 +15,6 @@
 #include <stdlib.h>
 
 namespace {
-constexpr int64_t kAlignment = 64; // as pquant-plan-scratch places buffers
 thread_local void *current = nullptr, *currentResult = nullptr;
 thread_local int64_t currentResultBytes = 0;
 thread_local void *own = nullptr;
@@ -28,12 +27,17 @@ void pq::setEntryBuffers(void *scratch, void *result, int64_t resultBytes) {
   currentResultBytes = resultBytes;
 }
 
+void *pq::allocateEntryBuffer(uint64_t bytes) {
+  constexpr uint64_t kAlignment = 64; // pquant-plan-scratch's offsets
+  return aligned_alloc(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
+}
+
 void _mlir_ciface_pquant_scratch(pq::MemRef<uint8_t, 1> *result, int64_t bytes) {
   void *data = current;
   if (!data) {
     if (ownBytes < bytes) {
       free(own);
-      own = aligned_alloc(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
+      own = pq::allocateEntryBuffer(bytes);
       ownBytes = own ? bytes : 0;
     }
     data = own;

@@ -21,6 +21,10 @@ namespace pq {
 /// long, for a result of static shape; nullptr for none.
 void setEntryBuffers(void *scratch, void *result, int64_t resultBytes);
 
+/// `bytes` (rounded up) from aligned_alloc, aligned as pquant-plan-scratch
+/// places buffers; nullptr if out of memory. Freed with free().
+void *allocateEntryBuffer(uint64_t bytes);
+
 } // namespace pq
 
 #endif // PQUANT_RUNTIME_SCRATCH_H
