@@ -542,7 +542,7 @@ void storeResult(ImplicitLocOpBuilder &b, const BitLinearOperands &o, int64_t n,
 
 LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args,
                                         const BitLinearConfig &config) {
-  const int64_t k = config.k, tokens = config.tokens;
+  const int64_t k = config.k;
   const int64_t groups = bitGroups(k);
   const int64_t iterations = llvm::divideCeil(groups, 4); // of a warp, 4 groups each
   // Row tiles of all matrices, concatenated.
@@ -570,7 +570,7 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   // one warp.
   if (config.siluPairs)
     tilesPerWarp = std::max<int64_t>(tilesPerWarp, 2);
-  assert(tokens == 1 && "several tokens take buildBitLinearMma");
+  assert(config.tokens == 1 && "several tokens take buildBitLinearMma");
   assert((!config.siluPairs || config.matrices.size() % 2 == 0) && "unpaired matrices");
 
   // With a prologue: x, [norm weight], [q, s]; else the activations in the
@@ -594,7 +594,7 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   SmallVector<BitLinearOperands> operands = matrixOperands(args, next, config);
   Value count = toI32(b, args.back());
   Value partial = sharedMemory(b, config.name() + "_partial",
-                               warps * tilesPerWarp * tokens * kTileRows * 4);
+                               warps * tilesPerWarp * kTileRows * 4);
 
   Type i32Type = b.getI32Type(), f32Type = b.getF32Type();
   Value tid = threadIdx(b);
@@ -613,7 +613,7 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     tiles.push_back(rowTile(b, add(b, firstTileOfWarp, i32(b, r)), r % 2, operands, config));
   Value r8 = arith::AndIOp::create(b, lane, i32(b, 7));
   Value sub = arith::ShRUIOp::create(b, lane, i32(b, 3));
-  Value firstToken = mul(b, blockIdx(b, Dimension::y), i32(b, tokens));
+  Value token = blockIdx(b, Dimension::y);
   Value zeroQuad = arith::ConstantOp::create(
       b, quad(b), DenseElementsAttr::get(quad(b), int32_t(0)));
 
@@ -642,37 +642,33 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     }
     return batch;
   };
-  // Tokens past M read the last token and store nothing.
-  SmallVector<Value> tokenRows;
-  for (int64_t t = 0; t < tokens; ++t)
-    tokenRows.push_back(arith::MinSIOp::create(b, add(b, firstToken, i32(b, t)),
-                                               arith::SubIOp::create(b, count, i32(b, 1))));
+  // A block past M reads the last token and stores nothing.
+  Value tokenRow =
+      arith::MinSIOp::create(b, token, arith::SubIOp::create(b, count, i32(b, 1)));
   auto accumulate = [&](ImplicitLocOpBuilder &b, const Batch &batch, ValueRange acc) {
     SmallVector<Value> next(acc.begin(), acc.end());
     for (int64_t u = 0; u < unroll; ++u) {
-      for (int64_t t = 0; t < tokens; ++t) {
-        // In 16-byte units.
-        Value base = config.prologue
-                         ? mul(b, toI64(b, batch.groups[u]), i64(b, kSharedGroupBytes / 16))
-                         : add(b, mul(b, toI64(b, tokenRows[t]), i64(b, groups * 8)),
-                               mul(b, toI64(b, batch.groups[u]), i64(b, 8)));
-        // Not through the non-coherent cache: the kernel before, which
-        // writes them, may still run when this one starts.
-        SmallVector<Value> a;
-        for (int64_t v = 0; v < 8; ++v)
-          a.push_back(load(b, quad(b), act, add(b, base, i64(b, v)), 16));
-        for (int64_t r = 0; r < tilesPerWarp; ++r) {
-          Value weights = batch.weights[u * tilesPerWarp + r];
-          for (int64_t wg = 0; wg < 4; ++wg) {
-            Value word = extract(b, weights, wg);
-            for (int64_t i = 0; i < 8; ++i) {
-              Value masked = arith::AndIOp::create(
-                  b, word, i32(b, int64_t(0x01010101u << i)));
-              int64_t index = wg * 8 + i;
-              Value &slot = next[(t * tilesPerWarp + r) * 8 + i];
-              slot = dot4(b, masked, /*unsignedA=*/true,
-                          extract(b, a[index / 4], index % 4), slot);
-            }
+      // In 16-byte units.
+      Value base = config.prologue
+                       ? mul(b, toI64(b, batch.groups[u]), i64(b, kSharedGroupBytes / 16))
+                       : add(b, mul(b, toI64(b, tokenRow), i64(b, groups * 8)),
+                             mul(b, toI64(b, batch.groups[u]), i64(b, 8)));
+      // Not through the non-coherent cache: the kernel before, which
+      // writes them, may still run when this one starts.
+      SmallVector<Value> a;
+      for (int64_t v = 0; v < 8; ++v)
+        a.push_back(load(b, quad(b), act, add(b, base, i64(b, v)), 16));
+      for (int64_t r = 0; r < tilesPerWarp; ++r) {
+        Value weights = batch.weights[u * tilesPerWarp + r];
+        for (int64_t wg = 0; wg < 4; ++wg) {
+          Value word = extract(b, weights, wg);
+          for (int64_t i = 0; i < 8; ++i) {
+            Value masked = arith::AndIOp::create(
+                b, word, i32(b, int64_t(0x01010101u << i)));
+            int64_t index = wg * 8 + i;
+            Value &slot = next[r * 8 + i];
+            slot = dot4(b, masked, /*unsignedA=*/true,
+                        extract(b, a[index / 4], index % 4), slot);
           }
         }
       }
@@ -689,24 +685,21 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     prologue->loadConstants(b);
   }
   waitForPriorKernels(b);
-  SmallVector<Value> scalesOfTokens, sumsOfTokens;
+  Value tokenScale, tokenSum;
   if (prologue) {
     // The token's activations, quantized by this block into shared memory.
     act = sharedMemory(b, config.name() + "_act", groups * kSharedGroupBytes);
     Value storer = arith::AndIOp::create(
         b, cmp(b, CmpIPredicate::eq, blockIdx(b, Dimension::x), i32(b, 0)),
         cmp(b, CmpIPredicate::eq, blockIdx(b, Dimension::y), i32(b, 0)));
-    auto [scale, sum] = prologue->run(b, act, storedQ, storedS, storer, /*bitLayout=*/true);
-    scalesOfTokens.push_back(scale);
-    sumsOfTokens.push_back(sum);
+    std::tie(tokenScale, tokenSum) =
+        prologue->run(b, act, storedQ, storedS, storer, /*bitLayout=*/true);
   } else {
-    for (Value m : tokenRows) {
-      scalesOfTokens.push_back(load(b, f32Type, s, m, 4));
-      sumsOfTokens.push_back(load(b, i32Type, sums, m, 4));
-    }
+    tokenScale = load(b, f32Type, s, tokenRow, 4);
+    tokenSum = load(b, i32Type, sums, tokenRow, 4);
   }
   SmallVector<Value> accs =
-      accumulate(b, first, SmallVector<Value>(tokens * tilesPerWarp * 8, i32(b, 0)));
+      accumulate(b, first, SmallVector<Value>(tilesPerWarp * 8, i32(b, 0)));
   // Later batches, where a warp has more than one.
   if (split * unroll < iterations)
     accs = llvm::to_vector(forLoop(
@@ -716,39 +709,32 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
           return accumulate(b, loadWeights(b, j0), acc);
         }));
 
-  // Σ_{B=1} q per token and tile: accumulator i holds 2^i times its share.
-  auto partialSlot = [&](ImplicitLocOpBuilder &b, Value w, int64_t r, int64_t t) {
-    return add(b, mul(b, add(b, mul(b, w, i32(b, tilesPerWarp * tokens)),
-                             i32(b, r * tokens + t)),
-                      i32(b, 8)),
-               r8);
+  // Σ_{B=1} q per tile: accumulator i holds 2^i times its share.
+  auto partialSlot = [&](ImplicitLocOpBuilder &b, Value w, int64_t r) {
+    return add(b, mul(b, add(b, mul(b, w, i32(b, tilesPerWarp)), i32(b, r)), i32(b, 8)), r8);
   };
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (int64_t r = 0; r < tilesPerWarp; ++r) {
-      Value ones = i32(b, 0);
-      for (int64_t i = 0; i < 8; ++i)
-        ones = add(b, ones,
-                   arith::ShRSIOp::create(b, accs[(t * tilesPerWarp + r) * 8 + i], i32(b, i)));
-      ones = add(b, ones, shuffleXor(b, ones, 8));
-      ones = add(b, ones, shuffleXor(b, ones, 16));
-      ifThen(b, cmp(b, CmpIPredicate::ult, lane, i32(b, 8)), [&](ImplicitLocOpBuilder &b) {
-        store(b, ones, partial, partialSlot(b, warp, r, t), 4);
-      });
-    }
+  for (int64_t r = 0; r < tilesPerWarp; ++r) {
+    Value ones = i32(b, 0);
+    for (int64_t i = 0; i < 8; ++i)
+      ones = add(b, ones, arith::ShRSIOp::create(b, accs[r * 8 + i], i32(b, i)));
+    ones = add(b, ones, shuffleXor(b, ones, 8));
+    ones = add(b, ones, shuffleXor(b, ones, 16));
+    ifThen(b, cmp(b, CmpIPredicate::ult, lane, i32(b, 8)), [&](ImplicitLocOpBuilder &b) {
+      store(b, ones, partial, partialSlot(b, warp, r), 4);
+    });
   }
   mlir::gpu::BarrierOp::create(b);
   Value leader = arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, ks, i32(b, 0)),
                                        cmp(b, CmpIPredicate::ult, lane, i32(b, 8)));
-  // Tile r's output of row `row` for token t of matrix i: (2·Σ_{B=1} q −
-  // Σ q) · ws · s.
-  auto resultOf = [&](ImplicitLocOpBuilder &b, int64_t r, int64_t i, Value row, int64_t t) {
+  // Tile r's output of row `row` of matrix i: (2·Σ_{B=1} q − Σ q) · ws · s.
+  auto resultOf = [&](ImplicitLocOpBuilder &b, int64_t r, int64_t i, Value row) {
     Value scale = load(b, f32Type, operands[i].ws,
                        config.matrices[i].perRowScale ? row : i32(b, 0), 4);
     Value total = i32(b, 0);
     for (int64_t part = 0; part < split; ++part)
       total = add(b, total,
-                  load(b, i32Type, partial, partialSlot(b, add(b, warp, i32(b, part)), r, t), 4));
-    return scaledResult(b, total, sumsOfTokens[t], scale, scalesOfTokens[t]);
+                  load(b, i32Type, partial, partialSlot(b, add(b, warp, i32(b, part)), r), 4));
+    return scaledResult(b, total, tokenSum, scale, tokenScale);
   };
   ifThen(b, leader, [&](ImplicitLocOpBuilder &b) {
     for (auto [tileIndex, tile] : llvm::enumerate(tiles)) {
@@ -765,15 +751,12 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
         const BitLinearOperands &o = config.siluPairs ? operands[i + 1] : operands[i];
         int64_t n = info.n;
         ifThen(b, holdsRow(b, tile, i, row, n), [&](ImplicitLocOpBuilder &b) {
-          for (int64_t t = 0; t < tokens; ++t) {
-            Value m = add(b, firstToken, i32(b, t));
-            ifThen(b, lt(b, m, count), [&](ImplicitLocOpBuilder &b) {
-              Value result = resultOf(b, r, i, row, t);
-              if (config.siluPairs)
-                result = siluMul(b, result, resultOf(b, r + 1, i + 1, row, t));
-              storeResult(b, o, n, m, row, result);
-            });
-          }
+          ifThen(b, lt(b, token, count), [&](ImplicitLocOpBuilder &b) {
+            Value result = resultOf(b, r, i, row);
+            if (config.siluPairs)
+              result = siluMul(b, result, resultOf(b, r + 1, i + 1, row));
+            storeResult(b, o, n, token, row, result);
+          });
         });
       }
     }
@@ -781,7 +764,7 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
 
   LaunchShape shape;
   shape.gridX = llvm::divideCeil(rowTiles, warpSets * tilesPerWarp);
-  shape.tokensPerBlockY = tokens;
+  shape.tokensPerBlockY = 1;
   shape.block = threads;
   // Decode is latency-bound: 4 blocks of 256 threads per SM (64 registers
   // a thread, all of a lane's loads in flight), fewer with several tiles per
