@@ -38,6 +38,8 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <map>
+
 namespace pquant {
 #define GEN_PASS_DEF_LOWERTOGPU
 #include "pquant/Conversion/Passes.h.inc"
@@ -1154,16 +1156,13 @@ private:
     return true;
   }
 
-  /// Blocks of a launch of one token (gridX × gridY), or 0 when it cannot
-  /// be part of a fused launch: M is not 1 (prefill: long kernels, which fill
-  /// the GPU on their own), blocks other than kThreads or kRowThreads, or a
-  /// body inlineKernel cannot clone.
-  int64_t fusableBlocks(const Launch &l) {
+  /// Whether a launch can be part of a fused launch: one token (prefill's
+  /// kernels are long and fill the GPU on their own), blocks of kThreads or
+  /// kRowThreads, and a body inlineKernel can clone.
+  bool fusable(const Launch &l) {
     const LaunchShape &shape = kernels.shape(l.kernel);
-    if (dim(l.tokensOf, 0) != 1 || (shape.block != kThreads && shape.block != kRowThreads) ||
-        !canInline(kernels.func(l.kernel)))
-      return 0;
-    return shape.gridX * shape.gridY;
+    return dim(l.tokensOf, 0) == 1 && (shape.block == kThreads || shape.block == kRowThreads) &&
+           canInline(kernels.func(l.kernel));
   }
 
   /// One kernel that runs the blocks of launches `a` and `b` (independent,
@@ -1261,7 +1260,7 @@ private:
       const Launch &first = launches[i];
       if (i + 1 < launches.size()) {
         const Launch &second = launches[i + 1];
-        if (fusableBlocks(first) && fusableBlocks(second) && independent(first, second)) {
+        if (fusable(first) && fusable(second) && independent(first, second)) {
           int64_t fused = fusedKernel(first, second);
           if (fused >= 0) {
             Launch merged{fused, first.buffers, first.tokensOf};
@@ -1384,18 +1383,15 @@ private:
       int64_t phase = 0;
     };
     std::vector<Stage> stages;
-    DenseMap<int64_t, KernelAccess> accessOf;
     SmallVector<Range> written;
     for (const Launch &l : launches) {
       Stage stage{&l, {}, {}, 0};
-      auto [it, inserted] = accessOf.try_emplace(l.kernel);
-      if (inserted)
-        it->second = analyzeAccess(kernels.func(l.kernel));
+      const KernelAccess &access = accessOf(l.kernel);
       for (auto [p, key] : llvm::enumerate(l.buffers)) {
         Range range = rangeOf(key, tokens);
-        if (it->second.reads.test(p))
+        if (access.reads.test(p))
           stage.reads.push_back(range);
-        if (it->second.writes.test(p))
+        if (access.writes.test(p))
           stage.writes.push_back(range);
       }
       append_range(written, stage.writes);
@@ -1647,7 +1643,9 @@ private:
   llvm::SmallPtrSet<Operation *, 16> handled; // lowered with an earlier op
   DenseMap<Value, FusedQuantize> fusedQuantizes; // by q
   DenseMap<Value, int64_t> resultSlots;
-  DenseMap<int64_t, KernelAccess> accesses;
+  /// Each kernel's buffer accesses, analyzed once (std::map: references to
+  /// them stay valid as others are added).
+  std::map<int64_t, KernelAccess> accesses;
   std::vector<ScratchBuffer> scratch;
   std::vector<Launch> launches;
   /// What the host code launches kernel by kernel: `launches`, independent
