@@ -5,8 +5,8 @@ Usage: check_model.py --work DIR --compile "pquant-compile ..." --cc CC
                       [--generator-flag=--f16 ...]
 
 Generates a checkpoint, imports it with --inline-weights, compiles it, and
-runs a prompt (prefill, and prefill_last: its last row only) then 16 decode steps through a C harness that owns
-the KV caches. The decode steps are fed the reference's greedy tokens, so
+runs a prompt (prefill, then prefill_last of its tokens from the fourth on: the
+last row only) then 16 decode steps through a C harness that owns the KV caches. The decode steps are fed the reference's greedy tokens, so
 the two sides see the same inputs at every step: the argmax must be equal at
 every step and the logits within 1e-4 of the largest magnitude.
 """
@@ -24,9 +24,12 @@ from pquant import checkpoint as ckpt
 from pquant import reference as ref
 
 TOLERANCE = 1e-4
-# 11 tokens: the attention kernel takes prompt tokens 4 at a time (so 2 blocks and
-# 3 single ones) and scores key rows 8 at a time (so a block and 3 single rows).
-PROMPT = [72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108]  # "Hello, worl"
+# 20 tokens: the attention kernel takes prompt tokens 8 at a time on its query
+# lanes (2 blocks), the rest by rows 4 at a time (a block). prefill_last runs the
+# prompt again from row RESUME: 2 lane blocks that start past row 0, then a
+# single token by rows.
+PROMPT = list(b"Hello, world. How ar")
+RESUME = 3
 STEPS = 16
 
 C_HARNESS = r"""
@@ -63,8 +66,11 @@ int main(int argc, char **argv) {
   Logits logits;
   _mlir_ciface_prefill(&logits, &tokens, 0, &k, &v);
   emit(&logits, out);
-  /* The same prompt again: the cache rows it writes are the same. */
-  _mlir_ciface_prefill_last(&logits, &tokens, 0, &k, &v);
+  /* The prompt again from row %(resume)s: the cache rows it writes are the
+     same, and the rows before them are the first run's. */
+  Tokens rest = {(int32_t *)prompt + %(resume)s, (int32_t *)prompt + %(resume)s, 0,
+                 {length - %(resume)s}, {1}};
+  _mlir_ciface_prefill_last(&logits, &rest, %(resume)s, &k, &v);
   if (logits.sizes[0] != 1) {
     fprintf(stderr, "prefill_last returned %%lld rows\n", (long long)logits.sizes[0]);
     return 1;
@@ -116,7 +122,7 @@ def main():
     cache_shape = [config.num_layers, config.max_seq_len, config.num_kv_heads, config.head_dim]
     with open(path("harness.c"), "w") as f:
         f.write(C_HARNESS % {"prompt": ", ".join(map(str, PROMPT)), "steps": ", ".join(map(str, steps)),
-                             "cache_shape": ", ".join(map(str, cache_shape))})
+                             "cache_shape": ", ".join(map(str, cache_shape)), "resume": RESUME})
     harness.compile_and_run(args, path("model.mlir"), path("harness.c"), [path("logits.bin")])
 
     got_all = np.fromfile(path("logits.bin"), np.float32)
