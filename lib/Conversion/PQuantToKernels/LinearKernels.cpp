@@ -20,6 +20,9 @@ constexpr int64_t kBitPlanes = 8;
 /// Rows of the int8 linear that share each activation load: their
 /// accumulators fit one reduction tree of the 4-lane (sdot) accumulators.
 constexpr int64_t kInt8RowBlock = 4;
+/// Tokens of the int8 linear (of one expert) that share each weight load:
+/// kInt8RowBlock × kInt8Tokens accumulators stay in registers.
+constexpr int64_t kInt8Tokens = 4;
 /// The lookup-table GEMM: tokens per block (the i16 lanes of one 512-bit
 /// table entry), weight bits per table index, and the fewest tokens it
 /// takes (1.3B model, 2 threads: unpack-dot was as fast or faster up to
@@ -305,8 +308,9 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
   auto weightType = cast<MemRefType>(w.getType());
   int64_t n = weightType.getDimSize(weightType.getRank() - 2);
   int64_t k = weightType.getDimSize(weightType.getRank() - 1);
-  bool exact = k % kPlaneWord == 0;
-  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  bool exact = k % kPlaneWord == 0, exactRows = n % kInt8RowBlock == 0;
+  Type i32 = b.getI32Type();
+  auto rowLanes = VectorType::get({kInt8RowBlock}, b.getF32Type());
   auto bytes = VectorType::get({kPlaneWord}, b.getI8Type());
   VectorType accType = dotAccumulatorType(b.getContext(), dot);
   // vpdpbusd (and the generic form of pquant.dot4) multiply unsigned by
@@ -326,43 +330,86 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
     });
   }
 
+  // With experts, the tokens grouped by expert (a counting sort): tokens
+  // [starts[e], starts[e + 1]) of `order` use expert e. Ids are clamped to
+  // the experts there are, so that a bad one cannot index out of bounds.
+  int64_t expertCount = experts ? weightType.getDimSize(0) : 1;
+  Value starts, order;
+  auto expertOf = [&](ImplicitLocOpBuilder &b, Value m) -> Value {
+    Value id = arith::IndexCastOp::create(
+        b, b.getIndexType(), memref::LoadOp::create(b, experts, ValueRange{m, index(b, *slot)}));
+    return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, id, index(b, 0)),
+                                  index(b, expertCount - 1));
+  };
+  if (experts) {
+    Type indexType = b.getIndexType();
+    starts = memref::AllocaOp::create(b, MemRefType::get({expertCount + 1}, indexType));
+    Value next = memref::AllocaOp::create(b, MemRefType::get({expertCount}, indexType));
+    order = memref::AllocaOp::create(b, MemRefType::get({ShapedType::kDynamic}, indexType),
+                                     ValueRange{tokens});
+    for (int64_t e = 0; e <= expertCount; ++e)
+      memref::StoreOp::create(b, index(b, 0), starts, ValueRange{index(b, e)});
+    auto bump = [&](ImplicitLocOpBuilder &b, Value buffer, Value e) {
+      Value count = memref::LoadOp::create(b, buffer, ValueRange{e});
+      memref::StoreOp::create(b, arith::AddIOp::create(b, count, index(b, 1)), buffer,
+                              ValueRange{e});
+      return count;
+    };
+    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+      bump(b, starts, arith::AddIOp::create(b, expertOf(b, m), index(b, 1)));
+      return SmallVector<Value>{};
+    });
+    for (int64_t e = 0; e < expertCount; ++e) {
+      Value start = memref::LoadOp::create(b, starts, ValueRange{index(b, e)});
+      Value end = arith::AddIOp::create(
+          b, start, memref::LoadOp::create(b, starts, ValueRange{index(b, e + 1)}));
+      memref::StoreOp::create(b, end, starts, ValueRange{index(b, e + 1)});
+      memref::StoreOp::create(b, start, next, ValueRange{index(b, e)});
+    }
+    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+      memref::StoreOp::create(b, m, order, ValueRange{bump(b, next, expertOf(b, m))});
+      return SmallVector<Value>{};
+    });
+  }
+
   // Blocks of rows outside, on the threads; tokens inside, so a row read
   // for one token is in cache for the next one that uses the same expert.
   // A block's rows share each activation load and one reduction tree (a
-  // prefill read all of q from L2 once per row). The last block repeats the
-  // last row where n is not a multiple of the block: the same value stored
-  // twice by the same iteration.
+  // prefill read all of q from L2 once per row), and kInt8Tokens tokens of
+  // one expert share each weight load. Where n is not a multiple of the
+  // block, the last block's rows past n read the last row's weights and
+  // their results are dropped.
   int64_t prefetchRows = llvm::divideCeil(kPrefetchBytes, k);
   Value lastRow = index(b, n - 1);
   parallelLoop(b, index(b, llvm::divideCeil(n, kInt8RowBlock)),
                [&](ImplicitLocOpBuilder &b, Value block) {
     SmallVector<Value> rows, aheadRows;
+    Value firstRow = arith::MulIOp::create(b, block, index(b, kInt8RowBlock));
     for (int64_t r = 0; r < kInt8RowBlock; ++r) {
-      Value row = arith::AddIOp::create(
-          b, arith::MulIOp::create(b, block, index(b, kInt8RowBlock)),
-          index(b, r));
+      Value row = arith::AddIOp::create(b, firstRow, index(b, r));
       rows.push_back(arith::MinSIOp::create(b, row, lastRow));
       aheadRows.push_back(arith::MinSIOp::create(
           b, arith::AddIOp::create(b, row, index(b, prefetchRows)), lastRow));
     }
-    forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-      // The dispatch: only the selected expert's rows are read.
-      SmallVector<Value> expert;
-      if (experts)
-        expert.push_back(arith::IndexCastOp::create(
-            b, b.getIndexType(),
-            memref::LoadOp::create(b, experts, ValueRange{m, index(b, *slot)})));
+    // The block's rows against tokens `ms`, all of expert `expert` (null
+    // without experts).
+    auto rowsByTokens = [&](ImplicitLocOpBuilder &b, ArrayRef<Value> ms, Value expert) {
       auto at = [&](Value row, ArrayRef<Value> rest) {
-        SmallVector<Value> indices(expert);
+        SmallVector<Value> indices;
+        if (expert)
+          indices.push_back(expert);
         indices.push_back(row);
         indices.append(rest.begin(), rest.end());
         return indices;
       };
-      SmallVector<Value> zeros(kInt8RowBlock, splat(b, accType, 0));
+      const int64_t count = ms.size();
+      SmallVector<Value> zeros(kInt8RowBlock * count, splat(b, accType, 0));
       ValueRange sums = forLoop(
           b, index(b, k), kPlaneWord, zeros,
           [&](ImplicitLocOpBuilder &b, Value col, ValueRange carried) {
-            Value activations = readVector(b, bytes, q, {m, col}, 0, exact);
+            SmallVector<Value> activations;
+            for (Value m : ms)
+              activations.push_back(readVector(b, bytes, q, {m, col}, 0, exact));
             SmallVector<Value> next;
             for (int64_t r = 0; r < kInt8RowBlock; ++r) {
               prefetchToL2(b, w, at(aheadRows[r], col));
@@ -370,29 +417,70 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
               if (offsetWeights)
                 weights = arith::XOrIOp::create(b, weights,
                                                 splat(b, bytes, int8_t(0x80)));
-              next.push_back(
-                  accumulateDot(b, dot, carried[r], weights, activations));
+              for (int64_t t = 0; t < count; ++t)
+                next.push_back(accumulateDot(b, dot, carried[r * count + t], weights,
+                                             activations[t]));
             }
             return next;
           });
-      Value totals = sumEachPart(b, SmallVector<Value>(sums));
-      Value tokenScale = memref::LoadOp::create(b, s, ValueRange{m});
-      Value offset = offsetWeights ? Value(memref::LoadOp::create(
-                                         b, offsets, ValueRange{m}))
-                                   : Value();
-      for (int64_t r = 0; r < kInt8RowBlock; ++r) {
-        Value acc = vector::ExtractOp::create(b, totals, r);
-        if (offset)
-          acc = arith::SubIOp::create(b, acc, offset);
-        Value rowScale = memref::LoadOp::create(b, ws, at(rows[r], {}));
+      for (auto [t, m] : llvm::enumerate(ms)) {
+        SmallVector<Value> ofToken;
+        for (int64_t r = 0; r < kInt8RowBlock; ++r)
+          ofToken.push_back(sums[r * count + t]);
+        Value totals = sumEachPart(b, ofToken);
+        // The block's rows at once; rows past n are dropped.
+        if (offsetWeights)
+          totals = arith::SubIOp::create(
+              b, totals,
+              vector::BroadcastOp::create(b, totals.getType(),
+                                          memref::LoadOp::create(b, offsets, ValueRange{m})));
+        Value rowScales = readVector(b, rowLanes, ws, at(firstRow, {}), 0.0, exactRows);
         Value result = arith::MulFOp::create(
-            b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32, acc),
-                                     rowScale),
-            tokenScale);
-        memref::StoreOp::create(b, result, y, ValueRange{m, rows[r]});
+            b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, rowLanes, totals), rowScales),
+            vector::BroadcastOp::create(b, rowLanes,
+                                        memref::LoadOp::create(b, s, ValueRange{m})));
+        writeVector(b, result, y, {m, firstRow}, exactRows);
       }
-      return SmallVector<Value>{};
-    });
+    };
+    // Tokens [first, last) of `order` (of the token indices themselves
+    // without experts): blocks of kInt8Tokens, then one by one.
+    auto tokenRange = [&](ImplicitLocOpBuilder &b, Value first, Value last, Value expert) {
+      auto tokenAt = [&](ImplicitLocOpBuilder &b, Value i) -> Value {
+        return order ? Value(memref::LoadOp::create(b, order, ValueRange{i})) : i;
+      };
+      Value blocked = arith::AddIOp::create(
+          b, first,
+          arith::MulIOp::create(
+              b,
+              arith::DivUIOp::create(b, arith::SubIOp::create(b, last, first),
+                                     index(b, kInt8Tokens)),
+              index(b, kInt8Tokens)));
+      forLoopFrom(b, first, blocked, kInt8Tokens, {},
+                  [&](ImplicitLocOpBuilder &b, Value i, ValueRange) {
+                    SmallVector<Value> ms;
+                    for (int64_t t = 0; t < kInt8Tokens; ++t)
+                      ms.push_back(tokenAt(b, arith::AddIOp::create(b, i, index(b, t))));
+                    rowsByTokens(b, ms, expert);
+                    return SmallVector<Value>{};
+                  });
+      forLoopFrom(b, blocked, last, 1, {}, [&](ImplicitLocOpBuilder &b, Value i, ValueRange) {
+        rowsByTokens(b, {tokenAt(b, i)}, expert);
+        return SmallVector<Value>{};
+      });
+    };
+    if (!experts) {
+      tokenRange(b, index(b, 0), tokens, Value());
+      return;
+    }
+    // The dispatch: only the selected experts' rows are read.
+    forLoop(b, index(b, expertCount), 1, {},
+            [&](ImplicitLocOpBuilder &b, Value e, ValueRange) {
+              Value first = memref::LoadOp::create(b, starts, ValueRange{e});
+              Value last = memref::LoadOp::create(
+                  b, starts, ValueRange{arith::AddIOp::create(b, e, index(b, 1))});
+              tokenRange(b, first, last, e);
+              return SmallVector<Value>{};
+            });
   });
 }
 

@@ -59,15 +59,21 @@ func.func @layer(%x: tensor<?x128xf32>) -> (tensor<?x10xf32>, tensor<?x10xf32>) 
 
 // -----
 
-// Expert dispatch: token m reads the rows of expert experts[m, slot] only;
-// without sdot the weights enter the byte dot product offset by 128.
+// Expert dispatch: the tokens are sorted by expert experts[m, slot] (ids
+// clamped to the experts there are); a row block then reads, expert by
+// expert, that expert's rows only, each load for 4 of its tokens. Without
+// sdot the weights enter the byte dot product offset by 128.
 // CHECK-LABEL: func.func private @pquant_expert_linear_generic_slot1_
 // CHECK:         %[[ID:.*]] = memref.load %{{.*}}[%{{.*}}, %c1{{.*}}] : memref<?x2xi32>
-// CHECK:         %[[E:.*]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK:         %[[E0:.*]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK:         %[[LOW:.*]] = arith.maxsi %[[E0]], %c0{{.*}} : index
+// CHECK:         arith.minsi %[[LOW]], %c3{{.*}} : index
+// CHECK:         scf.parallel
+// CHECK:         scf.for %[[E:.*]] = %{{.*}} to %c4{{.*}} step %c1
 // CHECK:         memref.prefetch %{{.*}}[%[[E]], %{{.*}}, %{{.*}}], read, locality<2>, data : memref<4x16x64xi8>
 // CHECK:         %[[W:.*]] = vector.transfer_read %{{.*}}[%[[E]], %{{.*}}, %{{.*}}]{{.*}} : memref<4x16x64xi8>, vector<64xi8>
 // CHECK:         %[[U:.*]] = arith.xori %[[W]], %{{.*}} : vector<64xi8>
-// CHECK:         pquant.dot4 %{{.*}}, %[[U]], %{{.*}} {unsigned_lhs} : vector<16xi32>, vector<64xi8>
+// CHECK-COUNT-4: pquant.dot4 %{{.*}}, %[[U]], %{{.*}} {unsigned_lhs} : vector<16xi32>, vector<64xi8>
 // CHECK:         arith.subi
 func.func @experts(%q: tensor<?x64xi8>, %s: tensor<?xf32>, %w: tensor<4x16x64xi8>, %ws: tensor<4x16xf32>, %ids: tensor<?x2xi32>) -> tensor<?x16xf32> {
   %y = pquant.expert_linear %q, %s, %w, %ws, %ids {slot = 1 : i64} : tensor<?x64xi8>, tensor<?xf32>, tensor<4x16x64xi8>, tensor<4x16xf32>, tensor<?x2xi32> -> tensor<?x16xf32>

@@ -4,7 +4,7 @@ CPU, runs them, and compares them with reference.decoupled_ffn.
 Usage: check_ffn.py --work DIR --compile "pquant-compile ..." --cc CC [--run PREFIX]
 
 Covers 1 and 4 experts, top-k 1 and 2, gate weighting on and off, subln on
-and off, D and F1 not multiples of the vector width, 1 and 5 tokens. The
+and off, D and F1 not multiples of the vector width, 1, 5, 9 and 13 tokens. The
 whole FFN is compared within 1e-4 of the largest output magnitude: silu's
 exp may differ from numpy's in the last bit, which can move one requantized
 activation by one step.
@@ -22,7 +22,12 @@ TOLERANCE = 1e-4
 # (D, F1, r, experts, top_k, gate_weighting, subln, tokens)
 CASES = [(64, 96, 16, 4, 1, True, True, 5), (64, 96, 16, 4, 2, False, True, 5),
          (64, 96, 16, 1, 1, False, False, 1), (72, 90, 24, 4, 2, True, False, 5),
-         (72, 90, 24, 4, 1, False, True, 1)]
+         (72, 90, 24, 4, 1, False, True, 1),
+         # Enough tokens that experts (and the dense int8 linear) take blocks
+         # of 4 tokens sharing each weight load: 13 tokens over 2 experts put
+         # at least 7 on one.
+         (64, 96, 16, 2, 1, True, True, 13), (64, 96, 16, 4, 2, False, False, 13),
+         (72, 90, 24, 1, 1, False, True, 9)]
 
 
 class Case:
