@@ -27,6 +27,25 @@ ValueRange pquant::kernels::forLoopFrom(ImplicitLocOpBuilder &b, Value lower,
   return loop.getResults();
 }
 
+void pquant::kernels::forBlocksThenSingles(ImplicitLocOpBuilder &b, Value first,
+                                           Value last, int64_t block, BlockBody body) {
+  Value wholeBlocks = arith::DivUIOp::create(b, arith::SubIOp::create(b, last, first),
+                                             index(b, block));
+  Value blocked = arith::AddIOp::create(
+      b, first, arith::MulIOp::create(b, wholeBlocks, index(b, block)));
+  forLoopFrom(b, first, blocked, block, {}, [&](ImplicitLocOpBuilder &b, Value i, ValueRange) {
+    SmallVector<Value> ivs;
+    for (int64_t t = 0; t < block; ++t)
+      ivs.push_back(arith::AddIOp::create(b, i, index(b, t)));
+    body(b, ivs);
+    return SmallVector<Value>{};
+  });
+  forLoopFrom(b, blocked, last, 1, {}, [&](ImplicitLocOpBuilder &b, Value i, ValueRange) {
+    body(b, {i});
+    return SmallVector<Value>{};
+  });
+}
+
 void pquant::kernels::parallelLoop(ImplicitLocOpBuilder &b, Value upper,
                                    ParallelBody body) {
   scf::ParallelOp::create(

@@ -56,6 +56,16 @@ mlir::ValueRange forLoopFrom(mlir::ImplicitLocOpBuilder &b, mlir::Value lower,
 mlir::ValueRange forLoop(mlir::ImplicitLocOpBuilder &b, mlir::Value upper,
                          int64_t step, mlir::ValueRange init, LoopBody body);
 
+using BlockBody = llvm::function_ref<void(mlir::ImplicitLocOpBuilder &,
+                                           llvm::ArrayRef<mlir::Value> ivs)>;
+
+/// Iterations [first, last): `block` consecutive ones at a time while whole
+/// blocks remain, then the rest one by one. `body` gets the iterations it
+/// runs together (`block` of them, or one), so that a kernel can share loads
+/// across a block and still cover any count.
+void forBlocksThenSingles(mlir::ImplicitLocOpBuilder &b, mlir::Value first,
+                          mlir::Value last, int64_t block, BlockBody body);
+
 using ParallelBody =
     llvm::function_ref<void(mlir::ImplicitLocOpBuilder &, mlir::Value iv)>;
 

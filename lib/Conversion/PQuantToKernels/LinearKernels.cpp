@@ -445,28 +445,15 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
     // Tokens [first, last) of `order` (of the token indices themselves
     // without experts): blocks of kInt8Tokens, then one by one.
     auto tokenRange = [&](ImplicitLocOpBuilder &b, Value first, Value last, Value expert) {
-      auto tokenAt = [&](ImplicitLocOpBuilder &b, Value i) -> Value {
-        return order ? Value(memref::LoadOp::create(b, order, ValueRange{i})) : i;
-      };
-      Value blocked = arith::AddIOp::create(
-          b, first,
-          arith::MulIOp::create(
-              b,
-              arith::DivUIOp::create(b, arith::SubIOp::create(b, last, first),
-                                     index(b, kInt8Tokens)),
-              index(b, kInt8Tokens)));
-      forLoopFrom(b, first, blocked, kInt8Tokens, {},
-                  [&](ImplicitLocOpBuilder &b, Value i, ValueRange) {
-                    SmallVector<Value> ms;
-                    for (int64_t t = 0; t < kInt8Tokens; ++t)
-                      ms.push_back(tokenAt(b, arith::AddIOp::create(b, i, index(b, t))));
-                    rowsByTokens(b, ms, expert);
-                    return SmallVector<Value>{};
-                  });
-      forLoopFrom(b, blocked, last, 1, {}, [&](ImplicitLocOpBuilder &b, Value i, ValueRange) {
-        rowsByTokens(b, {tokenAt(b, i)}, expert);
-        return SmallVector<Value>{};
-      });
+      forBlocksThenSingles(b, first, last, kInt8Tokens,
+                           [&](ImplicitLocOpBuilder &b, ArrayRef<Value> is) {
+                             SmallVector<Value> ms;
+                             for (Value i : is)
+                               ms.push_back(order ? Value(memref::LoadOp::create(
+                                                        b, order, ValueRange{i}))
+                                                  : i);
+                             rowsByTokens(b, ms, expert);
+                           });
     };
     if (!experts) {
       tokenRange(b, index(b, 0), tokens, Value());
@@ -622,25 +609,8 @@ void unpackDotTokens(ImplicitLocOpBuilder &b, ValueRange args,
       // Tokens per block: as many as 8 rows' accumulators, the block's
       // activations and a weight vector leave room for in 32 registers.
       int64_t block = rows <= 4 ? 4 : 3;
-      Value groupSize = arith::SubIOp::create(b, groupEnd, firstToken);
-      Value blocked = arith::AddIOp::create(
-          b, firstToken,
-          arith::MulIOp::create(
-              b, arith::DivUIOp::create(b, groupSize, index(b, block)),
-              index(b, block)));
-      forLoopFrom(b, firstToken, blocked, block, {},
-                  [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-        SmallVector<Value> ms;
-        for (int64_t t = 0; t < block; ++t)
-          ms.push_back(arith::AddIOp::create(b, m, index(b, t)));
-        tokenBlock(b, ms);
-        return SmallVector<Value>{};
-      });
-      forLoopFrom(b, blocked, groupEnd, 1, {},
-                  [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-                    tokenBlock(b, {m});
-                    return SmallVector<Value>{};
-                  });
+      forBlocksThenSingles(b, firstToken, groupEnd, block,
+                           [&](ImplicitLocOpBuilder &b, ArrayRef<Value> ms) { tokenBlock(b, ms); });
       return SmallVector<Value>{};
     });
     Value scale = tileScale(b, ws, rows, firstRow, exactRows);

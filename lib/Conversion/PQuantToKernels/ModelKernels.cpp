@@ -134,9 +134,6 @@ void pquant::kernels::buildFloatLinear(ImplicitLocOpBuilder &b,
   // remaining tokens one by one. Each weight row is read from memory once
   // per thread and reused by every token while it is in cache (the lm_head
   // is the largest tensor of a model).
-  Value blockedTokens = arith::MulIOp::create(
-      b, arith::DivUIOp::create(b, tokens, index(b, kBlockTokens)),
-      index(b, kBlockTokens));
   // The rows kPrefetchBytes ahead, at least the next block's.
   auto weightType = cast<MemRefType>(w.getType());
   int64_t rowBytes = weightType.getDimSize(1) * weightType.getElementTypeBitWidth() / 8;
@@ -146,19 +143,10 @@ void pquant::kernels::buildFloatLinear(ImplicitLocOpBuilder &b,
     for (Value row : rows)
       aheadRows.push_back(arith::MinSIOp::create(
           b, arith::AddIOp::create(b, row, index(b, prefetchRows)), index(b, n - 1)));
-    forLoop(b, blockedTokens, kBlockTokens, {},
-            [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-              SmallVector<Value> ms;
-              for (int64_t t = 0; t < kBlockTokens; ++t)
-                ms.push_back(arith::AddIOp::create(b, m, index(b, t)));
-              floatLinearBlock(b, x, w, y, rows, aheadRows, ms);
-              return SmallVector<Value>{};
-            });
-    forLoopFrom(b, blockedTokens, tokens, 1, {},
-                [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-                  floatLinearBlock(b, x, w, y, rows, aheadRows, {m});
-                  return SmallVector<Value>{};
-                });
+    forBlocksThenSingles(b, index(b, 0), tokens, kBlockTokens,
+                         [&](ImplicitLocOpBuilder &b, ArrayRef<Value> ms) {
+                           floatLinearBlock(b, x, w, y, rows, aheadRows, ms);
+                         });
   };
   parallelLoop(b, index(b, n / kBlockRows),
                [&](ImplicitLocOpBuilder &b, Value block) {
@@ -628,25 +616,7 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
               y, ValueRange{m, h, index(b, d0)});
       }
     };
-    Value blockedTokens = arith::AddIOp::create(
-        b, laneTokens,
-        arith::MulIOp::create(
-            b,
-            arith::DivUIOp::create(b, arith::SubIOp::create(b, tokens, laneTokens),
-                                   index(b, kQueryBlock)),
-            index(b, kQueryBlock)));
-    forLoopFrom(b, laneTokens, blockedTokens, kQueryBlock, {},
-            [&](ImplicitLocOpBuilder &b, Value m0, ValueRange) {
-              SmallVector<Value> ms;
-              for (int64_t i = 0; i < kQueryBlock; ++i)
-                ms.push_back(arith::AddIOp::create(b, m0, index(b, i)));
-              queryBlock(b, ms);
-              return SmallVector<Value>{};
-            });
-    forLoopFrom(b, blockedTokens, tokens, 1, {},
-                [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
-                  queryBlock(b, {m});
-                  return SmallVector<Value>{};
-                });
+    forBlocksThenSingles(b, laneTokens, tokens, kQueryBlock,
+                         [&](ImplicitLocOpBuilder &b, ArrayRef<Value> ms) { queryBlock(b, ms); });
   });
 }
