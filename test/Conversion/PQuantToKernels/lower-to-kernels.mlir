@@ -189,8 +189,9 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 // column by column, then per (token block, 512-row range): tables of the 16
 // sums of 4 columns (32 groups for the 2 words of a chunk, one i16 lane per
 // token), entry e built from entry (e with its lowest bit cleared) plus that
-// bit's column; each row adds the 16 entries its weight nibbles pick per
-// word, then widens to its i32 sums. The other tokens (all of them below 64)
+// bit's column; each row prefetches the chunk's words of the tile 4 ahead,
+// adds the 16 entries its weight nibbles pick per word, then widens to its
+// i32 sums. The other tokens (all of them below 64)
 // go through the unpack-dot GEMM, with the pass's dot instruction.
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=vnni fast-popcount=true" | FileCheck %s --check-prefixes=LOOKUP,LOOKUP-VNNI
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=lookup" | FileCheck %s --check-prefixes=LOOKUP,LOOKUP-GENERIC
@@ -209,6 +210,9 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 // LOOKUP:           arith.extsi %{{.*}} : vector<32xi8> to vector<32xi16>
 // LOOKUP-COUNT-15:  arith.addi %{{.*}} : vector<32xi16>
 // LOOKUP-COUNT-16:  vector.store %{{.*}} : memref<32x16x32xi16>, vector<32xi16>
+// LOOKUP:           %[[AHEAD:.*]] = arith.addi %{{.*}}, %c4{{.*}} : index
+// LOOKUP:           %[[CLAMPED:.*]] = arith.minui %[[AHEAD]], %c31{{.*}} : index
+// LOOKUP-COUNT-2:   memref.prefetch %{{.*}}[%[[CLAMPED]], %{{.*}}, %{{.*}}, %{{.*}}], read, locality<2>, data : memref<32x2x8x1xi64>
 // LOOKUP:           memref.load %{{.*}} : memref<32x2x8x1xi64>
 // LOOKUP-COUNT-16:  vector.load %{{.*}} : memref<32x16x32xi16>, vector<32xi16>
 // LOOKUP:           memref.load %{{.*}} : memref<32x2x8x1xi64>
