@@ -249,11 +249,8 @@ void attendOnQueryLanes(ImplicitLocOpBuilder &b, const AttentionHead &a,
   auto wideLanes = VectorType::get({kQueryLanes}, f64);
   auto laneIndices = VectorType::get({kQueryLanes}, indexType);
   auto roundUp = [&](Value v, int64_t multiple) -> Value {
-    return arith::MulIOp::create(
-        b,
-        arith::DivUIOp::create(b, arith::AddIOp::create(b, v, index(b, multiple - 1)),
-                               index(b, multiple)),
-        index(b, multiple));
+    return arith::MulIOp::create(b, arith::CeilDivUIOp::create(b, v, index(b, multiple)),
+                                 index(b, multiple));
   };
   // Rows up to the last token's, padded to whole blocks of kKeyRows with
   // zeros (finite, so that a zero probability times them adds nothing).
