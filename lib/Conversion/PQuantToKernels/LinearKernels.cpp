@@ -425,18 +425,18 @@ void pquant::kernels::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange args,
             }
             return next;
           });
+      // The block's rows at once; rows past n are dropped.
+      Value rowScales = readVector(b, rowLanes, ws, at(firstRow, {}), 0.0, exactRows);
       for (auto [t, m] : llvm::enumerate(ms)) {
         SmallVector<Value> ofToken;
         for (int64_t r = 0; r < kInt8RowBlock; ++r)
           ofToken.push_back(sums[r * count + t]);
         Value totals = sumEachPart(b, ofToken);
-        // The block's rows at once; rows past n are dropped.
         if (offsetWeights)
           totals = arith::SubIOp::create(
               b, totals,
               vector::BroadcastOp::create(b, totals.getType(),
                                           memref::LoadOp::create(b, offsets, ValueRange{m})));
-        Value rowScales = readVector(b, rowLanes, ws, at(firstRow, {}), 0.0, exactRows);
         Value result = arith::MulFOp::create(
             b, arith::MulFOp::create(b, arith::SIToFPOp::create(b, rowLanes, totals), rowScales),
             vector::BroadcastOp::create(b, rowLanes,
