@@ -638,6 +638,13 @@ void pquant::kernels::buildUnpackDotLinear(ImplicitLocOpBuilder &b,
   unpackDotTokens(b, args, layout, dot, chunkWords, index(b, 0));
 }
 
+namespace {
+/// A chunk of the lookup GEMM: the first of a pair leaves its i16 sums for
+/// the second, which widens the pair's into the i32 sums; a chunk without a
+/// pair widens its own.
+enum class ChunkRole { First, Second, Whole };
+} // namespace
+
 void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
                                         ValueRange args,
                                         PackedLayoutAttr layout,
@@ -655,7 +662,8 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
   auto tokenSums = VectorType::get({kLookupTokens}, i32);
   int64_t entries = int64_t(1) << kLookupGroupBits;
   int64_t groupsPerWord = kPlaneWord / kLookupGroupBits;
-  // Two words per chunk: 32 lookups of at most 4·128 each fit an i16 lane.
+  // Two words per chunk, 32 lookups; a pair of chunks, 64 lookups of at
+  // least −4·128 and at most 4·127 each, still fits an i16 lane.
   int64_t chunkWords = words % 2 == 0 ? 2 : 1;
   int64_t groups = chunkWords * groupsPerWord;
   Value tokens = memref::DimOp::create(b, q, 0);
@@ -717,6 +725,11 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
     Value partial = memref::AllocaOp::create(
         b, MemRefType::get({kLookupRows, kLookupTokens}, i32),
         b.getI64IntegerAttr(64));
+    // A first chunk's i16 sums per row, which the second chunk of its pair
+    // goes on adding to before they are widened.
+    Value firstHalves = memref::AllocaOp::create(
+        b, MemRefType::get({kLookupRows, kLookupTokens}, i16),
+        b.getI64IntegerAttr(64));
     Value tables = memref::AllocaOp::create(
         b, MemRefType::get({groups, entries, kLookupTokens}, i16),
         b.getI64IntegerAttr(64));
@@ -725,8 +738,7 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
                               ValueRange{r, index(b, 0)});
       return SmallVector<Value>{};
     });
-    forLoop(b, index(b, words), chunkWords, {}, [&](ImplicitLocOpBuilder &b,
-                                                   Value firstWord, ValueRange) {
+    auto chunkPass = [&](ImplicitLocOpBuilder &b, Value firstWord, ChunkRole role) {
       Value firstColumn = arith::MulIOp::create(b, firstWord, index(b, kPlaneWord));
       forLoop(b, index(b, groups), 1, {}, [&](ImplicitLocOpBuilder &b, Value g,
                                               ValueRange) {
@@ -775,7 +787,11 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
           prefetchToL2(b, w,
                        ValueRange{aheadTile, arith::AddIOp::create(b, firstWord, index(b, j)),
                                   tileRow, index(b, 0)});
-        Value acc = splat(b, tokenLanes, 0);
+        Value r = arith::SubIOp::create(b, row, firstRow);
+        Value acc = role == ChunkRole::Second
+                        ? vector::LoadOp::create(b, tokenLanes, firstHalves,
+                                                 ValueRange{r, index(b, 0)})
+                        : splat(b, tokenLanes, 0);
         for (int64_t j = 0; j < chunkWords; ++j) {
           Value word = memref::LoadOp::create(
               b, w,
@@ -796,7 +812,10 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
             acc = arith::AddIOp::create(b, acc, entry);
           }
         }
-        Value r = arith::SubIOp::create(b, row, firstRow);
+        if (role == ChunkRole::First) {
+          vector::StoreOp::create(b, acc, firstHalves, ValueRange{r, index(b, 0)});
+          return SmallVector<Value>{};
+        }
         Value sum = arith::AddIOp::create(
             b,
             vector::LoadOp::create(b, tokenSums, partial, ValueRange{r, index(b, 0)}),
@@ -804,8 +823,19 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
         vector::StoreOp::create(b, sum, partial, ValueRange{r, index(b, 0)});
         return SmallVector<Value>{};
       });
-      return SmallVector<Value>{};
-    });
+    };
+    // Chunks in pairs, whose 2·32 lookups of at most 4·128 still fit an i16
+    // lane: the i32 sums are read and written once a pair.
+    int64_t pairWords = 2 * chunkWords;
+    forLoop(b, index(b, words / pairWords * pairWords), pairWords, {},
+            [&](ImplicitLocOpBuilder &b, Value firstWord, ValueRange) {
+              chunkPass(b, firstWord, ChunkRole::First);
+              chunkPass(b, arith::AddIOp::create(b, firstWord, index(b, chunkWords)),
+                        ChunkRole::Second);
+              return SmallVector<Value>{};
+            });
+    for (int64_t word = words / pairWords * pairWords; word < words; word += chunkWords)
+      chunkPass(b, index(b, word), ChunkRole::Whole);
     // y[m, row] = f32(2·ones − Σ_k q[m, k]) · scale · s[m], as
     // storeBitLinearTile computes it.
     bool perRowScale = cast<MemRefType>(ws.getType()).getDimSize(0) != 1;
