@@ -120,9 +120,9 @@ void pquant::kernels::buildRouter(ImplicitLocOpBuilder &b, ValueRange args) {
   int64_t topK = cast<MemRefType>(experts.getType()).getDimSize(1);
   Type f32 = b.getF32Type(), f64 = b.getF64Type(), i32 = b.getI32Type();
   Value tokens = memref::DimOp::create(b, h, 0);
-  Value probs = memref::AllocaOp::create(b, MemRefType::get({numExperts}, f32));
   Value expertCount = index(b, numExperts);
-  forLoop(b, tokens, 1, {}, [&](ImplicitLocOpBuilder &b, Value m, ValueRange) {
+  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
+    Value probs = memref::AllocaOp::create(b, MemRefType::get({numExperts}, f32));
     // Logits accumulated in f64 and rounded once, as the reference's matmul.
     Value max = forLoop(
         b, expertCount, 1, {scalar(b, f32, -INFINITY)},
@@ -186,7 +186,6 @@ void pquant::kernels::buildRouter(ImplicitLocOpBuilder &b, ValueRange args) {
       previousIndex = best[0];
       previousProb = best[1];
     }
-    return SmallVector<Value>{};
   });
 }
 
