@@ -1051,6 +1051,9 @@ private:
     auto cacheType = cast<MemRefType>(attention.getKeyCache().getType());
     if (!cacheType.getElementType().isF32())
       return attention.emitOpError("on the GPU target needs an f32 KV cache");
+    if (dim(attention.getQuery(), 0) != dim(attention.getKey(), 0))
+      return attention.emitOpError(
+          "on the GPU target needs a query for every new token");
     AttentionConfig config;
     config.heads = dim(attention.getQuery(), 1);
     config.kvHeads = cacheType.getDimSize(2);

@@ -211,7 +211,7 @@ struct AttentionHead {
   Value q, keys, values, y;
   /// This layer's index into the caches, the head and its kv head.
   Value layer, head, kvHead;
-  /// The cache row of token 0, and the cache's rows.
+  /// The cache row of query 0, and the cache's rows.
   Value start, rowCount;
   int64_t headDim;
   float scale;
@@ -404,14 +404,17 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
   int64_t kvHeads = cacheType.getDimSize(2), headDim = cacheType.getDimSize(3);
   int64_t group = heads / kvHeads;
   Type f32 = b.getF32Type();
+  // The queries are the last of the new tokens (all of them but in a
+  // prefill_last's last layer, which needs the last token's output only).
   Value tokens = memref::DimOp::create(b, q, 0);
+  Value newTokens = memref::DimOp::create(b, k, 0);
   Value layerIndex = index(b, layer), rowCount = index(b, rows);
 
   // New keys and values go to rows start + m; rows past the cache are
   // dropped. On the threads: a prompt's rows are fresh pages, and the kernel
   // clearing them on first write was 9% of a 2-thread 512-token prefill
   // while the second thread waited.
-  parallelLoop(b, tokens, [&](ImplicitLocOpBuilder &b, Value m) {
+  parallelLoop(b, newTokens, [&](ImplicitLocOpBuilder &b, Value m) {
     Value row = arith::AddIOp::create(b, start, m);
     Value fits = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, row, rowCount);
     scf::IfOp::create(b, fits, [&](OpBuilder &nested, Location loc) {
@@ -434,6 +437,10 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
       scf::YieldOp::create(b);
     });
   });
+
+  // Query m is new token newTokens − tokens + m, at this cache row.
+  Value queryStart = arith::AddIOp::create(
+      b, start, arith::SubIOp::create(b, newTokens, tokens));
 
   float scale = float(1.0 / std::sqrt(double(headDim)));
   // The reference forms q·k and Σ p·v in f64 and rounds each once to f32.
@@ -479,7 +486,7 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
           memref::AllocaOp::create(b, MemRefType::get({rows}, f32)));
     Value kvHead = arith::DivUIOp::create(b, h, index(b, group));
     AttentionHead head{q,      keys,  values,   y,       layerIndex,
-                       h,      kvHead, start,   rowCount, headDim, scale};
+                       h,      kvHead, queryStart, rowCount, headDim, scale};
     // Whole blocks of kQueryLanes prompt tokens on the query lanes, the
     // rest (a decode step's one) by rows below.
     Value laneTokens = arith::MulIOp::create(
@@ -493,15 +500,15 @@ void pquant::kernels::buildAttention(ImplicitLocOpBuilder &b, ValueRange args,
       scf::YieldOp::create(b);
     });
     // The queries of tokens `ms` together: each key and value row is
-    // loaded and widened once for all of them. Token m sees rows
-    // 0 .. start + m; the block computes scores up to the last token's and
+    // loaded and widened once for all of them. Query m sees rows
+    // 0 .. queryStart + m; the block computes scores up to the last token's and
     // leaves the others' extra ones out of their max, softmax and sum.
     auto queryBlock = [&](ImplicitLocOpBuilder &b, ArrayRef<Value> ms) {
       SmallVector<Value> visible, queries;
       for (Value m : ms) {
         visible.push_back(arith::MinSIOp::create(
             b,
-            arith::AddIOp::create(b, arith::AddIOp::create(b, start, m),
+            arith::AddIOp::create(b, arith::AddIOp::create(b, queryStart, m),
                                   index(b, 1)),
             rowCount));
         queries.push_back(arith::ExtFOp::create(

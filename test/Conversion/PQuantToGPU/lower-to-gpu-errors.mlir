@@ -32,3 +32,12 @@ func.func @int8_embedding(%t: tensor<1xi32>, %q: tensor<16x4xi8>, %s: tensor<16x
   %x = pquant.embedding %q, %t scales(%s) : tensor<16x4xi8>, tensor<1xi32>, tensor<16xf32> -> tensor<1x4xf32>
   return %x : tensor<1x4xf32>
 }
+
+// -----
+
+func.func @last_query_only(%q: tensor<1x8x16xf32>, %k: tensor<?x2x16xf32>, %c: memref<1x64x2x16xf32>, %pos: index) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{'pquant.attention' op on the GPU target needs a query for every new token}}
+  %o = pquant.attention %q, %k, %k cache(%c, %c) layer 0 at %pos
+      : tensor<1x8x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>, memref<1x64x2x16xf32>
+  return %o : tensor<1x8x16xf32>
+}

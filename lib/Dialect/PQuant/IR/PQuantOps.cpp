@@ -323,7 +323,7 @@ LogicalResult RoPEOp::verify() {
 
 LogicalResult AttentionOp::verify() {
   DimBinder dims(*this);
-  dims.dim("M", "query", getQuery().getType(), 0)
+  dims.dim("Mq", "query", getQuery().getType(), 0)
       .dim("H", "query", getQuery().getType(), 1)
       .dim("Dh", "query", getQuery().getType(), 2);
   for (auto [name, value] : {std::pair<StringRef, Value>{"key", getKey()},
@@ -351,7 +351,13 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "query heads (" << heads
                          << ") must be a multiple of key/value heads ("
                          << kvHeads << ")";
-  int64_t tokens = dims.get("M"), cacheRows = dims.get("S");
+  int64_t queries = dims.get("Mq"), tokens = dims.get("M"),
+          cacheRows = dims.get("S");
+  if (!ShapedType::isDynamic(queries) && !ShapedType::isDynamic(tokens) &&
+      queries > tokens)
+    return emitOpError() << queries << " queries for " << tokens
+                         << " new tokens: the queries are those of the last "
+                            "new tokens";
   if (!ShapedType::isDynamic(tokens) && !ShapedType::isDynamic(cacheRows) &&
       tokens > cacheRows)
     return emitOpError() << tokens << " new tokens do not fit in a cache of "

@@ -360,6 +360,15 @@ func.func @attention_groups(%q: tensor<4x8x16xf32>, %k: tensor<4x3x16xf32>, %c: 
 
 // -----
 
+func.func @attention_queries(%q: tensor<5x8x16xf32>, %k: tensor<4x2x16xf32>, %c: memref<1x8x2x16xf32>, %pos: index) {
+  // expected-error @+1 {{'pquant.attention' op 5 queries for 4 new tokens: the queries are those of the last new tokens}}
+  %o = pquant.attention %q, %k, %k cache(%c, %c) layer 0 at %pos
+      : tensor<5x8x16xf32>, tensor<4x2x16xf32>, tensor<4x2x16xf32>, memref<1x8x2x16xf32>
+  return
+}
+
+// -----
+
 func.func @attention_cache(%q: tensor<4x8x16xf32>, %k: tensor<4x2x16xf32>, %c: memref<1x2x2x16xf32>, %pos: index) {
   // expected-error @+1 {{'pquant.attention' op 4 new tokens do not fit in a cache of 2 rows}}
   %o = pquant.attention %q, %k, %k cache(%c, %c) layer 0 at %pos

@@ -113,12 +113,15 @@ def PQuant_AttentionOp : PQuant_Op<"attention", [
     The KV cache is model state that outlives a call, so it is a buffer: the
     caches hold every layer, `[layers, S, Hkv, Dh]`, and this op uses layer
     `layer`. The M new tokens occupy positions `position .. position + M − 1`:
-    their keys and values are written into the caches at those rows, then
-    query token `m` attends to cache rows `0 .. position + m` with scores
-    scaled by `1/sqrt(Dh)` and an f32 softmax. Query head `h` reads key/value
-    head `h / (H / Hkv)` (grouped-query attention). Prefill is `M > 1`, a
-    decode step `M = 1`. Rows at or past `S` are neither written nor read;
-    callers keep `position + M <= S`.
+    their keys and values are written into the caches at those rows. The
+    `Mq <= M` queries are those of the last Mq new tokens: query `m` is new
+    token `M − Mq + m` and attends to cache rows `0 .. position + M − Mq + m`
+    with scores scaled by `1/sqrt(Dh)` and an f32 softmax. Usually `Mq = M`;
+    a prefill whose last layer needs the last token's output only has
+    `Mq = 1` there (`pquant-add-last-token-prefill`). Query head `h` reads
+    key/value head `h / (H / Hkv)` (grouped-query attention). Prefill is
+    `M > 1`, a decode step `M = 1`. Rows at or past `S` are neither written
+    nor read; callers keep `position + M <= S`.
 
     ```mlir
     %o = pquant.attention %q, %k, %v cache(%kc, %vc) layer 0 at %pos

@@ -112,19 +112,31 @@ def AddLastTokenPrefill : Pass<"pquant-add-last-token-prefill", "::mlir::ModuleO
   let description = [{
     Generation needs the logits of the prompt's last token only; scoring
     needs every token's, which `prefill` returns. This pass copies `prefill`
-    as `prefill_last` and, in the copy, slices the last row off the input of
-    the row-wise ops that end the function (the final `pquant.rms_norm` and
-    the lm_head `pquant.float_linear`), so they run on one row and the
-    result is `tensor<1xVxf32>`. The runtime's `pq_prefill` calls it where
-    it exists, `prefill` otherwise: a module without a `prefill`, or whose
-    `prefill` does not end in such ops, is left as it is.
+    as `prefill_last` and, in the copy, runs on the last row every row-wise
+    op that only the last row of the result needs: the final
+    `pquant.rms_norm` and the lm_head `pquant.float_linear`, and before them
+    the last layer's residual adds, FFN, O projection, attention and query
+    projection. The ops that other rows still need (the keys and values of
+    every token, which the attention writes into the cache) run on every
+    row, and the last row of their results is sliced off where the
+    one-row ops read them. The attention then has one query, the last new
+    token's. The result is `tensor<1xVxf32>`. The runtime's `pq_prefill`
+    calls `prefill_last` where it exists, `prefill` otherwise: a module
+    without a `prefill`, or whose `prefill` does not end in the final norm
+    or the lm_head, is left as it is.
+
+    Row-wise ops are `pquant.rms_norm`, `float_linear`, `decoupled_ffn`,
+    `quantize`, `bitlinear`, `rope`, `arith.addf` on tensors, reshapes
+    that keep dimension 0, and `pquant.attention` in its query.
 
     ```mlir
+    %h = arith.addf %x, %o : tensor<?x64xf32>
     %n = pquant.rms_norm %h weight(%w) : tensor<?x64xf32>, tensor<64xf32>
     %y = pquant.float_linear %n, %head : ... -> tensor<?x256xf32>
-    // in prefill_last becomes
-    %last = tensor.extract_slice %h[%m1, 0] [1, 64] [1, 1] : tensor<?x64xf32> to tensor<1x64xf32>
-    %n = pquant.rms_norm %last weight(%w) : tensor<1x64xf32>, tensor<64xf32>
+    // in prefill_last becomes (%o's producers run on one row as well)
+    %last = tensor.extract_slice %x[%m1, 0] [1, 64] [1, 1] : tensor<?x64xf32> to tensor<1x64xf32>
+    %h = arith.addf %last, %o : tensor<1x64xf32>
+    %n = pquant.rms_norm %h weight(%w) : tensor<1x64xf32>, tensor<64xf32>
     %y = pquant.float_linear %n, %head : ... -> tensor<1x256xf32>
     ```
 
