@@ -77,6 +77,14 @@ void buildLookupLinear(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange args,
 /// tables: they share the cost of building them (their i32 sums, 64 KB, stay
 /// in L2; 1.3B prefill ran faster than with 256 rows and 32 KB in L1).
 constexpr int64_t kLookupRows = 512;
+/// From kLookupWideRangeBlocks blocks of tokens on (so at least as many
+/// iterations for the threads), kLookupWideRows rows (i32 and i16 sums 384
+/// KB, still in L2) share each table: a 1-thread 512-token prefill of the
+/// 1.3B model put 4% fewer perf samples on its lookup GEMMs (9207, 8561 →
+/// 8741, 8278, alternating runs; 2048 rows for every batch made batch-64
+/// GEMMs on one core 3-5% faster in bench/bitlinear.py).
+constexpr int64_t kLookupWideRows = 2048;
+constexpr int64_t kLookupWideRangeBlocks = 8;
 /// The fewest rows for which `auto` takes the lookup kernel for several
 /// tokens: fewer share each table too little.
 constexpr int64_t kLookupMinRows = 256;

@@ -710,25 +710,32 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
   // columns that a 4-bit weight pattern selects (one i16 lane per token),
   // then adds to each row's sums the entries its weight nibbles pick:
   // Σ_{B=1} q for 32 tokens at 4 columns per load and add.
-  int64_t ranges = llvm::divideCeil(n, kLookupRows);
-  Value pairs = arith::MulIOp::create(b, blocks, index(b, ranges));
+  // A range is kLookupRows rows, or kLookupWideRows once there are blocks
+  // enough to keep the threads busy with fewer ranges.
+  Value rangeRows = arith::SelectOp::create(
+      b,
+      arith::CmpIOp::create(b, arith::CmpIPredicate::uge, blocks,
+                            index(b, kLookupWideRangeBlocks)),
+      index(b, kLookupWideRows), index(b, kLookupRows));
+  Value ranges = arith::CeilDivUIOp::create(b, index(b, n), rangeRows);
+  Value pairs = arith::MulIOp::create(b, blocks, ranges);
+  int64_t maxRangeRows = std::min(n, kLookupWideRows);
   parallelLoop(b, pairs, [&](ImplicitLocOpBuilder &b, Value pair) {
-    Value range = arith::RemUIOp::create(b, pair, index(b, ranges));
-    Value m0 = arith::MulIOp::create(
-        b, arith::DivUIOp::create(b, pair, index(b, ranges)), blockSize);
+    Value range = arith::RemUIOp::create(b, pair, ranges);
+    Value m0 = arith::MulIOp::create(b, arith::DivUIOp::create(b, pair, ranges),
+                                     blockSize);
     Value base = arith::MulIOp::create(b, m0, kIndex);
-    Value firstRow = arith::MulIOp::create(b, range, index(b, kLookupRows));
+    Value firstRow = arith::MulIOp::create(b, range, rangeRows);
     Value rowEnd = arith::MinUIOp::create(
-        b, arith::AddIOp::create(b, firstRow, index(b, kLookupRows)),
-        index(b, n));
+        b, arith::AddIOp::create(b, firstRow, rangeRows), index(b, n));
     Value rowCount = arith::SubIOp::create(b, rowEnd, firstRow);
     Value partial = memref::AllocaOp::create(
-        b, MemRefType::get({kLookupRows, kLookupTokens}, i32),
+        b, MemRefType::get({maxRangeRows, kLookupTokens}, i32),
         b.getI64IntegerAttr(64));
     // A first chunk's i16 sums per row, which the second chunk of its pair
     // goes on adding to before they are widened.
     Value firstHalves = memref::AllocaOp::create(
-        b, MemRefType::get({kLookupRows, kLookupTokens}, i16),
+        b, MemRefType::get({maxRangeRows, kLookupTokens}, i16),
         b.getI64IntegerAttr(64));
     Value tables = memref::AllocaOp::create(
         b, MemRefType::get({groups, entries, kLookupTokens}, i16),

@@ -186,13 +186,14 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 
 // With 256 rows or more to share each table, several tokens take the lookup
 // kernel. From 64 tokens on, whole blocks of 32: their activations copied
-// column by column, then per (token block, 512-row range): tables of the 16
-// sums of 4 columns (32 groups for the 2 words of a chunk, one i16 lane per
-// token), entry e built from entry (e with its lowest bit cleared) plus that
-// bit's column; each row prefetches the chunk's words of the tile 4 ahead,
-// adds the 16 entries its weight nibbles pick per word, then widens to its
-// i32 sums. The other tokens (all of them below 64)
-// go through the unpack-dot GEMM, with the pass's dot instruction.
+// column by column, then per (token block, row range): ranges of 512 rows,
+// or 2048 from 8 blocks on; tables of the 16 sums of 4 columns (32 groups
+// for the 2 words of a chunk, one i16 lane per token), entry e built from
+// entry (e with its lowest bit cleared) plus that bit's column; each row
+// prefetches the chunk's words of the tile 4 ahead, adds the 16 entries its
+// weight nibbles pick per word, then widens to its i32 sums (here K = 128:
+// one chunk, with no second to pair it with). The other tokens (all of them
+// below 64) go through the unpack-dot GEMM, with the pass's dot instruction.
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="dot=vnni fast-popcount=true" | FileCheck %s --check-prefixes=LOOKUP,LOOKUP-VNNI
 // RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=lookup" | FileCheck %s --check-prefixes=LOOKUP,LOOKUP-GENERIC
 // LOOKUP-LABEL: func.func @tall
@@ -203,8 +204,11 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 // LOOKUP:         memref.collapse_shape %{{.*}} {{\[}}[0, 1]] : memref<?x128xi8> into memref<?xi8>
 // LOOKUP:         scf.parallel
 // LOOKUP:           memref.store %{{.*}} : memref<?xi8>
+// LOOKUP:         %[[WIDE:.*]] = arith.cmpi uge, %{{.*}}, %c8 : index
+// LOOKUP:         %[[RANGE:.*]] = arith.select %[[WIDE]], %c2048, %c512 : index
+// LOOKUP:         arith.ceildivui %c256{{.*}}, %[[RANGE]] : index
 // LOOKUP:         scf.parallel
-// LOOKUP:           memref.alloca() {alignment = 64 : i64} : memref<512x32xi32>
+// LOOKUP:           memref.alloca() {alignment = 64 : i64} : memref<256x32xi32>
 // LOOKUP:           memref.alloca() {alignment = 64 : i64} : memref<32x16x32xi16>
 // LOOKUP:           vector.load %{{.*}} : memref<?xi8>, vector<32xi8>
 // LOOKUP:           arith.extsi %{{.*}} : vector<32xi8> to vector<32xi16>
@@ -225,6 +229,27 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 func.func @tall(%q: tensor<?x128xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) -> tensor<?x256xf32> {
   %w = arith.constant dense<0> : tensor<32x2x8x1xi64, #tall>
   %y = pquant.bitlinear %q, %s, %w, %ws : tensor<?x128xi8>, tensor<?xf32>, tensor<32x2x8x1xi64, #tall>, tensor<1xf32> -> tensor<?x256xf32>
+  return %y : tensor<?x256xf32>
+}
+
+// -----
+
+// K = 256: the two chunks of 2 words pair up. The first leaves each row's
+// 32 lookups in i16; the second goes on from them and widens the pair's 64
+// into the i32 sums once.
+// RUN: pquant-opt %s --split-input-file --pquant-lower-to-kernels="strategy=lookup" | FileCheck %s --check-prefix=PAIR
+// PAIR-LABEL:   func.func private @pquant_bitlinear_lookup_generic_Dx256xi8
+// PAIR:           %[[HALVES:.*]] = memref.alloca() {alignment = 64 : i64} : memref<256x32xi16>
+// PAIR:           scf.for
+// PAIR-COUNT-32:    vector.load %{{.*}} : memref<32x16x32xi16>, vector<32xi16>
+// PAIR:             vector.store %{{.*}}, %[[HALVES]][%{{.*}}, %{{.*}}] : memref<256x32xi16>, vector<32xi16>
+// PAIR:             vector.load %[[HALVES]][%{{.*}}, %{{.*}}] : memref<256x32xi16>, vector<32xi16>
+// PAIR-COUNT-32:    vector.load %{{.*}} : memref<32x16x32xi16>, vector<32xi16>
+// PAIR:             arith.extsi %{{.*}} : vector<32xi16> to vector<32xi32>
+#pair = #pquant.packed<rows = 256, cols = 256, word = 64, tile = [8, 1], bit_order = lsb_first>
+func.func @pair(%q: tensor<?x256xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) -> tensor<?x256xf32> {
+  %w = arith.constant dense<0> : tensor<32x4x8x1xi64, #pair>
+  %y = pquant.bitlinear %q, %s, %w, %ws : tensor<?x256xi8>, tensor<?xf32>, tensor<32x4x8x1xi64, #pair>, tensor<1xf32> -> tensor<?x256xf32>
   return %y : tensor<?x256xf32>
 }
 

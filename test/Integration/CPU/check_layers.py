@@ -27,10 +27,13 @@ from pquant import reference as ref
 # 320 x 520 x 72: an odd number of words per row, rows in 2 ranges (512 and 8) of the
 # lookup kernel, 2 whole 32-token blocks and 8 tokens left to unpack-dot;
 # 320 x 520 x 1: the lookup GEMV's word pairs and last odd word, and its
-# last group of 4 tiles holding 1. With M = 1 the BitLinear is also compiled
-# for one token (a static M, as decode has it).
+# last group of 4 tiles holding 1; 256 x 2100 x 260: 8 whole blocks, so the
+# lookup kernel's ranges are 2048 rows (2 of them, the second of 52 rows),
+# and 4 tokens left. With M = 1 the BitLinear is also compiled for one token
+# (a static M, as decode has it).
 CASES = [(64, 8, 1), (64, 13, 3), (200, 37, 1), (200, 37, 64), (320, 520, 72), (320, 520, 1),
-         (2048, 100, 3), (2048, 256, 64), (5460, 29, 1), (5460, 29, 64), (5460, 61, 3)]
+         (2048, 100, 3), (2048, 256, 64), (5460, 29, 1), (5460, 29, 64), (5460, 61, 3),
+         (256, 2100, 260)]
 RELATIVE_TOLERANCE = 1e-5
 
 
