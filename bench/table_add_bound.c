@@ -5,7 +5,14 @@
 //   * fixed L1 addresses, 4 independent accumulators and 1 (a chain);
 //   * entries picked by indices loaded from memory (as a weight nibble picks
 //     them), 4 accumulators, tables of 4, 16 and 32 KB (the GEMM's tables
-//     for 2 words of columns are 32 KB).
+//     for 2 words of columns are 32 KB);
+//   * the other way round, tables in registers: `vpermw` picks, for 32 rows
+//     (i16 lanes) at once, the entry its index lane names from a 32-entry
+//     table (one token's sums of two 4-column groups), then `vpaddw`: 4 x 4
+//     (row lanes, token) accumulators, indices and tables kept in registers,
+//     so nothing but the two instructions. The same 128 products a step; the
+//     bound a register-table GEMM could reach before it loads or prepares
+//     anything.
 //   clang-22 -O2 -march=native bench/table_add_bound.c -o table_add_bound
 //   ./table_add_bound
 #include <immintrin.h>
@@ -93,6 +100,32 @@ static double indexed_steps(int bytes) {
   return STEPS / elapsed;
 }
 
+// vpermw + vpaddw steps, 4 row vectors x 4 token tables, all in registers.
+static double register_steps(void) {
+  __m512i index[4], tables[4], acc[16];
+  for (int i = 0; i < 4; ++i) {
+    index[i] = _mm512_set1_epi16((short)(5 * i + 1));
+    tables[i] = _mm512_set1_epi16((short)(3 * i));
+  }
+  for (int i = 0; i < 16; ++i)
+    acc[i] = _mm512_setzero_si512();
+  const long rounds = STEPS / 16;
+  double start = seconds();
+  for (long n = 0; n < rounds; ++n) {
+    // Opaque to the compiler each round, so nothing is hoisted or folded.
+    __asm__("" : "+v"(index[0]), "+v"(index[1]), "+v"(index[2]), "+v"(index[3]),
+                 "+v"(tables[0]), "+v"(tables[1]), "+v"(tables[2]), "+v"(tables[3]));
+    for (int r = 0; r < 4; ++r)
+      for (int t = 0; t < 4; ++t)
+        acc[4 * r + t] = _mm512_add_epi16(
+            acc[4 * r + t], _mm512_permutexvar_epi16(index[r], tables[t]));
+  }
+  double elapsed = seconds() - start;
+  for (int i = 0; i < 16; ++i)
+    keep(acc[i]);
+  return rounds * 16 / elapsed;
+}
+
 int main(void) {
   for (int i = 0; i < TABLE_BYTES; ++i)
     table[i] = (char)i;
@@ -106,5 +139,7 @@ int main(void) {
     if (kb != 8)
       printf("loaded indices, %2d KB table:     %.2f steps/cycle\n", kb,
              indexed_steps(kb * 1024) / hz);
+  printf("tables in registers (vpermw):    %.2f steps/cycle\n",
+         register_steps() / hz);
   return sink == 42; // keeps the sums alive
 }
