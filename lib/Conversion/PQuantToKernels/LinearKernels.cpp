@@ -30,6 +30,8 @@ constexpr int64_t kInt8Tokens = 4;
 constexpr int64_t kLookupTokens = 32;
 constexpr int64_t kLookupGroupBits = 4;
 constexpr int64_t kLookupMinTokens = 64;
+/// Columns of a token block that the lookup GEMM transposes at a time.
+constexpr int64_t kTransposeColumns = 8;
 /// Tiles ahead of the row whose weight words the lookup GEMM prefetches.
 constexpr int64_t kLookupPrefetchTiles = 4;
 
@@ -688,21 +690,54 @@ void pquant::kernels::buildLookupLinear(ImplicitLocOpBuilder &b,
   // table's column is one load.
   Value flat = memref::CollapseShapeOp::create(
       b, columns, ArrayRef<ReassociationIndices>{{0, 1}});
+  // kTransposeColumns columns at a time: each token's bytes of them are
+  // one i64, and one shuffle of the block's 32 makes their columns, which
+  // lie side by side in the flat buffer.
+  int64_t wholeColumns = k / kTransposeColumns * kTransposeColumns;
+  auto rowBytes = VectorType::get({kTransposeColumns}, i8);
+  auto blockBytes = VectorType::get({kLookupTokens * kTransposeColumns}, i8);
+  SmallVector<int64_t> columnMajor;
+  for (int64_t j = 0; j < kTransposeColumns; ++j)
+    for (int64_t t = 0; t < kLookupTokens; ++t)
+      columnMajor.push_back(t * kTransposeColumns + j);
   parallelLoop(b, blocks, [&](ImplicitLocOpBuilder &b, Value block) {
     Value m0 = arith::MulIOp::create(b, block, blockSize);
     Value base = arith::MulIOp::create(b, m0, kIndex);
-    forLoop(b, blockSize, 1, {}, [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
-      Value m = arith::AddIOp::create(b, m0, t);
-      forLoop(b, kIndex, 1, {}, [&](ImplicitLocOpBuilder &b, Value c, ValueRange) {
-        Value at = arith::AddIOp::create(
-            b, base,
-            arith::AddIOp::create(b, arith::MulIOp::create(b, c, blockSize), t));
-        memref::StoreOp::create(b, memref::LoadOp::create(b, q, ValueRange{m, c}),
-                                flat, ValueRange{at});
-        return SmallVector<Value>{};
-      });
+    forLoop(b, index(b, wholeColumns), kTransposeColumns, {},
+            [&](ImplicitLocOpBuilder &b, Value c0, ValueRange) {
+      SmallVector<Value> words;
+      for (int64_t t = 0; t < kLookupTokens; ++t)
+        words.push_back(vector::ExtractOp::create(
+            b,
+            vector::BitCastOp::create(
+                b, VectorType::get({1}, i64),
+                vector::LoadOp::create(
+                    b, rowBytes, q,
+                    ValueRange{arith::AddIOp::create(b, m0, index(b, t)), c0})),
+            0));
+      Value rows = vector::BitCastOp::create(
+          b, blockBytes,
+          vector::FromElementsOp::create(
+              b, VectorType::get({kLookupTokens}, i64), words));
+      Value columns = vector::ShuffleOp::create(b, rows, rows, columnMajor);
+      vector::StoreOp::create(
+          b, columns, flat,
+          ValueRange{arith::AddIOp::create(
+              b, base, arith::MulIOp::create(b, c0, blockSize))});
       return SmallVector<Value>{};
     });
+    // The last K mod kTransposeColumns columns byte by byte.
+    for (int64_t c = wholeColumns; c < k; ++c)
+      forLoop(b, blockSize, 1, {}, [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
+        Value at = arith::AddIOp::create(b, base, arith::AddIOp::create(
+                                                     b, index(b, c * kLookupTokens), t));
+        memref::StoreOp::create(
+            b,
+            memref::LoadOp::create(b, q, ValueRange{arith::AddIOp::create(b, m0, t),
+                                                    index(b, c)}),
+            flat, ValueRange{at});
+        return SmallVector<Value>{};
+      });
   });
 
   // An iteration is a (token block, row range) pair. For each chunk of

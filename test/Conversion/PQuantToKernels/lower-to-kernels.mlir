@@ -185,8 +185,9 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 // -----
 
 // With 256 rows or more to share each table, several tokens take the lookup
-// kernel. From 64 tokens on, whole blocks of 32: their activations copied
-// column by column, then per (token block, row range): ranges of 512 rows,
+// kernel. From 64 tokens on, whole blocks of 32: their activations
+// transposed into columns 8 at a time (each token's 8 bytes one i64, one
+// shuffle of the block's 32), then per (token block, row range): ranges of 512 rows,
 // or 2048 from 8 blocks on; tables of the 16 sums of 4 columns (32 groups
 // for the 2 words of a chunk, one i16 lane per token), entry e built from
 // entry (e with its lowest bit cleared) plus that bit's column; each row
@@ -203,7 +204,11 @@ func.func @wide(%q: tensor<?x8192xi8>, %s: tensor<?xf32>, %ws: tensor<1xf32>) ->
 // LOOKUP:         arith.cmpi uge, %{{.*}}, %c64 : index
 // LOOKUP:         memref.collapse_shape %{{.*}} {{\[}}[0, 1]] : memref<?x128xi8> into memref<?xi8>
 // LOOKUP:         scf.parallel
-// LOOKUP:           memref.store %{{.*}} : memref<?xi8>
+// LOOKUP:           scf.for %{{.*}} = %{{.*}} to %c128{{.*}} step %c8
+// LOOKUP-COUNT-32:    vector.load %{{.*}} : memref<?x128xi8>, vector<8xi8>
+// LOOKUP:             vector.from_elements {{.*}} : vector<32xi64>
+// LOOKUP:             vector.shuffle %{{.*}}, %{{.*}} [0, 8, 16, 24, 32, 40, 48, 56, 64, {{.*}}] : vector<256xi8>, vector<256xi8>
+// LOOKUP:             vector.store %{{.*}} : memref<?xi8>, vector<256xi8>
 // LOOKUP:         %[[WIDE:.*]] = arith.cmpi uge, %{{.*}}, %c8 : index
 // LOOKUP:         %[[RANGE:.*]] = arith.select %[[WIDE]], %c2048, %c512 : index
 // LOOKUP:         arith.ceildivui %c256{{.*}}, %[[RANGE]] : index
