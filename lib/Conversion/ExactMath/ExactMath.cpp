@@ -66,18 +66,13 @@ Value pquant::expF32(ImplicitLocOpBuilder &b, Value x, FloorBuilder floor) {
     factorial /= (n + 1);
     p = mulAdd(b, p, r, f64(1.0 / factorial));
   }
-  // 2^k in two halves, each a normal double for |k| <= 289.
-  Value ki = arith::FPToSIOp::create(b, i64Type, k);
-  Value half = arith::ShRSIOp::create(b, ki, i64(1));
-  Value rest = arith::SubIOp::create(b, ki, half);
-  auto power = [&](Value e) -> Value {
-    return arith::BitcastOp::create(
-        b, f64Type,
-        arith::ShLIOp::create(b, arith::AddIOp::create(b, e, i64(1023)),
-                              i64(52)));
-  };
-  Value result = arith::MulFOp::create(
-      b, arith::MulFOp::create(b, p, power(half)), power(rest));
+  // 2^k is a normal double for |k| <= 289, and scaling by it is exact.
+  Value power = arith::BitcastOp::create(
+      b, f64Type,
+      arith::ShLIOp::create(
+          b, arith::AddIOp::create(b, arith::FPToSIOp::create(b, i64Type, k), i64(1023)),
+          i64(52)));
+  Value result = arith::MulFOp::create(b, p, power);
   return arith::TruncFOp::create(b, x.getType(), result);
 }
 
