@@ -153,7 +153,7 @@ VECTOR_BITS = {"zmm": 512, "ymm": 256, "xmm": 128}
 
 
 def loop_work(body):
-    """Weight x token products one iteration of a loop does: popcounted bits / 8 activation
+    """Weight x token products a path through a loop does: popcounted bits / 8 activation
     bit-planes (bit-serial), 4 per 32-bit lane of a byte dot product (vpdpbusd), and 4 columns
     per 16-bit token lane of a table entry added from memory (lookup: vpaddw with a memory
     operand; the tables are built by register-to-register adds). In the lookup GEMV a vpermi2b
@@ -175,17 +175,21 @@ def loop_work(body):
     return work
 
 
-def hot_loop(asm_text, kernel):
-    """The single-block loop that does the most products per iteration among the functions whose
-    name contains `kernel` (a kernel and its outlined tasks): (instructions, {mnemonic: count},
-    products per iteration, instructions with a memory operand), or None."""
-    best, label, body, inside = None, None, [], False
+def function_blocks(asm_text, kernel):
+    """The basic blocks of the functions whose name contains `kernel`, per function: a list of
+    (label or None, [(mnemonic, operands)], [successor block indices])."""
+    functions, blocks, inside = [], None, False
     for line in asm_text.splitlines():
         m = LABEL.match(line)
         if m:
-            if not m.group(1).startswith("."):  # a function, not a block
-                inside = kernel in m.group(1)
-            label, body = (m.group(1), []) if inside else (None, [])
+            name = m.group(1)
+            if not name.startswith("."):  # a function, not a block
+                inside = kernel in name
+                blocks = [] if inside else None
+                if inside:
+                    functions.append(blocks)
+            if inside:
+                blocks.append([name, [], []])
             continue
         if not inside:
             continue
@@ -193,17 +197,91 @@ def hot_loop(asm_text, kernel):
         if not text or text.startswith("."):
             continue
         parts = text.split(None, 1)
-        body.append((parts[0], parts[1] if len(parts) > 1 else ""))
-        if parts[0].startswith("j"):
-            if label and parts[-1].strip() == label:
-                work = loop_work(body)
-                if work and (best is None or work > best[2]):
-                    counts = {}
+        if not blocks or blocks[-1][1] and blocks[-1][1][-1][0].startswith(("j", "ret")):
+            blocks.append([None, [], []])
+        blocks[-1][1].append((parts[0], parts[1] if len(parts) > 1 else ""))
+    for blocks in functions:
+        index = {label: i for i, (label, _, _) in enumerate(blocks) if label}
+        for i, (_, body, successors) in enumerate(blocks):
+            last = body[-1][0] if body else ""
+            if last.startswith("j") and body[-1][1].strip() in index:
+                successors.append(index[body[-1][1].strip()])
+            if not last.startswith(("jmp", "ret")) and i + 1 < len(blocks):
+                successors.append(i + 1)
+    return functions
+
+
+def loop_paths(blocks, max_paths=16):
+    """Per innermost loop header: the paths from the header back to it (lists of block
+    indices), found from the back edges of a depth-first walk from the function's entry. A loop
+    holding another loop's header is left out: one pass through it is not one iteration."""
+    back, state = [], {}
+
+    def walk(i):
+        state[i] = "open"
+        for j in blocks[i][2]:
+            if state.get(j) == "open":
+                back.append((i, j))
+            elif j not in state:
+                walk(j)
+        state[i] = "done"
+
+    if blocks:
+        walk(0)
+    predecessors = {i: [p for p, b in enumerate(blocks) if i in b[2]] for i in range(len(blocks))}
+    members = {}
+    for tail, header in back:
+        # The natural loop: blocks that reach the back edge's tail without passing the header.
+        found = members.setdefault(header, {header})
+        stack = [tail] if tail not in found else []
+        found.add(tail)
+        while stack:
+            for p in predecessors[stack.pop()]:
+                if p not in found:
+                    found.add(p)
+                    stack.append(p)
+    loops = {}
+    for tail, header in back:
+        inside = members[header]
+        if any(h != header and h in inside for h in members):
+            continue
+        paths, pending = loops.setdefault(header, []), [[header]]
+        while pending and len(paths) <= max_paths:
+            path = pending.pop()
+            for j in blocks[path[-1]][2]:
+                if j == header and path[-1] == tail:
+                    paths.append(path)
+                elif j in inside and j != header and j not in path:
+                    pending.append(path + [j])
+    return loops
+
+
+def hot_loop(asm_text, kernel):
+    """The loop that does the most products per iteration among the functions whose name
+    contains `kernel` (a kernel and its outlined tasks): (instructions, {mnemonic: count},
+    products, instructions with a memory operand) per iteration, averaged over the paths an
+    iteration can take (the lookup GEMV's even and odd words take one each), or None."""
+    best = None
+    for blocks in function_blocks(asm_text, kernel):
+        for paths in loop_paths(blocks).values():
+            if not paths:
+                continue
+            bodies = [[ins for i in path for ins in blocks[i][1]] for path in paths]
+            ops = {op for body in bodies for op, _ in body}
+            if any(op.startswith(("vpermi2b", "vpermt2b")) for op in ops) and "vpdpbusd" not in ops:
+                continue  # byte shuffles of q building the lookup tables: no products
+            works = [loop_work(body) for body in bodies]
+            if not any(works):
+                continue
+            work = sum(works) / len(paths)
+            if best is None or work > best[2]:
+                counts = {}
+                for body in bodies:
                     for op, _ in body:
-                        counts[op] = counts.get(op, 0) + 1
-                    memory = sum(1 for op, args in body if "(" in args and not op.startswith("lea"))
-                    best = (len(body), counts, work, memory)
-            label, body = None, []
+                        counts[op] = counts.get(op, 0) + 1 / len(paths)
+                memory = sum(1 for body in bodies for op, args in body
+                             if "(" in args and not op.startswith("lea")) / len(paths)
+                best = (sum(len(body) for body in bodies) / len(paths), counts, work, memory)
     return best
 
 
@@ -215,7 +293,8 @@ def table_loops(rows, loops, info):
     for (s, m), (count, counts, work) in loops.items():
         r = find(rows, ASM_SHAPE, m)
         cycles = f"{r.hot[s] * 1e-6 * info['ghz'] * 1e9 / (m * r.n * r.k / work):.1f}" if s in r.hot else "—"
-        lines.append(f"| `{s}` | {m} | {count} | {work} | {count * 64 / work:.1f} | {MEMORY_OPERANDS[s, m]} "
+        lines.append(f"| `{s}` | {m} | {number(count)} | {number(work)} | {count * 64 / work:.1f} "
+                     f"| {number(MEMORY_OPERANDS[s, m])} "
                      f"| {loop_text((count, counts, work))} | {cycles} |")
     return "\n".join(lines)
 
@@ -223,12 +302,17 @@ def table_loops(rows, loops, info):
 MEMORY_OPERANDS = {}  # (strategy, batch) -> instructions with a memory operand in its hot loop
 
 
+def number(x):
+    """A count averaged over a loop's paths: whole, or to one decimal."""
+    return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
+
+
 def loop_text(loop):
     count, counts, work = loop
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    text = ", ".join(f"{c} {op}" for op, c in top if c > 1)
-    rest = sum(c for _, c in top if c == 1)
-    return text + (f", {rest} others" if rest else "")
+    text = ", ".join(f"{number(c)} {op}" for op, c in top if c > 1)
+    rest = sum(c for _, c in top if c <= 1)
+    return text + (f", {number(rest)} others" if rest else "")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -397,7 +481,7 @@ def analyse(rows, strategies, info, loops):
         iteration = per64(big, s) * work / 64  # cycles
         vector = sum(c for op, c in counts.items() if op.startswith("v") and not op.startswith("vmov"))
         text += (f" The hot loop of `-strategy={explicit}` (`pquant-compile --emit=asm`, {ASM_SHAPE[0]}×"
-                 f"{ASM_SHAPE[1]}) has {count} instructions per iteration for {work} weight·token products "
+                 f"{ASM_SHAPE[1]}) has {number(count)} instructions per iteration for {number(work)} weight·token products "
                  f"({loop_text(loops[explicit, 1])}): {count * 64 / work:.1f} instructions per 64 weights. At the "
                  f"{big.n}×{big.k} hot speed an iteration takes {iteration:.1f} cycles, i.e. "
                  f"{count / iteration:.1f} instructions and {vector / iteration:.1f} vector ALU instructions "
@@ -434,15 +518,15 @@ def analyse(rows, strategies, info, loops):
     per_token = big_gemm.hot[g] / BATCH
     dense_gflops = 2 * BATCH * big.n * big.k / (big_gemm.dense_hot * 1e-6) / 1e9
     products = BATCH * big.n * big.k / (big_gemm.hot[g] * 1e-6) / 1e9
-    amortizes = per_token < 0.7 * big.hot[big.best]
-    text = (f"**GEMM (batch {BATCH}) {'amortizes the weights' if amortizes else 'does not amortize'}.** "
+    cheaper = per_token < big.hot[big.best]
+    text = (f"**GEMM (batch {BATCH}) costs {'less' if cheaper else 'more'} per token than the GEMV.** "
             f"At {big.n}×{big.k} the fastest strategy (`{g}`) spends {per_token:.0f} µs per token, "
             f"{per_token / big.hot[big.best]:.2f}× the fastest hot GEMV, i.e. {products:.0f} G weight·token "
             f"products per second")
     if (g, BATCH) in loops:
         count, _, work = loops[g, BATCH]
-        text += (f" ({work / count:.0f} per instruction in its hot loop, {MEMORY_OPERANDS[g, BATCH]} of whose "
-                 f"{count} instructions read memory; one AVX-512 f32 FMA does 16 products)")
+        text += (f" ({work / count:.0f} per instruction in its hot loop, {number(MEMORY_OPERANDS[g, BATCH])} of "
+                 f"whose {number(count)} instructions read memory; one AVX-512 f32 FMA does 16 products)")
     text += (f". The dense f32 GEMM does {dense_gflops:.0f} GFLOP/s (a simple register-tiled C loop; a tuned "
              f"BLAS would be faster, so the GEMM ratios flatter pquant), which puts pquant's GEMM "
              f"{min(r.dense_hot / r.hot[r.best] for r in rows if r.m == BATCH):.1f}–"
