@@ -198,11 +198,13 @@ def device(args):
                     if "persistent_decode" in text and "Compiling entry" in text:
                         print("    ptxas: " + " / ".join(l.strip() for l in lines[i:i + 4]))
             if args.ncu:
-                # Each kernel's own duration (no launch gaps, no overlap):
-                # 3 decode steps under Nsight Compute, as CSV.
+                # Each kernel's own duration (no launch gaps, no overlap), or
+                # what --ncu-args asks for: 3 decode steps under Nsight
+                # Compute, as CSV.
                 ncu = shutil.which("ncu") or "/usr/local/cuda/bin/ncu"
                 with open(f"{args.ncu}.{variant}.csv", "w") as f:
-                    subprocess.run([ncu, "--clock-control", "none", "--metrics", "gpu__time_duration.sum",
+                    what = args.ncu_args.split() if args.ncu_args else ["--metrics", "gpu__time_duration.sum"]
+                    subprocess.run([ncu, "--clock-control", "none"] + what + [
                                     "--csv", os.path.join(out, "model"), "--weights", pqw, "--tokens", PROMPT,
                                     "-n", "3"], stdout=f, stderr=subprocess.STDOUT,
                                    env=dict(os.environ, PQUANT_CUDA_GRAPHS="0"))
@@ -223,6 +225,9 @@ def main():
     parser.add_argument("--variants", help="device: comma-separated variants to run (f32, f16; default all)")
     parser.add_argument("--ncu", help="device: also write each kernel's duration over 3 decode steps (ncu) "
                         "to NCU.<variant>.csv")
+    parser.add_argument("--ncu-args", help="device: with --ncu, these ncu options (one string, split on "
+                        "spaces) instead of the duration metric, e.g. '--section WarpStateStats -k "
+                        "regex:attention --launch-count 2'")
     parser.add_argument("--checkpoints", help="device: keep the generated checkpoints in this directory and "
                         "reuse them (same preset and seed) instead of generating them on every run")
     parser.add_argument("--modes", help="device: comma-separated modes (graph, noprog, launches, persistent, "

@@ -87,7 +87,7 @@
 // HOST-NOT: llvm.call @pquant_gpu_launch
 // HOST-LABEL: llvm.func @pquant_gpu_entry_prefill(
 // HOST: llvm.call @pquant_gpu_scratch
-// HOST: gpu.binary @pquant_kernels  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90">, {{.*}}assembly = "
+// HOST: gpu.binary @pquant_kernels  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">, {{.*}}assembly = "
 
 !w = tensor<256x16x8x4xi32, #pquant.packed<rows = 2048, cols = 2048, word = 32, tile = [8, 4], bit_order = lsb_first>>
 func.func @decode(%q: tensor<1x2048xi8>, %s: tensor<1xf32>, %w: !w, %ws: tensor<1xf32>) -> tensor<1x2048xf32> {

@@ -323,17 +323,39 @@ Value pquant::gpu::siluMul(ImplicitLocOpBuilder &b, Value g, Value u) {
   return arith::MulFOp::create(b, arith::DivFOp::create(b, g, denominator), u);
 }
 
-void pquant::gpu::waitForPriorKernels(ImplicitLocOpBuilder &b) {
-  auto module =
-      b.getInsertionBlock()->getParentOp()->getParentOfType<mlir::gpu::GPUModuleOp>();
+int pquant::gpu::chipVersion(StringRef chip) {
+  int version = 0;
+  if (!chip.consume_front("sm_") || chip.getAsInteger(10, version))
+    return 0;
+  return version;
+}
+
+int pquant::gpu::targetChipVersion(ImplicitLocOpBuilder &b) {
+  Operation *parent = b.getInsertionBlock()->getParentOp();
+  assert(parent && "targetChipVersion inside a region under construction");
+  auto module = parent ? parent->getParentOfType<mlir::gpu::GPUModuleOp>()
+                       : mlir::gpu::GPUModuleOp();
   auto target = dyn_cast_or_null<NVVM::NVVMTargetAttr>(
       module && module.getTargets() ? module.getTargetsAttr()[0] : Attribute());
-  StringRef chip = target ? target.getChip() : StringRef();
-  int version = 0;
-  if (!chip.consume_front("sm_") || chip.getAsInteger(10, version) || version < 90)
+  return target ? chipVersion(target.getChip()) : 0;
+}
+
+void pquant::gpu::waitForPriorKernels(ImplicitLocOpBuilder &b) {
+  if (targetChipVersion(b) < 90)
     return;
   NVVM::GriddepcontrolOp::create(b, NVVM::GridDepActionKind::wait);
   NVVM::GriddepcontrolOp::create(b, NVVM::GridDepActionKind::launch_dependents);
+}
+
+void pquant::gpu::prefetchL2(ImplicitLocOpBuilder &b, Value base, Type type,
+                              Value index) {
+  Value global = elementPtr(b, base, type, index);
+  auto globalType = LLVM::LLVMPointerType::get(b.getContext(), kGlobal);
+  if (global.getType() != globalType)
+    global = LLVM::AddrSpaceCastOp::create(b, globalType, global);
+  NVVM::PrefetchOp::create(
+      b, NVVM::PrefetchCacheLevelAttr::get(b.getContext(), NVVM::PrefetchCacheLevel::L2),
+      /*evictPriority=*/nullptr, global, /*predicate=*/Value());
 }
 
 Value pquant::gpu::dot4(ImplicitLocOpBuilder &b, Value a, bool unsignedA,

@@ -30,6 +30,8 @@ using mlir::ValueRange;
 constexpr unsigned kGlobal = 1, kShared = 3;
 /// Threads of a warp.
 constexpr int64_t kWarp = 32;
+/// Bytes of an L2 cache line (the unit of prefetchL2).
+constexpr int64_t kCacheLineBytes = 128;
 
 /// An i32 / i64 / f32 / f64 constant.
 Value i32(ImplicitLocOpBuilder &b, int64_t value);
@@ -53,6 +55,16 @@ Value load(ImplicitLocOpBuilder &b, Type type, Value base, Value index,
            unsigned align, bool invariant = false);
 void store(ImplicitLocOpBuilder &b, Value value, Value base, Value index,
            unsigned align);
+/// Brings the L2 line holding element `index` (of `type`) of `base` into L2
+/// (`prefetch.global.L2`, which LLVM emits from PTX ISA 8.0 on: the target
+/// has it for sm_90 only).
+void prefetchL2(ImplicitLocOpBuilder &b, Value base, Type type, Value index);
+/// 90 for "sm_90"; 0 for a name that is not sm_<number>.
+int chipVersion(llvm::StringRef chip);
+/// The chipVersion of the gpu.module the builder inserts into; not from
+/// inside a region under construction (an scf.for body builder), which is
+/// not in the module yet.
+int targetChipVersion(ImplicitLocOpBuilder &b);
 /// Natural alignment of a scalar or vector type.
 unsigned alignOf(Type type);
 

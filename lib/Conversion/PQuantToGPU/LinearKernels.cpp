@@ -529,12 +529,14 @@ Value scaledResult(ImplicitLocOpBuilder &b, Value ones, Value activationSum,
       tokenScale);
 }
 
-/// y[m, row] = [residual[m, row] +] result, of a matrix of n rows.
+/// y[m, row] = [residual[m, row] +] result, of a matrix of n rows; the
+/// residual's value `early` where the caller loaded it before.
 void storeResult(ImplicitLocOpBuilder &b, const BitLinearOperands &o, int64_t n, Value m,
-                 Value row, Value result) {
+                 Value row, Value result, Value early = Value()) {
   Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row));
   if (o.residual)
-    result = arith::AddFOp::create(b, load(b, b.getF32Type(), o.residual, out, 4), result);
+    result = arith::AddFOp::create(
+        b, early ? early : load(b, b.getF32Type(), o.residual, out, 4), result);
   store(b, result, o.y, out, 4);
 }
 
@@ -679,12 +681,50 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   // The first batch of weights is in flight before the wait: it depends on
   // no earlier kernel.
   Batch first = loadWeights(b, ks);
+  // The epilogue's operands are loaded early too, so that their latency hides
+  // behind the products: per tile r, the weight scale (a constant) before the
+  // wait, and the residual of its row (an earlier kernel's output) right after
+  // it. Rows a lane stores nothing for read row 0.
+  auto tileRow = [&](ImplicitLocOpBuilder &b, const RowTile &tile) {
+    return add(b, mul(b, tile.local, i32(b, kTileRows)), r8);
+  };
+  SmallVector<Value> weightScales;
+  for (const RowTile &tile : tiles) {
+    Value row = tileRow(b, tile);
+    Value scales = operands[0].ws, index = i32(b, 0);
+    for (auto [i, info] : llvm::enumerate(config.matrices)) {
+      Value mine = holdsRow(b, tile, i, row, info.n);
+      if (i > 0)
+        scales = select(b, cmp(b, CmpIPredicate::eq, tile.matrix, i32(b, i)), operands[i].ws,
+                        scales);
+      if (info.perRowScale)
+        index = select(b, mine, row, index);
+    }
+    weightScales.push_back(load(b, f32Type, scales, index, 4, /*invariant=*/true));
+  }
   std::optional<QuantizePrologue> prologue;
   if (config.prologue) {
     prologue.emplace(prologueInputs, k, *config.prologue, threads, config.name());
     prologue->loadConstants(b);
   }
   waitForPriorKernels(b);
+  // residuals[r][i]: tile r's row of matrix i's residual, where it has one.
+  SmallVector<SmallVector<Value>> residuals;
+  for (const RowTile &tile : tiles) {
+    Value row = tileRow(b, tile);
+    residuals.emplace_back();
+    for (auto [i, info] : llvm::enumerate(config.matrices)) {
+      const BitLinearOperands &o = config.siluPairs ? operands[i | 1] : operands[i];
+      if (!o.residual || (config.siluPairs && i % 2)) {
+        residuals.back().push_back(Value());
+        continue;
+      }
+      Value safe = select(b, holdsRow(b, tile, i, row, info.n), row, i32(b, 0));
+      residuals.back().push_back(
+          load(b, f32Type, o.residual,
+               add(b, mul(b, toI64(b, tokenRow), i64(b, info.n)), toI64(b, safe)), 4));
+    }
+  }
   Value tokenScale, tokenSum;
   if (prologue) {
     // The token's activations, quantized by this block into shared memory.
@@ -727,14 +767,12 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
   Value leader = arith::AndIOp::create(b, cmp(b, CmpIPredicate::eq, ks, i32(b, 0)),
                                        cmp(b, CmpIPredicate::ult, lane, i32(b, 8)));
   // Tile r's output of row `row` of matrix i: (2·Σ_{B=1} q − Σ q) · ws · s.
-  auto resultOf = [&](ImplicitLocOpBuilder &b, int64_t r, int64_t i, Value row) {
-    Value scale = load(b, f32Type, operands[i].ws,
-                       config.matrices[i].perRowScale ? row : i32(b, 0), 4);
+  auto resultOf = [&](ImplicitLocOpBuilder &b, int64_t r) {
     Value total = i32(b, 0);
     for (int64_t part = 0; part < split; ++part)
       total = add(b, total,
                   load(b, i32Type, partial, partialSlot(b, add(b, warp, i32(b, part)), r), 4));
-    return scaledResult(b, total, tokenSum, scale, tokenScale);
+    return scaledResult(b, total, tokenSum, weightScales[r], tokenScale);
   };
   ifThen(b, leader, [&](ImplicitLocOpBuilder &b) {
     for (auto [tileIndex, tile] : llvm::enumerate(tiles)) {
@@ -743,7 +781,7 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
       // A pair's results are stored by its gate tile's lanes.
       if (config.siluPairs && r % 2)
         continue;
-      Value row = add(b, mul(b, tile.local, i32(b, kTileRows)), r8);
+      Value row = tileRow(b, tile);
       for (auto [matrixIndex, info] : llvm::enumerate(config.matrices)) {
         size_t i = matrixIndex;
         if (config.siluPairs && i % 2)
@@ -752,10 +790,10 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
         int64_t n = info.n;
         ifThen(b, holdsRow(b, tile, i, row, n), [&](ImplicitLocOpBuilder &b) {
           ifThen(b, lt(b, token, count), [&](ImplicitLocOpBuilder &b) {
-            Value result = resultOf(b, r, i, row);
+            Value result = resultOf(b, r);
             if (config.siluPairs)
-              result = siluMul(b, result, resultOf(b, r + 1, i + 1, row));
-            storeResult(b, o, n, token, row, result);
+              result = siluMul(b, result, resultOf(b, r + 1));
+            storeResult(b, o, n, token, row, result, residuals[r][i]);
           });
         });
       }
@@ -974,6 +1012,20 @@ LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange arg
   Value weightRow = add(b, mul(b, toI64(b, expert), i64(b, n)), toI64(b, safeRow));
   Value wBase = mul(b, weightRow, i64(b, chunks)); // in chunks
   Value qBase = extras.prologue ? i64(b, 0) : mul(b, toI64(b, m), i64(b, chunks));
+  // The epilogue's operands before the products, so that their latency hides
+  // behind them: the row's and the token's scale, and the combine's binary
+  // output, gate and residual (rows past n read row n − 1 and store nothing).
+  Value scale = load(b, f32Type, ws, weightRow, 4, /*invariant=*/true);
+  Value tokenScale = scaleOfToken ? scaleOfToken : load(b, f32Type, s, m, 4);
+  Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, safeRow));
+  Value binaryValue, gateValue, residualValue;
+  if (extras.combine) {
+    binaryValue = load(b, f32Type, binary, out, 4);
+    if (gates)
+      gateValue = load(b, f32Type, gates, m, 4);
+    if (residual)
+      residualValue = load(b, f32Type, residual, out, 4);
+  }
 
   auto chunkDot = [&](ImplicitLocOpBuilder &b, Value wv, Value qv, Value acc) {
     if (chunkBytes == 16) {
@@ -1016,24 +1068,21 @@ LaunchShape pquant::gpu::buildInt8Linear(ImplicitLocOpBuilder &b, ValueRange arg
   acc = warpReduce(b, Combine::AddI, acc, lanes);
   ifThen(b, arith::AndIOp::create(b, rowValid, cmp(b, CmpIPredicate::eq, c, i32(b, 0))),
          [&](ImplicitLocOpBuilder &b) {
-           Value scale = load(b, f32Type, ws, weightRow, 4);
            Value result = arith::MulFOp::create(
                b,
                arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32Type, acc), scale),
-               scaleOfToken ? scaleOfToken : load(b, f32Type, s, m, 4));
-           Value out = add(b, mul(b, toI64(b, m), i64(b, n)), toI64(b, row));
+               tokenScale);
            if (extras.combine) {
              // As pquant.combine: y8 = 0 + g · y from zero, then α · y8 + β · y1.
              Value term = result;
              if (gates)
-               term = arith::MulFOp::create(b, load(b, f32Type, gates, m, 4), term);
+               term = arith::MulFOp::create(b, gateValue, term);
              Value mixed = arith::AddFOp::create(b, f32(b, 0.0), term);
              result = arith::AddFOp::create(
                  b, arith::MulFOp::create(b, f32(b, extras.combine->alpha), mixed),
-                 arith::MulFOp::create(b, f32(b, extras.combine->beta),
-                                       load(b, f32Type, binary, out, 4)));
+                 arith::MulFOp::create(b, f32(b, extras.combine->beta), binaryValue));
              if (residual)
-               result = arith::AddFOp::create(b, load(b, f32Type, residual, out, 4), result);
+               result = arith::AddFOp::create(b, residualValue, result);
            }
            store(b, result, y, out, 4);
          });

@@ -1698,8 +1698,9 @@ struct LowerToGPUPass : pquant::impl::LowerToGPUBase<LowerToGPUPass> {
 
     OpBuilder b(module.getBodyRegion());
     b.setInsertionPointToEnd(module.getBody());
-    auto target = NVVM::NVVMTargetAttr::get(context, /*optLevel=*/3,
-                                            "nvptx64-nvidia-cuda", chip);
+    // PTX ISA 8.0 for sm_90, the first in which LLVM emits prefetch.global.L2.
+    auto target = NVVM::NVVMTargetAttr::get(context, /*optLevel=*/3, "nvptx64-nvidia-cuda",
+                                            chip, chipVersion(chip) >= 90 ? "+ptx80" : "");
     auto kernelModule = mlir::gpu::GPUModuleOp::create(
         b, module.getLoc(), "pquant_kernels", ArrayRef<Attribute>{target});
     module->setAttr(mlir::gpu::GPUDialect::getContainerModuleAttrName(),

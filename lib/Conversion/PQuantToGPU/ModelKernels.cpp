@@ -303,6 +303,27 @@ LaunchShape pquant::gpu::buildAttention(ImplicitLocOpBuilder &b, ValueRange args
       b, arith::MinSIOp::create(b, add(b, position, i64(b, 1)), i64(b, rows)));
   Value qBase = mul(b, toI64(b, add(b, mul(b, m, i32(b, config.heads)), h)),
                     i64(b, headDim));
+  // Row t of this layer and kv head, in elements.
+  auto cacheRow = [&](ImplicitLocOpBuilder &b, Value t) {
+    Value r = add(b, toI64(b, t), i64(b, config.layer * rows));
+    return mul(b, add(b, mul(b, r, i64(b, config.kvHeads)), toI64(b, kvHead)),
+               i64(b, headDim));
+  };
+  if (ropeTheta && targetChipVersion(b) >= 90) {
+    // Decode: the rows of earlier positions, which earlier steps wrote, into
+    // L2 before the wait for the kernel before (which wrote q, k and v), so
+    // that the scores and the value sum find them there.
+    Value earlier = toI32(b, arith::MinSIOp::create(b, position, i64(b, rows)));
+    forLoop(b, tid, earlier, i32(b, threads), {},
+            [&](ImplicitLocOpBuilder &b, Value t, ValueRange) {
+              Value base = cacheRow(b, t);
+              for (int64_t d = 0; d < headDim; d += kCacheLineBytes / 4)
+                for (Value cache : {keys, values})
+                  prefetchL2(b, cache, f32Type, add(b, base, i64(b, d)));
+              return SmallVector<Value>{};
+            });
+    waitForPriorKernels(b);
+  }
   if (ropeTheta) {
     // RoPE of the head's query into shared memory, and of the kv head's key
     // into the cache with its value (row `position`), as rope_cache_write
@@ -373,12 +394,6 @@ LaunchShape pquant::gpu::buildAttention(ImplicitLocOpBuilder &b, ValueRange args
   }
   mlir::gpu::BarrierOp::create(b);
 
-  // Row t of this layer and kv head, in elements.
-  auto cacheRow = [&](ImplicitLocOpBuilder &b, Value t) {
-    Value r = add(b, toI64(b, t), i64(b, config.layer * rows));
-    return mul(b, add(b, mul(b, r, i64(b, config.kvHeads)), toI64(b, kvHead)),
-               i64(b, headDim));
-  };
   float scale = float(1.0 / std::sqrt(double(headDim)));
   auto quadType = VectorType::get({4}, f32Type);
   Value localMax = forLoop(

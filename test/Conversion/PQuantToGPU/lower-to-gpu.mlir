@@ -16,7 +16,7 @@
 // CHECK: call @pquant_gpu_scratch
 // CHECK-COUNT-2: call @pquant_gpu_launch
 // CHECK-NOT: call @pquant_gpu_launch
-// CHECK: gpu.module @pquant_kernels [#nvvm.target<O = 3, chip = "sm_90">]
+// CHECK: gpu.module @pquant_kernels [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]
 // CHECK: gpu.func @bitlinear_prepare_200(
 // CHECK-NEXT: nvvm.griddepcontrol wait
 // CHECK-NEXT: nvvm.griddepcontrol launch_dependents
@@ -82,6 +82,34 @@ func.func @decode(%q: tensor<1x2x16xf32>, %k: tensor<1x1x16xf32>, %v: tensor<1x1
   } : tensor<1xi32>
   %qr = pquant.rope %q, %p {theta = 1.0e+04 : f32} : tensor<1x2x16xf32>, tensor<1xi32>
   %o = pquant.attention %qr, %k, %v cache(%kc, %vc) layer 1 at %start : tensor<1x2x16xf32>, tensor<1x1x16xf32>, tensor<1x1x16xf32>, memref<2x8x1x16xf32>
+  return %o : tensor<1x2x16xf32>
+}
+
+// -----
+
+// Decode attention with RoPE on q and k: one kernel, which first brings the
+// cache rows of earlier positions into L2 (the key and value row of each,
+// before the wait for the kernel that wrote q, k and v), then waits.
+
+// CHECK-LABEL: gpu.func @rope_attention_2x1x16_s8_l1_theta0x461c4000(
+// CHECK: scf.for
+// CHECK: nvvm.prefetch level = L2, %{{.*}} : !llvm.ptr<1>
+// CHECK: nvvm.prefetch level = L2, %{{.*}} : !llvm.ptr<1>
+// CHECK-NEXT: }
+// CHECK-NEXT: nvvm.griddepcontrol wait
+// CHECK-NOT: nvvm.prefetch
+// CHECK: gpu.return
+func.func @decode(%q: tensor<1x2x16xf32>, %k: tensor<1x1x16xf32>, %v: tensor<1x1x16xf32>,
+                  %start: index, %kc: memref<2x8x1x16xf32>, %vc: memref<2x8x1x16xf32>) -> tensor<1x2x16xf32> {
+  %p = tensor.generate {
+  ^bb0(%i: index):
+    %a = arith.addi %i, %start : index
+    %c = arith.index_cast %a : index to i32
+    tensor.yield %c : i32
+  } : tensor<1xi32>
+  %qr = pquant.rope %q, %p {theta = 1.0e+04 : f32} : tensor<1x2x16xf32>, tensor<1xi32>
+  %kr = pquant.rope %k, %p {theta = 1.0e+04 : f32} : tensor<1x1x16xf32>, tensor<1xi32>
+  %o = pquant.attention %qr, %kr, %v cache(%kc, %vc) layer 1 at %start : tensor<1x2x16xf32>, tensor<1x1x16xf32>, tensor<1x1x16xf32>, memref<2x8x1x16xf32>
   return %o : tensor<1x2x16xf32>
 }
 
