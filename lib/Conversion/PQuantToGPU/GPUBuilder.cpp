@@ -349,13 +349,11 @@ void pquant::gpu::waitForPriorKernels(ImplicitLocOpBuilder &b) {
 
 void pquant::gpu::prefetchL2(ImplicitLocOpBuilder &b, Value base, Type type,
                               Value index) {
-  Value global = elementPtr(b, base, type, index);
-  auto globalType = LLVM::LLVMPointerType::get(b.getContext(), kGlobal);
-  if (global.getType() != globalType)
-    global = LLVM::AddrSpaceCastOp::create(b, globalType, global);
+  assert(base.getType() == LLVM::LLVMPointerType::get(b.getContext(), kGlobal) &&
+         "prefetch.global.L2 takes a global pointer (a kernel parameter)");
   NVVM::PrefetchOp::create(
       b, NVVM::PrefetchCacheLevelAttr::get(b.getContext(), NVVM::PrefetchCacheLevel::L2),
-      /*evictPriority=*/nullptr, global, /*predicate=*/Value());
+      /*evictPriority=*/nullptr, elementPtr(b, base, type, index), /*predicate=*/Value());
 }
 
 Value pquant::gpu::dot4(ImplicitLocOpBuilder &b, Value a, bool unsignedA,

@@ -55,7 +55,8 @@ Value load(ImplicitLocOpBuilder &b, Type type, Value base, Value index,
            unsigned align, bool invariant = false);
 void store(ImplicitLocOpBuilder &b, Value value, Value base, Value index,
            unsigned align);
-/// Brings the L2 line holding element `index` (of `type`) of `base` into L2
+/// Brings the L2 line holding element `index` (of `type`) of `base`, a
+/// global pointer, into L2
 /// (`prefetch.global.L2`, which LLVM emits from PTX ISA 8.0 on: the target
 /// has it for sm_90 only).
 void prefetchL2(ImplicitLocOpBuilder &b, Value base, Type type, Value index);

@@ -1059,7 +1059,7 @@ void pquant::kernels::buildLookupGemv(ImplicitLocOpBuilder &b, ValueRange args,
     // go one an iteration, an even word's sums carried to the odd one, and
     // each parity is a branch of its own: in one block, LLVM loaded both
     // words' 16 tables at once and spilled to the stack, and loads that
-    // alias those stores modulo 4 KB stall, so the kernel ran 20-25% slower
+    // alias those stores modulo 4 KB stall, so the kernel ran 20-75% slower
     // in processes whose stack happened to lie there (4096 × 11008 on one
     // core: 467k to 811k TSC ticks a call depending on the stack's address;
     // with the branches, 480k at every address tried).
