@@ -4,10 +4,11 @@ In one run: the streaming read bandwidth on 1 and on all threads,
 pquant-compile's wall time and peak memory for the model, its decode tokens/s
 (after an 8-token prompt) and prefill tokens/s (a 512-token prompt) on 1 and
 on all threads, each timed after an untimed warm-up run in the same process
-as llama-bench does (prefill also as a process's first prompt), and the bytes a decode step must read, hence the bandwidth
-bound on decode tokens/s for each thread count (each decode run paired with
-a bandwidth run just before it); the same decode and bound for the model
-compiled with --lm-head=int8. Writes
+as llama-bench does (prefill also as a process's first prompt), their ratio
+also from pairs of runs back to back, and the bytes a decode step must read,
+hence the bandwidth bound on decode tokens/s for each thread count (each
+decode run paired with a bandwidth run just before it); the same decode and
+bound for the model compiled with --lm-head=int8. Writes
 docs/benchmarks-model.md and, with matplotlib, docs/benchmarks-model.png.
 
     /usr/bin/python3 bench/model.py [--preset 1.3b] [--f16] [--build build]
@@ -29,6 +30,9 @@ from pquant import checkpoint as ckpt  # noqa: E402
 
 DECODE_RUNS = 5
 PREFILL_RUNS = 3
+# Decode and prefill runs back to back, for their ratio under the same
+# conditions (the machine's speed drifts between the rows above).
+RATIO_PAIRS = 3
 HANDWRITTEN_MARKER = "<!-- bench/model.py writes the text above; the text below is by hand and kept -->"
 
 
@@ -131,6 +135,8 @@ def main():
         prefills = {t: [measure(512, 1, t, 2) for _ in range(PREFILL_RUNS)] for t in thread_counts}
         first_prefills = {t: [measure(512, 1, t, 2, warmups=0) for _ in range(PREFILL_RUNS)]
                           for t in thread_counts}
+        ratio_pairs = {t: [(measure(8, 64, t, 4), measure(512, 1, t, 2)) for _ in range(RATIO_PAIRS)]
+                       for t in thread_counts}
         run([os.path.join(bin_dir, "pquant-compile"), path("model.mlir"), "-target=host", "--lm-head=int8",
              "-o", path("model-int8")])
         bandwidths8, decodes8 = paired_decodes("model-int8")
@@ -172,6 +178,10 @@ def main():
              f"**{median(fractions[t]):.0f}%**; runs: " + percents(fractions[t])),
             (f"**prefill** of 512 tokens, {threads(t)} (best of {PREFILL_RUNS})",
              f"**{prefill[t]:.1f} tokens/s** ({prefill[t] / decode[t]:.1f}× decode); runs: " + runs(prefills[t])),
+            (f"**prefill ÷ decode, in pairs**, {threads(t)} (median of {RATIO_PAIRS} pairs, each a decode "
+             "run and a prefill run back to back)",
+             f"**{median([p / d for d, p in ratio_pairs[t]]):.1f}×**; pairs (prefill / decode tokens/s): "
+             + ", ".join(f"{p:.1f} / {d:.1f} = {p / d:.1f}×" for d, p in ratio_pairs[t])),
             (f"prefill of 512 tokens as the process's first prompt (no warm-up), {threads(t)} "
              f"(best of {PREFILL_RUNS})",
              f"{first_prefill[t]:.1f} tokens/s ({first_prefill[t] / decode[t]:.1f}× decode); runs: "
@@ -203,7 +213,8 @@ def main():
         "(bytes per step × tokens/s ÷ that bandwidth) is taken within the pair. Decode and prefill are "
         "timed after one untimed run of the same prompt and length in the same process (`--warmup 1`, as "
         "llama-bench times after a warm-up run); a process's first prompt also pays for faulting in the KV "
-        "cache's fresh memory, shown in its own row.", ""]
+        "cache's fresh memory, shown in its own row. The best prefill and the best decode above come from "
+        "different minutes; the ratio in pairs takes each prefill run right after a decode run.", ""]
     if plot(args.out_png, thread_counts, decode, bound, prefill):
         text += [f"![decode and prefill against the bound]({os.path.basename(args.out_png)})", ""]
     # What people wrote below the marker (variance, profiles) outlives a rerun.
