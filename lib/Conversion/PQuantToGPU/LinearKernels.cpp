@@ -529,6 +529,13 @@ Value scaledResult(ImplicitLocOpBuilder &b, Value ones, Value activationSum,
       tokenScale);
 }
 
+/// The operands matrix i's results are stored through: a SiLU pair's (gate
+/// 2j, up 2j + 1) go out through the up matrix's.
+const BitLinearOperands &outputOperands(const BitLinearConfig &config,
+                                        ArrayRef<BitLinearOperands> operands, size_t i) {
+  return config.siluPairs ? operands[i + 1] : operands[i];
+}
+
 /// y[m, row] = [residual[m, row] +] result, of a matrix of n rows; the
 /// residual's value `early` where the caller loaded it before.
 void storeResult(ImplicitLocOpBuilder &b, const BitLinearOperands &o, int64_t n, Value m,
@@ -693,12 +700,11 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     Value row = tileRow(b, tile);
     Value scales = operands[0].ws, index = i32(b, 0);
     for (auto [i, info] : llvm::enumerate(config.matrices)) {
-      Value mine = holdsRow(b, tile, i, row, info.n);
       if (i > 0)
         scales = select(b, cmp(b, CmpIPredicate::eq, tile.matrix, i32(b, i)), operands[i].ws,
                         scales);
       if (info.perRowScale)
-        index = select(b, mine, row, index);
+        index = select(b, holdsRow(b, tile, i, row, info.n), row, index);
     }
     weightScales.push_back(load(b, f32Type, scales, index, 4, /*invariant=*/true));
   }
@@ -708,14 +714,15 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     prologue->loadConstants(b);
   }
   waitForPriorKernels(b);
-  // residuals[r][i]: tile r's row of matrix i's residual, where it has one.
+  // residuals[r][i]: tile r's row of matrix i's residual, where it stores
+  // one (a pair's results: its gate tile, through its gate matrix's index).
   SmallVector<SmallVector<Value>> residuals;
-  for (const RowTile &tile : tiles) {
+  for (auto [r, tile] : llvm::enumerate(tiles)) {
     Value row = tileRow(b, tile);
     residuals.emplace_back();
     for (auto [i, info] : llvm::enumerate(config.matrices)) {
-      const BitLinearOperands &o = config.siluPairs ? operands[i | 1] : operands[i];
-      if (!o.residual || (config.siluPairs && i % 2)) {
+      const BitLinearOperands &o = outputOperands(config, operands, i);
+      if (!o.residual || (config.siluPairs && (r % 2 || i % 2))) {
         residuals.back().push_back(Value());
         continue;
       }
@@ -786,7 +793,7 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
         size_t i = matrixIndex;
         if (config.siluPairs && i % 2)
           continue;
-        const BitLinearOperands &o = config.siluPairs ? operands[i + 1] : operands[i];
+        const BitLinearOperands &o = outputOperands(config, operands, i);
         int64_t n = info.n;
         ifThen(b, holdsRow(b, tile, i, row, n), [&](ImplicitLocOpBuilder &b) {
           ifThen(b, lt(b, token, count), [&](ImplicitLocOpBuilder &b) {
@@ -924,8 +931,7 @@ LaunchShape pquant::gpu::buildBitLinearMma(ImplicitLocOpBuilder &b, ValueRange a
               Value result = resultOf(b, r, i, row);
               if (config.siluPairs)
                 result = siluMul(b, result, resultOf(b, 1, i + 1, row));
-              storeResult(b, config.siluPairs ? operands[i + 1] : operands[i], n, m, row,
-                          result);
+              storeResult(b, outputOperands(config, operands, i), n, m, row, result);
             });
           }
         }
