@@ -48,7 +48,7 @@ stage_build() {
   home=$(git symbolic-ref --quiet --short HEAD || git rev-parse HEAD)
   # Back where we were, whatever happens.
   trap 'rm -f "${PQUANT_GPU_COMPARE_COPY:-}"; git checkout -q "'"$home"'" &&
-        flock /tmp/pquant-build.lock cmake --build "'"$build"'" >/dev/null' EXIT
+        flock /tmp/pquant-build.lock cmake --build "'"$build"'" | tail -3' EXIT
   rm -rf "$out"
   mkdir -p "$out"
   local i=0 tools
@@ -59,7 +59,8 @@ stage_build() {
     dir=$out/$i-$(git rev-parse --short "$rev")
     echo "== $dir ($(git log -1 --format=%s "$rev" | cut -c1-70))"
     git checkout -q --detach "$rev"
-    flock /tmp/pquant-build.lock cmake --build "$build" >/dev/null
+    flock /tmp/pquant-build.lock cmake --build "$build" >"$dir.log" 2>&1 ||
+      { tail -30 "$dir.log"; exit 1; }
     cp "$build/bin/pquant-compile" "$build/bin/pquant-import" "$tools/"
     PYTHONPATH=$root/python /usr/bin/python3 bench/gpu_model.py build --out "$dir/model13" \
       --tools "$tools" >"$dir.log" 2>&1 || { tail -20 "$dir.log"; exit 1; }
