@@ -721,11 +721,11 @@ LaunchShape pquant::gpu::buildBitLinear(ImplicitLocOpBuilder &b, ValueRange args
     Value row = tileRow(b, tile);
     residuals.emplace_back();
     for (auto [i, info] : llvm::enumerate(config.matrices)) {
-      const BitLinearOperands &o = outputOperands(config, operands, i);
-      if (!o.residual || (config.siluPairs && (r % 2 || i % 2))) {
+      if ((config.siluPairs && (r % 2 || i % 2)) || !outputOperands(config, operands, i).residual) {
         residuals.back().push_back(Value());
         continue;
       }
+      const BitLinearOperands &o = outputOperands(config, operands, i);
       Value safe = select(b, holdsRow(b, tile, i, row, info.n), row, i32(b, 0));
       residuals.back().push_back(
           load(b, f32Type, o.residual,
