@@ -33,7 +33,7 @@ PREFILL_RUNS = 3
 # Decode and prefill runs back to back, for their ratio under the same
 # conditions (the machine's speed drifts between the rows above).
 RATIO_PAIRS = 3
-HANDWRITTEN_MARKER = "<!-- bench/model.py writes the text above; the text below is by hand and kept -->"
+HANDWRITTEN_MARKER = "<!-- the benchmark writes the text above; the text below is by hand and kept -->"
 
 
 def run(command, **kwargs):
@@ -55,6 +55,19 @@ def decode_bytes(config, table_bytes, int8_lm_head=False):
                  + (4 * e * d if e > 1 else 0) + 2 * 4 * d)
     lm_head = config.vocab_size * (d + 4) if int8_lm_head else config.vocab_size * d * table_bytes
     return config.num_layers * per_layer + 4 * d + d * table_bytes + lm_head
+
+
+def write_keeping_handwritten(path, lines):
+    """Writes `lines` to the markdown file `path`, then the marker and what
+    people wrote below it in the file before (variance, profiles), which
+    outlives a rerun."""
+    handwritten = ""
+    if os.path.exists(path):
+        previous = open(path).read()
+        if HANDWRITTEN_MARKER in previous:
+            handwritten = previous.split(HANDWRITTEN_MARKER, 1)[1]
+    with open(path, "w") as f:
+        f.write("\n".join(lines + [HANDWRITTEN_MARKER]) + handwritten)
 
 
 def plot(path, thread_counts, decode, bound, prefill):
@@ -217,15 +230,7 @@ def main():
         "different minutes; the ratio in pairs takes each prefill run right after a decode run.", ""]
     if plot(args.out_png, thread_counts, decode, bound, prefill):
         text += [f"![decode and prefill against the bound]({os.path.basename(args.out_png)})", ""]
-    # What people wrote below the marker (variance, profiles) outlives a rerun.
-    handwritten = ""
-    if os.path.exists(args.out_md):
-        previous = open(args.out_md).read()
-        if HANDWRITTEN_MARKER in previous:
-            handwritten = previous.split(HANDWRITTEN_MARKER, 1)[1]
-    text += [HANDWRITTEN_MARKER]
-    with open(args.out_md, "w") as f:
-        f.write("\n".join(text) + handwritten)
+    write_keeping_handwritten(args.out_md, text)
     print("\n".join(text))
 
 
