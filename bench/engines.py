@@ -35,6 +35,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,10 @@ def llama_cpp_build(cache):
     bundled in NODE_LLAMA_CPP on first use; and the sources' gguf-py dir."""
     root = os.path.join(cache, NODE_LLAMA_CPP.replace("@", "-"))
     source, build = os.path.join(root, "llama.cpp"), os.path.join(root, "build")
+    built = os.path.exists(os.path.join(build, "bin", "llama-bench"))
+    missing = [tool for tool in ("npm", "git", "cmake", "ninja", "c++") if not built and not shutil.which(tool)]
+    if missing:
+        sys.exit(f"building llama.cpp needs {', '.join(missing)} (Debian: npm git cmake ninja-build g++)")
     if not os.path.isdir(source):
         os.makedirs(root, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=root) as work:
@@ -69,7 +74,7 @@ def llama_cpp_build(cache):
             run(["git", "clone", "--quiet", os.path.join(work, "package/llama/gitRelease.bundle"),
                  source + ".partial"])
             os.rename(source + ".partial", source)
-    if not os.path.exists(os.path.join(build, "bin", "llama-bench")):
+    if not built:
         run(["cmake", "-S", source, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
              "-DGGML_NATIVE=ON", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
              "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_BUILD_APP=OFF"])

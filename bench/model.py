@@ -37,8 +37,13 @@ HANDWRITTEN_MARKER = "<!-- the benchmark writes the text above; the text below i
 
 
 def run(command, **kwargs):
+    """Runs `command`, its output captured; exits with the end of its stderr
+    if it fails."""
     print("$", " ".join(command), file=sys.stderr, flush=True)
-    return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs)
+    result = subprocess.run(command, text=True, capture_output=True, **kwargs)
+    if result.returncode != 0:
+        sys.exit(f"{os.path.basename(command[0])} exited with {result.returncode}:\n{result.stderr[-3000:]}")
+    return result
 
 
 def decode_bytes(config, table_bytes, int8_lm_head=False):
