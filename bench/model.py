@@ -62,6 +62,32 @@ def decode_bytes(config, table_bytes, int8_lm_head=False):
     return config.num_layers * per_layer + 4 * d + d * table_bytes + lm_head
 
 
+_SPEED = re.compile(r"prompt: (\d+) tokens, ([\d.]+) tokens/s; generation: (\d+) tokens, ([\d.]+) tokens/s")
+
+
+def prompt_and_generation_rates(binary, prompt, tokens, threads, warmups=1):
+    """(prompt, generation) tokens/s of a compiled model's run on a prompt of
+    `prompt` tokens generating `tokens`, timed after `warmups` untimed runs
+    of the same in the process (as llama-bench does: a process's first
+    prompt also faults in the KV cache's fresh memory, which a serving
+    process pays once)."""
+    result = run([binary, "--tokens", ",".join(["1"] * prompt), "-n", str(tokens), "--threads", str(threads),
+                  "--warmup", str(warmups)])
+    match = _SPEED.search(result.stderr)
+    return float(match.group(2)), float(match.group(4))
+
+
+def cpu_name():
+    return next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                "unknown CPU")
+
+
+def pquant_commit():
+    """The short hash of the checkout's HEAD, or "unknown"."""
+    return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip() or "unknown"
+
+
 def write_keeping_handwritten(path, lines):
     """Writes `lines` to the markdown file `path`, then the marker and what
     people wrote below it in the file before (variance, profiles), which
@@ -130,30 +156,25 @@ def main():
         # best of several runs is reported, every run listed, and each decode
         # run is paired with a bandwidth measurement just before it, so its
         # fraction of the bound compares the two under the same conditions.
-        speed = re.compile(r"prompt: (\d+) tokens, ([\d.]+) tokens/s; generation: (\d+) tokens, ([\d.]+) tokens/s")
+        prompt_rate, generation_rate = 0, 1
 
-        # Timed after one warm-up run (`--warmup 1`), as llama-bench does:
-        # a process's first prompt also faults in the KV cache's fresh
-        # memory, which a serving process pays once.
-        def measure(prompt, tokens, threads, group, model="model", warmups=1):
-            result = run([path(model), "--tokens", ",".join(["1"] * prompt), "-n", str(tokens),
-                          "--threads", str(threads), "--warmup", str(warmups)])
-            return float(speed.search(result.stderr).group(group))
+        def measure(prompt, tokens, threads, rate, model="model", warmups=1):
+            return prompt_and_generation_rates(path(model), prompt, tokens, threads, warmups)[rate]
 
         def paired_decodes(model):
             """Per thread count: the bandwidths and, each just after its
             bandwidth run, the decode rates."""
             bandwidths, decodes = {}, {}
             for t in thread_counts:
-                pairs = [(streaming(t), measure(8, 64, t, 4, model)) for _ in range(DECODE_RUNS)]
+                pairs = [(streaming(t), measure(8, 64, t, generation_rate, model)) for _ in range(DECODE_RUNS)]
                 bandwidths[t], decodes[t] = [bw for bw, _ in pairs], [tokens for _, tokens in pairs]
             return bandwidths, decodes
 
         bandwidths, decodes = paired_decodes("model")
-        prefills = {t: [measure(512, 1, t, 2) for _ in range(PREFILL_RUNS)] for t in thread_counts}
-        first_prefills = {t: [measure(512, 1, t, 2, warmups=0) for _ in range(PREFILL_RUNS)]
+        prefills = {t: [measure(512, 1, t, prompt_rate) for _ in range(PREFILL_RUNS)] for t in thread_counts}
+        first_prefills = {t: [measure(512, 1, t, prompt_rate, warmups=0) for _ in range(PREFILL_RUNS)]
                           for t in thread_counts}
-        ratio_pairs = {t: [(measure(8, 64, t, 4), measure(512, 1, t, 2)) for _ in range(RATIO_PAIRS)]
+        ratio_pairs = {t: [(measure(8, 64, t, generation_rate), measure(512, 1, t, prompt_rate)) for _ in range(RATIO_PAIRS)]
                        for t in thread_counts}
         run([os.path.join(bin_dir, "pquant-compile"), path("model.mlir"), "-target=host", "--lm-head=int8",
              "-o", path("model-int8")])
@@ -176,10 +197,7 @@ def main():
     prefill = {t: max(runs) for t, runs in prefills.items()}
     first_prefill = {t: max(runs) for t, runs in first_prefills.items()}
     lm_head = config.vocab_size * config.hidden_size * table_bytes
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               "unknown CPU")
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+    cpu, commit = cpu_name(), pquant_commit()
     runs = lambda values: ", ".join(f"{v:.1f}" for v in values)
     percents = lambda values: ", ".join(f"{v:.0f}%" for v in values)
     threads = lambda t: f"{t} thread{'s' if t > 1 else ''}"
@@ -216,7 +234,7 @@ def main():
     text = [
         "# Benchmark: a whole model on CPU", "",
         f"Generated by `/usr/bin/python3 bench/model.py --preset {args.preset}{' --f16' if args.f16 else ''}` "
-        f"on {datetime.date.today()} from pquant {commit or 'unknown'}; {cpu}, {os.cpu_count()} cores.", "",
+        f"on {datetime.date.today()} from pquant {commit}; {cpu}, {os.cpu_count()} cores.", "",
         f"Model: the `{args.preset}` preset of `pquant.generate` (seeded random weights with trained-model "
         f"statistics): hidden {config.hidden_size}, {config.num_layers} layers, {config.num_heads} heads, "
         f"1-bit FFN {config.ffn_bin_size}, int8 FFN {config.ffn_hp_size} × {config.num_experts} experts "
